@@ -1,0 +1,5 @@
+import sys
+
+from lunet.cli import main
+
+sys.exit(main())

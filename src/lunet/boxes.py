@@ -1,0 +1,70 @@
+"""The one bounding-box convention of lunet.
+
+A box is ``(x_min, y_min, x_max, y_max)`` normalised to ``[0, 1]`` by the image size, with
+``x`` along columns and ``y`` along rows, and pixel *edges* as the reference: pixel column
+``c`` spans ``[c / W, (c + 1) / W]``. This matches ``torch.nn.functional.affine_grid`` /
+``grid_sample`` with ``align_corners=False``, so crop and paste-back use exactly this geometry.
+
+The reference box of LU-Net (TUFFC 2020, Sec. III-B1) is the minimal box around the epicardium
+(LV ∪ myocardium), enlarged by a margin ``m`` and clipped to the image. The paper writes
+``x_min − m·h, x_max + m·h, y_min − m·w, y_max + m·w``; we read its ``x`` as the axis whose
+extent is ``h``, i.e. each axis is enlarged on both sides by ``m`` times its own extent.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lunet.data.labels import Label
+
+#: Labels inside the LU-Net reference box (the epicardium: LV cavity ∪ myocardium).
+BOX_LABELS: tuple[int, ...] = (int(Label.LV), int(Label.MYO))
+
+
+def box_from_mask(mask: np.ndarray, margin: float = 0.0) -> np.ndarray:
+    """Normalised box around the non-zero pixels of a 2-D mask, enlarged by ``margin``.
+
+    Args:
+        mask: (rows, cols) boolean or integer array; non-zero pixels are inside the object.
+        margin: fraction of each axis' own extent added on both sides (0.05 for "m5").
+
+    Returns:
+        float64 array ``(x_min, y_min, x_max, y_max)`` in ``[0, 1]``, clipped to the image.
+
+    Raises:
+        ValueError: if the mask is not 2-D or is empty (no box is defined).
+    """
+    mask = np.asarray(mask)
+    if mask.ndim != 2:
+        raise ValueError(f"box_from_mask expects a 2-D mask, got shape {mask.shape}")
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        raise ValueError("box_from_mask: the mask is empty, no bounding box is defined")
+    height, width = mask.shape
+    x0, x1 = cols[0] / width, (cols[-1] + 1) / width
+    y0, y1 = rows[0] / height, (rows[-1] + 1) / height
+    return enlarge_box(np.array([x0, y0, x1, y1], dtype=np.float64), margin)
+
+
+def reference_box(label_map: np.ndarray, margin: float = 0.0) -> np.ndarray:
+    """LU-Net reference box: around LV ∪ myocardium of a label map, with margin ``margin``."""
+    return box_from_mask(np.isin(label_map, BOX_LABELS), margin)
+
+
+def enlarge_box(box: np.ndarray, margin: float) -> np.ndarray:
+    """Enlarge normalised boxes ``(..., 4)`` by ``margin`` × their own extent per axis, clipped to [0, 1]."""
+    box = np.asarray(box, dtype=np.float64)
+    w = box[..., 2] - box[..., 0]
+    h = box[..., 3] - box[..., 1]
+    out = np.stack(
+        [box[..., 0] - margin * w, box[..., 1] - margin * h, box[..., 2] + margin * w, box[..., 3] + margin * h],
+        axis=-1,
+    )
+    return np.clip(out, 0.0, 1.0)
+
+
+def box_to_pixels(box: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Normalised box → pixel-edge coordinates ``(col_min, row_min, col_max, row_max)`` for an image of ``shape``."""
+    height, width = shape
+    return np.asarray(box, dtype=np.float64) * np.array([width, height, width, height], dtype=np.float64)

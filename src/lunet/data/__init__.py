@@ -1,0 +1,1 @@
+"""Data: CAMUS readers (both releases), the synthetic phantom, folds and preprocessing."""
