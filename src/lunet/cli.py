@@ -18,6 +18,7 @@ from lunet import __version__
 #: Modules that register sub-commands, in help order.
 COMMAND_MODULES: tuple[str, ...] = (
     "lunet.data.commands",
+    "lunet.data.synthetic.commands",
     "lunet.models.commands",
     "lunet.training.commands",
     "lunet.evaluation.commands",

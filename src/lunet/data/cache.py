@@ -1,0 +1,289 @@
+"""The preprocessed training cache: memory-mapped ``.npy`` arrays of every annotated CAMUS frame.
+
+Layout of ``cache_dir`` (N = annotated frames, 4 per readable patient; S = size):
+
+- ``images.npy`` float32 ``(N, S, S)``: :func:`lunet.data.preprocess.prepare_image` (resized, then min–max);
+- ``labels.npy`` uint8 ``(N, S, S)`` (nearest; zeros without ground truth);
+- ``spacing.npy`` float64 ``(N, 2)`` after resize, ``original_spacing.npy`` ``(N, 2)``, ``original_shape.npy``
+  int64 ``(N, 2)``, all ``(row_mm, col_mm)`` / ``(rows, cols)``;
+- ``box0.npy`` float64 ``(N, 4)``: ``lunet.boxes.reference_box(label, margin=0)`` on the resized label
+  (NaN without ground truth or without LV/myocardium);
+- ``index.json``: ``{"key", "size", "root", "entries": [...], "skipped": [...]}`` with one entry
+  ``{patient_id, view, instant, quality, ef_percent, has_gt}`` per row;
+- ``complete.json`` written last. It holds the cache key (format version, size, and a hash of the source
+  files' names, sizes and mtimes); a cache without it, or with another key, is rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from lunet.data.camus_errors import CamusFormatError
+from lunet.data.labels import INSTANTS, VIEWS
+from lunet.io import atomic_path, write_text_atomic
+
+logger = logging.getLogger(__name__)
+
+CACHE_VERSION = 1
+MARKER = "complete.json"
+ARRAYS = ("images", "labels", "spacing", "original_spacing", "original_shape", "box0")
+
+
+class CachedItem(NamedTuple):
+    """One cached frame: image float32 (S, S), label uint8 (S, S), spacing (row_mm, col_mm) after resize,
+    box0 (4,) normalised or NaN, entry the index row."""
+
+    image: np.ndarray
+    label: np.ndarray
+    spacing: np.ndarray
+    box0: np.ndarray
+    entry: dict
+
+
+def cache_fingerprint(patients: Iterable, size: int) -> str:
+    """Cache key: hash of the format version, ``size`` and each source file's name, byte size and mtime."""
+    digest = hashlib.sha256(f"lunet-cache-v{CACHE_VERSION}|size={size}".encode())
+    for record in patients:
+        paths = sorted(record.files.values()) + sorted(record.directory.glob("Info_*.cfg"))
+        for path in paths:
+            stat = path.stat()
+            digest.update(f"|{record.patient_id}/{path.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()
+
+
+def _init_worker() -> None:
+    """One ITK thread per worker process: the parallelism is over patients."""
+    import SimpleITK as sitk
+
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
+
+
+def _prepare_patient(args: tuple) -> tuple[str, list[dict] | str]:
+    """Worker: the four annotated frames of one patient, resized (or the error message)."""
+    from lunet.boxes import reference_box
+    from lunet.data.preprocess import prepare_image, resize_label
+
+    record, size = args
+    out = []
+    try:
+        for view in VIEWS:
+            for instant in INSTANTS:
+                echo = record.load(view, instant)
+                image, spacing = prepare_image(echo.image, echo.spacing, size)
+                box = np.full(4, np.nan)
+                label = np.zeros((size, size), np.uint8)
+                if echo.label is not None:
+                    label, _ = resize_label(echo.label, echo.spacing, size)
+                    try:
+                        box = reference_box(label, 0.0)
+                    except ValueError:
+                        logger.warning("%s: no LV/myocardium in the label, box0 = NaN", echo.label_path)
+                entry = {
+                    "patient_id": record.patient_id,
+                    "view": view.value,
+                    "instant": instant.value,
+                    "quality": record.image_quality,
+                    "ef_percent": record.ef_percent,
+                    "has_gt": echo.label is not None,
+                }
+                out.append(
+                    {"images": image, "labels": label, "spacing": spacing, "original_spacing": echo.spacing,
+                     "original_shape": echo.image.shape, "box0": box, "entry": entry}
+                )  # fmt: skip
+    except CamusFormatError as err:
+        return record.patient_id, str(err)
+    return record.patient_id, out
+
+
+def _shapes(n: int, size: int) -> dict[str, tuple[tuple[int, ...], type]]:
+    return {
+        "images": ((n, size, size), np.float32),
+        "labels": ((n, size, size), np.uint8),
+        "spacing": ((n, 2), np.float64),
+        "original_spacing": ((n, 2), np.float64),
+        "original_shape": ((n, 2), np.int64),
+        "box0": ((n, 4), np.float64),
+    }
+
+
+def _is_complete(cache_dir: Path, key: str | None = None) -> bool:
+    marker = cache_dir / MARKER
+    if not marker.is_file():
+        return False
+    try:
+        stored = json.loads(marker.read_text()).get("key")
+    except (OSError, ValueError):
+        return False
+    return key is None or stored == key
+
+
+def build_cache(
+    root: str | os.PathLike[str],
+    cache_dir: str | os.PathLike[str],
+    size: int = 256,
+    workers: int | None = None,
+) -> Path:
+    """Build (or reuse) the cache of every annotated frame under ``root`` at ``size × size``.
+
+    Patients whose files cannot be read are skipped with a warning and listed in ``index.json``.
+
+    Returns:
+        ``cache_dir`` (complete and up to date).
+    """
+    from lunet.data.camus import scan_camus
+
+    cache_dir = Path(cache_dir)
+    dataset = scan_camus(root)
+    key = cache_fingerprint(dataset.patients, size)
+    if _is_complete(cache_dir, key):
+        logger.info("%s: cache up to date (%d patients, size %d)", cache_dir, len(dataset.patients), size)
+        return cache_dir
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    (cache_dir / MARKER).unlink(missing_ok=True)  # invalidate first, re-mark last
+    temps = {name: cache_dir / f".{name}.building.npy" for name in ARRAYS}
+    entries: list[dict] = []
+    skipped: list[dict] = []
+    try:
+        _compute(dataset.patients, size, workers, temps, entries, skipped)
+    except BaseException:
+        for path in temps.values():
+            path.unlink(missing_ok=True)
+        raise
+    count = len(entries)
+    meta = {
+        "key": key,
+        "size": size,
+        "root": str(Path(root).resolve()),
+        "release": dataset.release,
+        "normalization": "min-max per image after bilinear resize",
+        "entries": entries,
+        "skipped": skipped,
+    }
+    write_text_atomic(cache_dir / "index.json", json.dumps(meta, indent=1))
+    write_text_atomic(cache_dir / MARKER, json.dumps({"key": key, "size": size, "count": count}))
+    logger.info(
+        "%s: cached %d frames of %d patients (%d skipped)", cache_dir, count, count // 4, len(skipped)
+    )
+    return cache_dir
+
+
+def _compute(
+    patients: list, size: int, workers: int | None, temps: dict, entries: list, skipped: list
+) -> None:
+    """Fill the temporary arrays ``temps`` with every patient's frames, then trim them to the final files."""
+    capacity = 4 * len(patients)
+    arrays = {
+        name: np.lib.format.open_memmap(temps[name], mode="w+", dtype=dtype, shape=shape)
+        for name, (shape, dtype) in _shapes(capacity, size).items()
+    }
+    jobs = [(record, size) for record in patients]
+    workers = min(os.cpu_count() or 1, 8) if workers is None else workers
+    if workers > 1 and len(jobs) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
+
+        # spawn: never fork a process that may hold threads (torch, ITK).
+        context = multiprocessing.get_context("spawn")
+        try:
+            with ProcessPoolExecutor(
+                min(workers, len(jobs)), mp_context=context, initializer=_init_worker
+            ) as pool:
+                _fill(pool.map(_prepare_patient, jobs, chunksize=2), arrays, entries, skipped)
+        except BrokenProcessPool:
+            raise RuntimeError(
+                "build_cache: a worker process died; call it under `if __name__ == '__main__':` "
+                "in scripts, or use workers=1"
+            ) from None
+    else:
+        _fill(map(_prepare_patient, jobs), arrays, entries, skipped)
+    count = len(entries)
+    cache_dir = next(iter(temps.values())).parent
+    for name in ARRAYS:
+        arrays.pop(name).flush()
+        if count == capacity:
+            os.replace(temps[name], cache_dir / f"{name}.npy")
+            continue
+        data = np.load(temps[name], mmap_mode="r")
+        with atomic_path(cache_dir / f"{name}.npy") as tmp:
+            np.save(tmp, data[:count])
+        del data
+        temps[name].unlink()
+
+
+def _fill(results: Iterable, arrays: dict, entries: list, skipped: list) -> None:
+    """Write each patient's frames into the next rows of ``arrays``; record entries and skipped patients."""
+    for patient_id, frames in results:
+        if isinstance(frames, str):
+            logger.warning("cache: skipping %s: %s", patient_id, frames)
+            skipped.append({"patient_id": patient_id, "reason": frames})
+            continue
+        for frame in frames:
+            row = len(entries)
+            for name in ARRAYS:
+                arrays[name][row] = frame[name]
+            entries.append(frame["entry"])
+
+
+class CachedImages:
+    """Read access to a complete cache (memory-mapped; indexing copies one frame).
+
+    Attributes:
+        images, labels, spacing, original_spacing, original_shape, box0: read-only memory maps (see above).
+        index: one dict per row. size: ``S``. meta: the rest of ``index.json``.
+
+    Pickling keeps only the folder (DataLoader workers re-open the maps instead of copying the arrays).
+    """
+
+    def __init__(self, cache_dir: str | os.PathLike[str]) -> None:
+        self.cache_dir = Path(cache_dir)
+        if not _is_complete(self.cache_dir):
+            raise CamusFormatError(
+                f"{self.cache_dir}: no complete lunet cache here (build it with `lunet preprocess`)"
+            )
+        meta = json.loads((self.cache_dir / "index.json").read_text())
+        self.size: int = int(meta["size"])
+        self.index: list[dict] = meta["entries"]
+        self.meta = {k: v for k, v in meta.items() if k != "entries"}
+        arrays = {name: np.load(self.cache_dir / f"{name}.npy", mmap_mode="r") for name in ARRAYS}
+        self.images: np.ndarray = arrays["images"]
+        self.labels: np.ndarray = arrays["labels"]
+        self.spacing: np.ndarray = arrays["spacing"]
+        self.original_spacing: np.ndarray = arrays["original_spacing"]
+        self.original_shape: np.ndarray = arrays["original_shape"]
+        self.box0: np.ndarray = arrays["box0"]
+        if any(len(array) != len(self.index) for array in arrays.values()):
+            raise CamusFormatError(
+                f"{self.cache_dir}: arrays and index.json disagree; delete the folder and rebuild"
+            )
+
+    def __getstate__(self) -> dict:
+        return {"cache_dir": self.cache_dir}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["cache_dir"])  # type: ignore[misc]
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, i: int) -> CachedItem:
+        return CachedItem(
+            np.array(self.images[i]),
+            np.array(self.labels[i]),
+            np.array(self.spacing[i]),
+            np.array(self.box0[i]),
+            self.index[i],
+        )
+
+    def indices_for(self, patient_ids: Iterable[str]) -> np.ndarray:
+        """Row indices (int64, cache order) of every frame of the given patients."""
+        wanted = set(patient_ids)
+        return np.array([i for i, e in enumerate(self.index) if e["patient_id"] in wanted], dtype=np.int64)

@@ -1,0 +1,69 @@
+"""Data sub-commands: ``lunet data summary``, ``lunet folds``, ``lunet preprocess``.
+
+Only argparse is imported here; the work is imported inside the command functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _summary(args: argparse.Namespace) -> int:
+    import json
+
+    from lunet.data.summary import format_summary, summarize
+
+    summary = summarize(args.root)
+    print(json.dumps(summary, indent=1) if args.json else format_summary(summary))
+    return 0
+
+
+def _folds(args: argparse.Namespace) -> int:
+    import logging
+
+    from lunet.data.camus import scan_camus
+    from lunet.data.folds import make_folds, write_fold_lists
+
+    dataset = scan_camus(args.root)
+    patients = dataset.with_ground_truth
+    left_out = len(dataset.patients) - len(patients)
+    if left_out:
+        logging.getLogger(__name__).info("%d patients without ground truth left out of the folds", left_out)
+    folds = make_folds(patients, n_folds=args.n_folds, seed=args.seed)
+    out = write_fold_lists(folds, args.out)
+    print(f"wrote {len(folds)} folds of {len(patients)} patients to {out}")
+    return 0
+
+
+def _preprocess(args: argparse.Namespace) -> int:
+    from lunet.data.preprocess import CachedImages, build_cache
+
+    path = build_cache(args.root, args.cache, size=args.size, workers=args.workers)
+    print(f"cache ready: {path} ({len(CachedImages(path))} images at {args.size}x{args.size})")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the data sub-commands to the ``lunet`` parser (``lunet synth`` lives in ``data/synthetic``)."""
+    data = subparsers.add_parser("data", help="inspect a CAMUS-style dataset")
+    data_sub = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
+    summary = data_sub.add_parser("summary", help="patients, images, quality/EF counts, sizes and spacings")
+    summary.add_argument("root", help="dataset root (either CAMUS release, or a folder of patientXXXX)")
+    summary.add_argument("--json", action="store_true", help="print JSON instead of text")
+    summary.set_defaults(func=_summary)
+
+    folds = subparsers.add_parser("folds", help="write stratified cross-validation fold lists")
+    folds.add_argument("root", help="dataset root")
+    folds.add_argument(
+        "--out", required=True, help="folder for subGroup<k>_{training,validation,testing}.txt"
+    )
+    folds.add_argument("--n-folds", type=int, default=10)
+    folds.add_argument("--seed", type=int, default=0)
+    folds.set_defaults(func=_folds)
+
+    preprocess = subparsers.add_parser("preprocess", help="build the memory-mapped training cache")
+    preprocess.add_argument("root", help="dataset root")
+    preprocess.add_argument("--cache", required=True, help="cache folder")
+    preprocess.add_argument("--size", type=int, default=256, help="square side in pixels (default 256)")
+    preprocess.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    preprocess.set_defaults(func=_preprocess)

@@ -1,0 +1,161 @@
+"""Cross-validation folds of the CAMUS protocol, stratified on image quality × EF category.
+
+Construction (:func:`make_folds`): patients are grouped into strata (worst view quality Good/Medium/Poor ×
+EF ``<=45`` / ``45-55`` / ``>=55`` / ``unknown``). Strata are visited in a fixed order; inside each, the
+patients are shuffled by ``numpy.random.default_rng(seed)`` and dealt round-robin into ``n_folds`` groups,
+the dealing continuing where the previous stratum stopped. Every stratum is thus spread over the groups
+within ±1 patient, and the group sizes differ by at most 1. Fold ``k`` tests on group ``k``, validates on
+group ``(k + 1) mod n_folds`` and trains on the others.
+
+Published lists: ``subGroup{k}_{training,validation,testing}.txt`` (one fold per ``k``), or the NIfTI
+release's ``database_split/subgroup_{training,validation,testing}.txt`` (one fold). One patient id per line.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lunet.data.camus_errors import CamusFormatError
+from lunet.data.camus_records import ef_category
+from lunet.io import write_text_atomic
+
+logger = logging.getLogger(__name__)
+
+_SPLITS = {"training": "train", "validation": "val", "testing": "test"}
+_PID = re.compile(r"patient\d{4}", re.IGNORECASE)
+_FOLD_FILE = re.compile(r"^subgroup(\d*)_(training|validation|testing)\.txt$", re.IGNORECASE)
+_QUALITY_ORDER = {"Good": 0, "Medium": 1, "Poor": 2}
+_EF_ORDER = {"<=45": 0, "45-55": 1, ">=55": 2, "unknown": 3}
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One cross-validation fold: patient ids of its training, validation and test sets (sorted)."""
+
+    index: int
+    train: list[str]
+    val: list[str]
+    test: list[str]
+
+
+def stratum(patient: object) -> tuple[str, str]:
+    """``(image_quality, ef_category)`` of a record with ``image_quality`` and ``ef_percent``."""
+    return str(patient.image_quality), ef_category(patient.ef_percent)  # type: ignore[attr-defined]
+
+
+def assign_groups(strata: dict[str, tuple[str, str]], n_groups: int, seed: int = 0) -> list[list[str]]:
+    """Deal patient ids into ``n_groups`` stratified groups (module docstring); ids sorted per group."""
+    by_stratum: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for pid in sorted(strata):
+        by_stratum[strata[pid]].append(pid)
+    rng = np.random.default_rng(seed)
+    groups: list[list[str]] = [[] for _ in range(n_groups)]
+    slot = 0
+    order = sorted(by_stratum, key=lambda s: (_QUALITY_ORDER.get(s[0], 9), _EF_ORDER.get(s[1], 9), s))
+    for key in order:
+        members = by_stratum[key]
+        for i in rng.permutation(len(members)):
+            groups[slot % n_groups].append(members[i])
+            slot += 1
+    return [sorted(group) for group in groups]
+
+
+def make_folds(patients: Sequence[object], n_folds: int = 10, seed: int = 0) -> list[Fold]:
+    """Stratified folds, deterministic from ``seed``.
+
+    Args:
+        patients: records with ``patient_id``, ``image_quality`` and ``ef_percent`` (e.g. ``PatientRecord``).
+        n_folds: number of folds (≥ 3, ≤ number of patients).
+        seed: shuffling seed.
+
+    Returns:
+        ``n_folds`` folds; the test sets partition the patients.
+    """
+    if n_folds < 3:
+        raise ValueError(
+            f"make_folds: n_folds must be ≥ 3 (test, validation and training groups), got {n_folds}"
+        )
+    strata = {p.patient_id: stratum(p) for p in patients}  # type: ignore[attr-defined]
+    if len(strata) != len(patients):
+        raise ValueError("make_folds: duplicate patient ids")
+    if len(strata) < n_folds:
+        raise ValueError(f"make_folds: {len(strata)} patients cannot fill {n_folds} folds")
+    groups = assign_groups(strata, n_folds, seed)
+    folds = []
+    for k in range(n_folds):
+        val_k = (k + 1) % n_folds
+        train = sorted(pid for j, group in enumerate(groups) if j not in (k, val_k) for pid in group)
+        folds.append(Fold(k, train, list(groups[val_k]), list(groups[k])))
+    return folds
+
+
+def _read_ids(path: Path) -> list[str]:
+    ids = []
+    for number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        match = _PID.search(text)
+        if match is None:
+            raise CamusFormatError(f"{path}: line {number} holds no patient id (patientXXXX): {text[:60]!r}")
+        ids.append(match.group(0).lower())
+    return ids
+
+
+def read_fold_lists(directory: str | os.PathLike[str]) -> list[Fold]:
+    """Read published fold lists from ``directory`` (or from its ``database_split`` sub-folder).
+
+    Raises:
+        CamusFormatError: no list files, a fold without its testing list, or a line without a patient id.
+    """
+    directory = Path(directory)
+    if not (directory.is_dir()):
+        raise CamusFormatError(f"{directory}: fold-list folder not found")
+    if (directory / "database_split").is_dir() and not any(
+        _FOLD_FILE.match(p.name) for p in directory.iterdir()
+    ):
+        directory = directory / "database_split"
+    found: dict[str, dict[str, list[str]]] = defaultdict(dict)
+    for path in sorted(directory.iterdir()):
+        match = _FOLD_FILE.match(path.name)
+        if match:
+            found[match.group(1)][_SPLITS[match.group(2).lower()]] = _read_ids(path)
+    if not found:
+        raise CamusFormatError(
+            f"{directory}: no fold lists (expected subGroup<k>_{{training,validation,testing}}.txt "
+            f"or subgroup_{{training,validation,testing}}.txt)"
+        )
+    folds = []
+    for position, key in enumerate(sorted(found, key=lambda k: int(k) if k else -1)):
+        sets = found[key]
+        if "test" not in sets:
+            raise CamusFormatError(f"{directory}: subGroup{key}_testing.txt is missing")
+        overlap = set(sets.get("train", ())) & (set(sets["test"]) | set(sets.get("val", ())))
+        if overlap:
+            raise CamusFormatError(
+                f"{directory}: fold {key or 0} lists {sorted(overlap)[:3]} in training and test/val"
+            )
+        folds.append(
+            Fold(position, sorted(sets.get("train", [])), sorted(sets.get("val", [])), sorted(sets["test"]))
+        )
+    return folds
+
+
+def write_fold_lists(folds: Sequence[Fold], directory: str | os.PathLike[str]) -> Path:
+    """Write ``subGroup{k+1}_{training,validation,testing}.txt`` (k from 0) atomically; returns the folder."""
+    directory = Path(directory)
+    for fold in folds:
+        for split, attr in _SPLITS.items():
+            ids = getattr(fold, attr)
+            write_text_atomic(
+                directory / f"subGroup{fold.index + 1}_{split}.txt", "".join(f"{i}\n" for i in ids)
+            )
+    return directory

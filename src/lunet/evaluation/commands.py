@@ -1,0 +1,110 @@
+"""CLI of the evaluation area: ``lunet evaluate``, ``lunet evaluate-folder``, ``lunet volumes``."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _add_threshold_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("outlier thresholds (defaults: RU-Net Table I)")
+    for name, help_text in (
+        ("ed-mad-mm", "ED d_m bound, mm (3.5)"),
+        ("ed-hd-mm", "ED d_H bound, mm (8.2)"),
+        ("es-mad-mm", "ES d_m bound, mm (4.0)"),
+        ("es-hd-mm", "ES d_H bound, mm (8.8)"),
+        ("lv-simplicity", "lowest LV simplicity (0.741)"),
+        ("lv-convexity", "lowest LV convexity (0.960)"),
+        ("myo-simplicity", "lowest myocardium simplicity (0.529)"),
+        ("myo-convexity", "lowest myocardium convexity (0.694)"),
+    ):
+        group.add_argument(f"--{name}", type=float, default=None, help=help_text)
+    group.add_argument(
+        "--myo-shape-structure",
+        choices=("epi", "myo"),
+        default=None,
+        help="what the 'Myo' Sp/Cx bounds apply to: epi = epicardial contour (default), myo = myocardium",
+    )
+
+
+def _thresholds(args: argparse.Namespace):  # -> OutlierThresholds (imported lazily)
+    from lunet.evaluation.outliers import OutlierThresholds
+
+    fields = ("ed_mad_mm", "ed_hd_mm", "es_mad_mm", "es_hd_mm", "lv_simplicity", "lv_convexity",
+              "myo_simplicity", "myo_convexity", "myo_shape_structure")  # fmt: skip
+    return OutlierThresholds(**{f: getattr(args, f) for f in fields if getattr(args, f) is not None})
+
+
+def _print_summary(tables: dict, out: str) -> None:
+    print(f"wrote per_image.csv, per_patient.csv, clinical.csv, tables.md, tables.json to {out}")
+    if tables.get("synthetic"):
+        print(tables["data_note"])
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from lunet.evaluation.evaluate import evaluate_run
+
+    out = args.out or str(Path(args.run) / "evaluation")
+    _print_summary(evaluate_run(args.run, out, thresholds=_thresholds(args)), out)
+    return 0
+
+
+def run_evaluate_folder(args: argparse.Namespace) -> int:
+    from lunet.evaluation.evaluate import evaluate_folder
+
+    tables = evaluate_folder(
+        args.pred, args.ref, args.out, model_name=args.name, boxes_csv=args.boxes, box_margin=args.margin,
+        thresholds=_thresholds(args),
+    )  # fmt: skip
+    _print_summary(tables, args.out)
+    return 0
+
+
+def run_volumes(args: argparse.Namespace) -> int:
+    import json
+    import math
+
+    from lunet.evaluation.evaluate import json_safe, reference_volumes
+
+    result = reference_volumes(args.data)
+    if args.json:  # NaN (missing or degenerate masks) is written as null
+        print(json.dumps(json_safe(result), indent=2, allow_nan=False))
+        return 0
+    print(f"{'patient':<12} {'EDV ml':>8} {'ESV ml':>8} {'EF %':>6}")
+    for pid, v in result["patients"].items():
+        cells = [f"{v[k]:.1f}" if math.isfinite(v[k]) else "nan" for k in ("edv_ml", "esv_ml", "ef_percent")]
+        print(f"{pid:<12} {cells[0]:>8} {cells[1]:>8} {cells[2]:>6}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``evaluate``, ``evaluate-folder`` and ``volumes``."""
+    p = subparsers.add_parser("evaluate", help="evaluate a run folder (Tables I–IV of LU-Net)")
+    p.add_argument("run", help="run folder (config.json, predictions/)")
+    p.add_argument("--out", help="output folder (default RUN/evaluation)")
+    _add_threshold_options(p)
+    p.set_defaults(func=run_evaluate)
+
+    p = subparsers.add_parser(
+        "evaluate-folder", help="evaluate a folder of predicted masks against CAMUS references"
+    )
+    p.add_argument(
+        "--pred", required=True, help="folder of patientXXXX_{2CH,4CH}_{ED,ES}.nii.gz/.mhd label maps"
+    )
+    p.add_argument("--ref", required=True, help="CAMUS folder (either release) with the reference _gt files")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--name", default="prediction", help="row name in the tables")
+    p.add_argument(
+        "--boxes", help="boxes.csv of predicted boxes (patient,view,instant,x_min,y_min,x_max,y_max)"
+    )
+    p.add_argument("--margin", type=float, default=0.05, help="margin of the reference boxes (0.05)")
+    _add_threshold_options(p)
+    p.set_defaults(func=run_evaluate_folder)
+
+    p = subparsers.add_parser("volumes", help="EDV/ESV/EF by Simpson's biplane rule from reference masks")
+    p.add_argument("data", help="CAMUS folder (either release)")
+    p.add_argument(
+        "--json", action="store_true", help="print JSON {'patients': {id: {edv_ml, esv_ml, ef_percent}}}"
+    )
+    p.set_defaults(func=run_volumes)

@@ -1,0 +1,268 @@
+"""Evaluate prediction folders against CAMUS references and write the evaluation files.
+
+Outputs in ``out_dir``: ``per_image.csv``, ``per_patient.csv``, ``clinical.csv``, ``tables.md``,
+``tables.json`` (see :mod:`lunet.evaluation.tables`). Predictions are ``patientXXXX_{2CH,4CH}_{ED,ES}.nii.gz``
+(or ``.nii``/``.mhd``) label maps on the reference image grid, flat or in patient folders. References are read
+with :func:`lunet.data.camus.scan_camus`; a prediction without a reference gets shape scores only.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import math
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from lunet.data.labels import Label
+from lunet.evaluation.clinical import SimpsonOptions
+from lunet.evaluation.outliers import OutlierThresholds, patient_outliers
+from lunet.evaluation.records import patient_volumes, score_image
+from lunet.evaluation.references import Key, References
+from lunet.evaluation.tables import build_tables, tables_markdown
+from lunet.io import write_text_atomic
+
+logger = logging.getLogger(__name__)
+
+PRED_FILE = re.compile(r"^(patient\d{4})_(2CH|4CH)_(ED|ES)(_gt)?\.(nii\.gz|nii|mhd)$", re.IGNORECASE)
+
+
+class EvaluationError(ValueError):
+    """Bad evaluation input; the message names the file and what is wrong."""
+
+
+def find_predictions(pred_dir: str | os.PathLike[str]) -> dict[Key, Path]:
+    """``{(patient, view, instant): path}`` of the label files under ``pred_dir`` (searched recursively)."""
+    pred_dir = Path(pred_dir)
+    if not pred_dir.is_dir():
+        raise EvaluationError(f"{pred_dir}: prediction folder not found")
+    found: dict[Key, Path] = {}
+    for path in sorted(pred_dir.rglob("patient*")):
+        match = PRED_FILE.match(path.name)
+        if not match or not path.is_file():
+            continue
+        key = (match.group(1).lower(), match.group(2).upper(), match.group(3).upper())
+        if key in found:
+            raise EvaluationError(f"{path}: a second prediction for {'_'.join(key)} (first: {found[key]})")
+        found[key] = path
+    if not found:
+        raise EvaluationError(
+            f"{pred_dir}: no patientXXXX_{{2CH,4CH}}_{{ED,ES}}.nii.gz/.mhd prediction files"
+        )
+    return found
+
+
+def read_boxes(path: str | os.PathLike[str]) -> dict[Key, np.ndarray]:
+    """Predicted boxes from ``boxes.csv`` (``patient,view,instant,x_min,y_min,x_max,y_max``)."""
+    path = Path(path)
+    boxes: dict[Key, np.ndarray] = {}
+    with open(path, newline="") as handle:
+        for line, row in enumerate(csv.DictReader(handle), start=2):
+            try:
+                key = (row["patient"].lower(), row["view"].upper(), row["instant"].upper())
+                boxes[key] = np.array([float(row[k]) for k in ("x_min", "y_min", "x_max", "y_max")])
+            except (KeyError, ValueError, TypeError, AttributeError):
+                raise EvaluationError(
+                    f"{path}: line {line} is not 'patient,view,instant,x_min,y_min,x_max,y_max'"
+                ) from None
+    return boxes
+
+
+def _read_prediction(path: Path, ref_shape: tuple[int, ...] | None) -> tuple[np.ndarray, tuple[float, float]]:
+    from lunet.data.camus import check_label, read_frame
+
+    array, spacing = read_frame(path)
+    labels = check_label(array, path)
+    if ref_shape is not None and labels.shape != tuple(ref_shape):
+        raise EvaluationError(
+            f"{path}: prediction shape {labels.shape} differs from the reference image shape "
+            f"{tuple(ref_shape)}; "
+            "predictions must be on the original image grid"
+        )
+    return labels, spacing
+
+
+def score_model(
+    model: str,
+    pred_dir: Path,
+    refs: References,
+    boxes: Mapping[Key, np.ndarray] | None = None,
+    box_margin: float = 0.05,
+) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """Per-image records and per-patient clinical records of one model's prediction folder."""
+    images: list[dict[str, object]] = []
+    lv_masks: dict[str, dict[tuple[str, str], tuple[np.ndarray, tuple[float, float]]]] = {}
+    for key, path in sorted(find_predictions(pred_dir).items()):
+        ref, ref_spacing = refs.label(key)
+        pred, pred_spacing = _read_prediction(path, None if ref is None else ref.shape)
+        spacing = ref_spacing or pred_spacing
+        box = None if boxes is None else boxes.get(key)
+        row: dict[str, object] = {"model": model, "patient": key[0], "view": key[1], "instant": key[2]}
+        row["quality"] = refs.quality(key[0])
+        row.update(score_image(pred, ref, spacing, box, box_margin))
+        images.append(row)
+        lv_masks.setdefault(key[0], {})[(key[1], key[2])] = (pred == Label.LV, spacing)
+    clinical = []
+    for patient, masks in lv_masks.items():
+        entry: dict[str, object] = {"model": model, "patient": patient, "quality": refs.quality(patient)}
+        entry.update(patient_volumes(masks, refs.simpson))
+        entry.update(refs.clinical(patient))
+        clinical.append(entry)
+    return images, clinical
+
+
+def json_safe(value: object) -> object:
+    """NaN/inf → None (``null``), so ``tables.json`` is strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def _csv_text(rows: list[dict[str, object]]) -> str:
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows([{k: r.get(k, "") for k in columns} for r in rows])
+    return buffer.getvalue()
+
+
+def evaluate_models(
+    models: Mapping[str, str | os.PathLike[str]],
+    ref_dir: str | os.PathLike[str] | None,
+    out_dir: str | os.PathLike[str],
+    boxes: Mapping[str, str | os.PathLike[str] | None] | None = None,
+    box_margin: float = 0.05,
+    thresholds: OutlierThresholds | None = None,
+    simpson: SimpsonOptions | None = None,
+) -> dict[str, object]:
+    """Evaluate several prediction folders (one table row each) and write the evaluation files.
+
+    Args:
+        models: ``{row name: prediction folder}``.
+        ref_dir: CAMUS-style reference folder (either release, or a synthetic one), or None (shape scores
+            only).
+        out_dir: destination of ``per_image.csv``, ``per_patient.csv``, ``clinical.csv``, ``tables.md/json``.
+        boxes: ``{row name: boxes.csv}`` for models with a box.
+        box_margin: margin of the reference boxes (0.05 for "-m5").
+        thresholds: outlier bounds (RU-Net Table I defaults).
+        simpson: Simpson choices.
+
+    Returns:
+        The tables dict written to ``tables.json``.
+    """
+    thresholds = thresholds or OutlierThresholds()
+    refs = References(ref_dir, simpson or SimpsonOptions())
+    per_image: list[dict[str, object]] = []
+    clinical: list[dict[str, object]] = []
+    for name, pred_dir in models.items():
+        box_path = (boxes or {}).get(name)
+        box_map = read_boxes(box_path) if box_path and Path(box_path).is_file() else None
+        images, volumes = score_model(name, Path(pred_dir), refs, box_map, box_margin)
+        per_image += images
+        clinical += volumes
+        logger.info("%s: %d images, %d patients scored", name, len(images), len(volumes))
+    per_patient = []
+    for name in models:
+        flags = patient_outliers([r for r in per_image if r["model"] == name], thresholds)
+        per_patient += [
+            {"model": name, "patient": p, "quality": refs.quality(p), **{k: int(v) for k, v in f.items()}}
+            for p, f in flags.items()
+        ]
+    tables = build_tables(per_image, per_patient, clinical, thresholds, synthetic=refs.synthetic)
+    out_dir = Path(out_dir)
+    write_text_atomic(out_dir / "per_image.csv", _csv_text(per_image))
+    write_text_atomic(out_dir / "per_patient.csv", _csv_text(per_patient))
+    write_text_atomic(out_dir / "clinical.csv", _csv_text(clinical))
+    write_text_atomic(
+        out_dir / "tables.json", json.dumps(json_safe(tables), indent=2, allow_nan=False) + "\n"
+    )
+    write_text_atomic(out_dir / "tables.md", tables_markdown(tables))
+    return tables
+
+
+def evaluate_folder(
+    pred_dir: str | os.PathLike[str],
+    ref_dir: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    model_name: str = "prediction",
+    boxes_csv: str | os.PathLike[str] | None = None,
+    **kwargs: object,
+) -> dict[str, object]:
+    """Evaluate one prediction folder against ``ref_dir``; see :func:`evaluate_models` for the outputs."""
+    return evaluate_models({model_name: pred_dir}, ref_dir, out_dir, {model_name: boxes_csv}, **kwargs)  # type: ignore[arg-type]
+
+
+def evaluate_run(
+    run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str] | None = None, **kwargs: object
+) -> dict[str, object]:
+    """Evaluate a run folder (``config.json`` with ``data``, ``model``, ``margin``; ``predictions/``).
+
+    Rows: the model name; with ``predictions_o1/`` the rows ``<model>-o1`` and ``<model>-o2``.
+    The default ``out_dir`` is ``RUN/evaluation``.
+    """
+    run_dir = Path(run_dir)
+    config_path = run_dir / "config.json"
+    if not config_path.is_file():
+        raise EvaluationError(f"{config_path}: not found; is {run_dir} a lunet run folder?")
+    try:
+        config = json.loads(config_path.read_text())
+        data_dir = config["data"]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        raise EvaluationError(f"{config_path}: not a JSON object with a 'data' entry") from None
+    name = str(config.get("model", run_dir.name))
+    margin = float(config.get("margin", 0.05))
+    if not Path(data_dir).is_absolute() and not Path(data_dir).is_dir():
+        data_dir = run_dir / data_dir
+    models = {name: run_dir / "predictions"}
+    boxes = {name: run_dir / "predictions" / "boxes.csv"}
+    if (run_dir / "predictions_o1").is_dir():
+        models = {f"{name}-o1": run_dir / "predictions_o1", f"{name}-o2": run_dir / "predictions"}
+        boxes = {f"{name}-o2": run_dir / "predictions" / "boxes.csv"}
+    out = Path(out_dir) if out_dir else run_dir / "evaluation"
+    return evaluate_models(models, data_dir, out, boxes, box_margin=margin, **kwargs)  # type: ignore[arg-type]
+
+
+def oracle_box_study(
+    pred_dirs: Mapping[int, str | os.PathLike[str]],
+    ref_dir: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    **kwargs: object,
+) -> dict[str, object]:
+    """Motivation study of LU-Net (Table II, "BB-m5/-m15/-m30"): U-Net1 fed reference boxes of margin ``m`` %.
+
+    Args:
+        pred_dirs: ``{margin in %: prediction folder of a unet1-oracle run with that margin}``, e.g.
+            ``{5: ..., 15: ..., 30: ...}``.
+        ref_dir: reference CAMUS-style folder.
+        out_dir: destination of the evaluation files; table rows are named ``BB-m5`` …
+    """
+    models = {f"BB-m{int(m)}": Path(p) for m, p in sorted(pred_dirs.items())}
+    return evaluate_models(models, ref_dir, out_dir, **kwargs)  # type: ignore[arg-type]
+
+
+def reference_volumes(
+    data_dir: str | os.PathLike[str], simpson: SimpsonOptions | None = None
+) -> dict[str, object]:
+    """EDV, ESV (ml) and EF (%) by Simpson's biplane rule on each patient's reference masks.
+
+    Returns:
+        ``{"patients": {"patient0001": {"edv_ml", "esv_ml", "ef_percent"}}}`` (NaN where masks are missing).
+    """
+    refs = References(data_dir, simpson or SimpsonOptions())
+    patients = {}
+    for pid in sorted(refs.records):
+        values = refs.clinical(pid)
+        patients[refs.records[pid].patient_id] = {k: values.get(f"simpson_{k}", math.nan) for k in
+                                                  ("edv_ml", "esv_ml", "ef_percent")}  # fmt: skip
+    return {"patients": patients}

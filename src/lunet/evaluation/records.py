@@ -1,0 +1,88 @@
+"""Per-image and per-patient records: every metric of one prediction in one flat dict (a CSV row)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+from lunet.boxes import reference_box
+from lunet.data.labels import Label, Structure, structure_mask
+from lunet.evaluation.clinical import SimpsonOptions, ejection_fraction_percent, simpson_biplane_ml
+from lunet.evaluation.localization import bb_out, box_errors_mm, box_iou
+from lunet.evaluation.segmentation import segmentation_scores
+from lunet.evaluation.shape import shape_scores
+
+#: Shape columns of the predicted structures: LV cavity, myocardium, epicardium (LV ∪ myocardium).
+SHAPE_PREFIXES: dict[str, tuple[int, ...]] = {
+    "lv": (int(Label.LV),),
+    "myo": (int(Label.MYO),),
+    "epi": (int(Label.LV), int(Label.MYO)),
+}
+BOX_COLUMNS = ("box_iou", "box_xc_mm", "box_yc_mm", "box_h_mm", "box_w_mm", "bb_out")
+
+
+def score_image(
+    pred_labels: np.ndarray,
+    ref_labels: np.ndarray | None,
+    spacing: tuple[float, float],
+    pred_box: np.ndarray | None = None,
+    box_margin: float = 0.05,
+) -> dict[str, float]:
+    """All metrics of one predicted label map.
+
+    Args:
+        pred_labels: (rows, cols) predicted CAMUS labels.
+        ref_labels: (rows, cols) reference labels on the same grid, or None (shape scores only).
+        spacing: (row_mm, col_mm).
+        pred_box: predicted normalised box ``(x_min, y_min, x_max, y_max)`` or None.
+        box_margin: margin of the reference box the predicted box is compared with (LU-Net ``m``).
+
+    Returns:
+        Flat dict: segmentation scores (``lv_endo_dice`` …), shape scores of the prediction
+        (``lv_simplicity`` …)
+        and, with a box and a reference, ``box_iou``, ``box_{xc,yc,h,w}_mm`` and ``bb_out`` (0/1).
+    """
+    pred_labels = np.asarray(pred_labels)
+    row: dict[str, float] = {}
+    if ref_labels is not None:
+        row.update(segmentation_scores(pred_labels, ref_labels, spacing))
+    for prefix, labels in SHAPE_PREFIXES.items():
+        row.update(shape_scores(np.isin(pred_labels, labels), spacing, prefix))
+    if pred_box is not None and ref_labels is not None:
+        epi = np.asarray(structure_mask(np.asarray(ref_labels), Structure.LV_EPI))
+        if epi.any():
+            ref_box = reference_box(np.asarray(ref_labels), box_margin)
+            row["box_iou"] = box_iou(pred_box, ref_box)
+            errors = box_errors_mm(pred_box, ref_box, pred_labels.shape, spacing)
+            row.update({f"box_{k}": v for k, v in errors.items()})
+            row["bb_out"] = float(bb_out(pred_box, epi))
+        else:
+            row.update({key: math.nan for key in BOX_COLUMNS})
+    return row
+
+
+def patient_volumes(
+    lv_masks: Mapping[tuple[str, str], tuple[np.ndarray, tuple[float, float]]],
+    options: SimpsonOptions | None = None,
+) -> dict[str, float]:
+    """EDV, ESV (ml) and EF (%) of one patient by Simpson's biplane rule.
+
+    Args:
+        lv_masks: ``{(view, instant): (lv_mask (rows, cols), spacing (row_mm, col_mm))}``, views "2CH"/"4CH"
+            and instants "ED"/"ES".
+        options: Simpson choices.
+
+    Returns:
+        ``{"edv_ml", "esv_ml", "ef_percent"}``; NaN where a mask is missing or degenerate.
+    """
+    out: dict[str, float] = {}
+    for instant, key in (("ED", "edv_ml"), ("ES", "esv_ml")):
+        a2c, a4c = lv_masks.get(("2CH", instant)), lv_masks.get(("4CH", instant))
+        if a2c is None or a4c is None:
+            out[key] = math.nan
+        else:
+            out[key] = simpson_biplane_ml(a2c[0], a2c[1], a4c[0], a4c[1], options)
+    out["ef_percent"] = ejection_fraction_percent(out["edv_ml"], out["esv_ml"])
+    return out

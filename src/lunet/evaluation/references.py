@@ -1,0 +1,71 @@
+"""Reference side of an evaluation: labels, image quality and clinical values of a CAMUS-style folder."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import numpy as np
+
+from lunet.data.labels import INSTANTS, VIEWS, Label
+from lunet.evaluation.clinical import SimpsonOptions
+from lunet.evaluation.records import patient_volumes
+
+Key = tuple[str, str, str]  # (patient, view, instant)
+
+
+class References:
+    """Reference labels, qualities and clinical values of a CAMUS-style folder (read lazily, cached)."""
+
+    def __init__(self, ref_dir: str | os.PathLike[str] | None, simpson: SimpsonOptions) -> None:
+        from lunet.data.camus import scan_camus
+
+        self.records = {r.patient_id.lower(): r for r in scan_camus(ref_dir).patients} if ref_dir else {}
+        self.simpson = simpson
+        self._volumes: dict[str, dict[str, float]] = {}
+
+    def quality(self, patient: str) -> str:
+        record = self.records.get(patient)
+        return record.image_quality if record else "Unknown"
+
+    def label(self, key: Key) -> tuple[np.ndarray | None, tuple[float, float] | None]:
+        from lunet.data.camus import check_label, read_frame
+
+        record = self.records.get(key[0])
+        path = None if record is None else record.path(key[1], key[2], gt=True)
+        if path is None:
+            return None, None
+        array, spacing = read_frame(path)
+        return check_label(array, path), spacing
+
+    def clinical(self, patient: str) -> dict[str, float]:
+        """``simpson_*`` (reference masks), ``cfg_*`` (Info_*.cfg) and ``truth_*`` (phantom) EDV/ESV/EF."""
+        if patient in self._volumes:
+            return self._volumes[patient]
+        out: dict[str, float] = {}
+        record = self.records.get(patient)
+        if record is not None:
+            masks = {}
+            for view in VIEWS:
+                for instant in INSTANTS:
+                    label, spacing = self.label((patient, view.value, instant.value))
+                    if label is not None:
+                        masks[(view.value, instant.value)] = (label == Label.LV, spacing)
+            out.update({f"simpson_{k}": v for k, v in patient_volumes(masks, self.simpson).items()})
+            infos = list(record.info.values())
+            for key, attr in (("edv_ml", "lv_edv"), ("esv_ml", "lv_esv"), ("ef_percent", "ef_percent")):
+                values = [getattr(i, attr) for i in infos if getattr(i, attr) is not None]
+                out[f"cfg_{key}"] = float(values[0]) if values else math.nan
+            truth = record.directory / "phantom_truth.json"
+            if truth.is_file():
+                data = json.loads(truth.read_text())
+                out.update(
+                    {f"truth_{k}": float(data.get(k, math.nan)) for k in ("edv_ml", "esv_ml", "ef_percent")}
+                )
+        self._volumes[patient] = out
+        return out
+
+    @property
+    def synthetic(self) -> bool:
+        return any((r.directory / "phantom_truth.json").is_file() for r in self.records.values())

@@ -1,0 +1,88 @@
+"""CLI of the inference area: ``lunet predict`` and ``lunet export`` (heavy imports inside the functions)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def _frames(text: str) -> tuple[int, ...]:
+    """``"0,5,10-12"`` → ``(0, 5, 10, 11, 12)``."""
+    frames: list[int] = []
+    try:
+        for part in text.split(","):
+            if "-" in part:
+                lo, hi = (int(v) for v in part.split("-", 1))
+                frames.extend(range(lo, hi + 1))
+            elif part.strip():
+                frames.append(int(part))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--frames: expected e.g. 0,5,10-12, got {text!r}") from None
+    if not frames or min(frames) < 0:
+        raise argparse.ArgumentTypeError(f"--frames: expected non-negative frame indices, got {text!r}")
+    return tuple(frames)
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from lunet.inference.predict import PredictOptions, predict_paths
+
+    options = PredictOptions(
+        spacing=tuple(args.spacing) if args.spacing else None,
+        backend=args.backend,
+        batch_size=args.batch_size,
+        overlay=not args.no_overlay,
+        frames=args.frames,
+        device=args.device,
+        threads=args.threads,
+        progress=not args.no_progress,
+    )
+    result = predict_paths(args.model, args.inputs, args.out, options)
+    summary = Path(args.out) / "summary.csv"
+    print(f"{result.n_done} frames predicted ({result.backend}), {result.n_failed} failed; see {summary}")
+    if result.n_done == 0:
+        return 1
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from lunet.inference.export import DEFAULT_OPSET, export_onnx
+
+    if args.format != "onnx":
+        raise ValueError(f"unsupported export format {args.format!r} (only onnx)")
+    path = export_onnx(args.run, args.out, opset=args.opset or DEFAULT_OPSET, fixed_batch=args.fixed_batch)
+    print(path)
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``predict`` and ``export`` to the ``lunet`` command line."""
+    p = subparsers.add_parser(
+        "predict",
+        help="segment images (NIfTI, MHD, PNG/JPEG, DICOM, CAMUS folders) with a trained model",
+        description="Masks on the original grid in the input's format, overlays, per-image JSON with areas, "
+        "box and QC flags, per-patient EDV/ESV/EF, and summary.csv. Inputs: files, folders or @list.txt.",
+    )
+    p.add_argument("--model", required=True, help="run folder, model bundle or checkpoints/*.ckpt")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders (recursed) or @list.txt")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--spacing", nargs=2, type=float, metavar=("ROW_MM", "COL_MM"),
+                   help="pixel spacing for inputs without one (PNG/JPEG, uncalibrated DICOM)")  # fmt: skip
+    p.add_argument("--backend", choices=("auto", "onnx", "torch"), default="auto",
+                   help="auto: ONNX Runtime when a current model.onnx exists, else torch")  # fmt: skip
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--frames", type=_frames, default=None, help="frames of multi-frame files, e.g. 0,5,10-12")
+    p.add_argument("--no-overlay", action="store_true", help="do not write PNG overlays")
+    p.add_argument("--device", default="cpu", help="torch device for --backend torch (cpu, cuda)")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: physical cores for ORT)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_predict)
+
+    e = subparsers.add_parser("export", help="export a trained model (whole pipeline) to ONNX")
+    e.add_argument("run", help="run folder, model bundle or checkpoints/*.ckpt")
+    e.add_argument("--format", default="onnx", choices=("onnx",))
+    e.add_argument("--out", default=None, help="destination (default: model.onnx next to the bundle)")
+    e.add_argument("--opset", type=int, default=None, help="ONNX opset (default 17)")
+    e.add_argument(
+        "--fixed-batch", type=int, default=None, help="export a fixed batch size (no dynamic axis)"
+    )
+    e.set_defaults(func=run_export)

@@ -1,0 +1,142 @@
+"""ONNX export of a trained model: the whole forward pass from a normalised image to logits (and box).
+
+For LU-Net the graph holds the localizer, the differentiable crop (``grid_sample``), U-Net1 and the
+paste-back, so ONNX Runtime reproduces ``model(image)`` exactly. Outputs are named ``logits``
+``(B, 4, S, S)`` (full-image o2 logits) and ``box`` ``(B, 4)`` (normalised), whichever the model has; the
+input is ``image`` ``(B, 1, S, S)`` with a dynamic batch axis. BatchNorm is folded into the convolutions
+(eval-mode export). The file records the model name, input size and the SHA-256 of the weights it was exported
+from, so ``lunet predict`` never uses a stale export.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from lunet.bundle import WEIGHTS_FILE, BundleError
+
+logger = logging.getLogger(__name__)
+
+ONNX_FILE = "model.onnx"
+DEFAULT_OPSET = 17
+
+
+def bundle_folder(path: str | os.PathLike[str]) -> Path:
+    """The folder holding ``model.json`` for a run folder, bundle file or ``checkpoints/*.ckpt``."""
+    path = Path(path)
+    if path.is_dir():
+        return path
+    if path.suffix == ".ckpt" and path.parent.name == "checkpoints":
+        return path.parent.parent
+    return path.parent
+
+
+def weights_file(path: str | os.PathLike[str]) -> Path:
+    """The weights a model path loads from: the ``.ckpt`` itself, else the bundle's ``model.safetensors``."""
+    path = Path(path)
+    return path if path.suffix == ".ckpt" else bundle_folder(path) / WEIGHTS_FILE
+
+
+def weights_sha256(path: str | os.PathLike[str]) -> str:
+    """SHA-256 (hex) of the weights file behind ``path``."""
+    digest = hashlib.sha256()
+    with open(weights_file(path), "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def output_names(model_name: str) -> list[str]:
+    """ONNX output names of a registered model: ``logits`` and/or ``box``."""
+    from lunet.models.registry import get_spec
+
+    spec = get_spec(model_name)
+    if spec.needs_reference_box:
+        raise BundleError(
+            f"model {model_name!r} needs the reference box as input; it cannot predict on its own"
+        )
+    return [name for name, has in (("logits", spec.has_segmentation), ("box", spec.has_box)) if has]
+
+
+def _wrapper(model: Any, names: list[str]) -> Any:
+    import torch
+
+    from lunet.models.outputs import final_logits, predicted_box
+
+    class Pipeline(torch.nn.Module):
+        """``image → (logits, box)`` with plain tensor outputs, for tracing."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            out = self.model(image)
+            getters = {"logits": final_logits, "box": predicted_box}
+            return tuple(getters[name](out) for name in names)
+
+    return Pipeline().eval()
+
+
+def export_onnx(
+    model_path: str | os.PathLike[str],
+    out: str | os.PathLike[str] | None = None,
+    opset: int = DEFAULT_OPSET,
+    fixed_batch: int | None = None,
+) -> Path:
+    """Export a bundle or checkpoint to ONNX, atomically.
+
+    Args:
+        model_path: run folder, bundle file or Lightning ``.ckpt`` (read by :func:`lunet.bundle.load_bundle`).
+        out: destination (default ``<bundle folder>/model.onnx``).
+        opset: ONNX opset (≥ 17).
+        fixed_batch: export a fixed batch size instead of a dynamic batch axis.
+
+    Returns:
+        The written ``.onnx`` path.
+    """
+    import onnx
+    import torch
+
+    from lunet.bundle import load_bundle
+    from lunet.io import atomic_path
+
+    model, meta = load_bundle(model_path)
+    names = output_names(meta["model"])
+    size = int(meta.get("size", 256))
+    out = Path(out) if out is not None else bundle_folder(model_path) / ONNX_FILE
+    example = torch.zeros(fixed_batch or 2, 1, size, size)
+    dynamic = None if fixed_batch else {"image": {0: "batch"}, **{n: {0: "batch"} for n in names}}
+    wrapper = _wrapper(model, names)
+    with atomic_path(out) as tmp, torch.no_grad():
+        try:  # the TorchScript exporter: fast, folds BatchNorm into the convolutions
+            torch.onnx.export(
+                wrapper, (example,), str(tmp), input_names=["image"], output_names=names,
+                dynamic_axes=dynamic, opset_version=opset, do_constant_folding=True, dynamo=False,
+            )  # fmt: skip
+        except Exception as err:  # e.g. adaptive pooling to a size that does not divide the input
+            logger.info("TorchScript ONNX exporter failed (%s); using the dynamo exporter", str(err)[:120])
+            shapes = None if fixed_batch else ({0: torch.export.Dim("batch", min=1, max=4096)},)
+            torch.onnx.export(
+                wrapper, (example,), str(tmp), input_names=["image"], output_names=names,
+                dynamic_shapes=shapes, opset_version=max(opset, 18), dynamo=True, external_data=False,
+                verbose=False,
+            )  # fmt: skip
+        proto = onnx.load(str(tmp))
+        props = {
+            "lunet_model": meta["model"],
+            "size": str(size),
+            "weights_sha256": weights_sha256(model_path),
+            "outputs": ",".join(names),
+            "lunet_version": str(meta.get("lunet_version", "")),
+        }
+        for key, value in props.items():
+            entry = proto.metadata_props.add()
+            entry.key, entry.value = key, value
+        onnx.checker.check_model(proto)
+        onnx.save(proto, str(tmp))
+    logger.info("exported %s (%s, opset %d) to %s", meta["model"], "/".join(names), opset, out)
+    return out

@@ -1,0 +1,245 @@
+"""``lunet predict``: stream images through a trained model and write masks, overlays, QC and volumes.
+
+Per frame: read (any supported format) → :func:`lunet.data.preprocess.prepare_image` (bilinear resize to the
+model's S×S, then ``normalize_intensity``, as in training) → model → logits resized back to
+the original grid (bilinear, ``align_corners=False``) → argmax. Frames go through in batches; each batch is
+written and dropped before the next is read, so memory is bounded by the batch, whatever the number of inputs.
+An unreadable input is logged, listed in ``summary.csv`` with its error, and skipped.
+
+Outputs under ``OUT``: ``masks/<name>.{nii.gz,mhd,png}``, ``overlays/<name>.png``, ``json/<name>.json``,
+``patients/<patient_id>.json`` (EDV/ESV/EF when a patient's 2CH/4CH ED/ES are all predicted), ``summary.csv``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lunet.inference.readers import InputItem, LoadedImage, expand_inputs, read_item
+
+logger = logging.getLogger(__name__)
+
+SUMMARY_FIELDS = (
+    "name", "input", "frame", "status", "error", "backend", "rows", "cols", "row_mm", "col_mm",
+    "lv_area_mm2", "myo_area_mm2", "lv_epi_area_mm2", "box_x_min", "box_y_min", "box_x_max", "box_y_max",
+    "qc_pass", "qc_flags", "mask", "overlay", "json",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PredictOptions:
+    """Options of :func:`predict_paths` (CLI flags of ``lunet predict``)."""
+
+    spacing: tuple[float, float] | None = None  # (row_mm, col_mm) for inputs without their own
+    backend: str = "auto"
+    batch_size: int = 8
+    overlay: bool = True
+    frames: tuple[int, ...] | None = None
+    device: str = "cpu"
+    threads: int | None = None
+    progress: bool = True
+
+
+@dataclass
+class PredictResult:
+    """What a prediction run did: counts, the summary rows, the files of the patients."""
+
+    out_dir: Path
+    backend: str
+    n_done: int = 0
+    n_failed: int = 0
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    patients: list[Path] = field(default_factory=list)
+
+
+def prepare_image(image: np.ndarray, spacing: tuple[float, float], size: int) -> np.ndarray:
+    """(rows, cols) image → (size, size) float32 network input, exactly as in training.
+
+    Uses :func:`lunet.data.preprocess.prepare_image` (bilinear resize, then ``normalize_intensity``).
+    """
+    from lunet.data import preprocess
+
+    resized, _ = preprocess.prepare_image(image, spacing, size)
+    return np.asarray(resized, dtype=np.float32)
+
+
+def labels_on_grid(logits: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """(C, S, S) logits → (rows, cols) uint8 labels: bilinear resize of the logits, then argmax."""
+    import torch
+    import torch.nn.functional as F
+
+    tensor = torch.from_numpy(np.ascontiguousarray(logits, dtype=np.float32))[None]
+    if tuple(tensor.shape[-2:]) != tuple(shape):
+        tensor = F.interpolate(tensor, size=tuple(shape), mode="bilinear", align_corners=False)
+    return tensor[0].argmax(dim=0).to(torch.uint8).numpy()
+
+
+def _batches(items: Sequence[InputItem], size: int) -> Iterator[Sequence[InputItem]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _write_one(
+    loaded: LoadedImage, name: str, outputs: dict[str, np.ndarray], index: int, ctx: dict[str, Any]
+) -> dict[str, Any]:
+    """Masks, overlay, JSON of one frame; returns its summary row."""
+    from lunet.inference.qc import qc_report
+    from lunet.inference.writers import (
+        MASK_SUFFIX,
+        areas_mm2,
+        box_report,
+        output_path,
+        write_json,
+        write_mask,
+        write_overlay,
+    )
+
+    out_dir: Path = ctx["out_dir"]
+    item, spacing, shape = loaded.item, loaded.spacing, loaded.image.shape
+    box = outputs["box"][index].astype(np.float64) if "box" in outputs else None
+    label = labels_on_grid(outputs["logits"][index], shape) if "logits" in outputs else None
+    row: dict[str, Any] = {
+        "name": name, "input": str(item.path), "frame": item.frame, "status": "ok", "error": "",
+        "backend": ctx["backend"], "rows": shape[0], "cols": shape[1],
+        "row_mm": spacing[0], "col_mm": spacing[1],
+    }  # fmt: skip
+    record: dict[str, Any] = {
+        "input": str(item.path), "frame": item.frame, "model": ctx["model"], "backend": ctx["backend"],
+        "shape": list(shape), "spacing_mm": list(spacing), "patient_id": item.patient_id, "view": item.view,
+        "instant": item.instant, "note": loaded.note,
+    }  # fmt: skip
+    if label is not None:
+        mask_path = write_mask(output_path(out_dir, "masks", name, MASK_SUFFIX[item.kind]), label, spacing)
+        qc = qc_report(label, spacing, ctx["thresholds"])
+        areas = areas_mm2(label, spacing)
+        record.update(
+            mask=mask_path.relative_to(out_dir.resolve()), areas_mm2=areas, qc=qc, qc_pass=qc["qc_pass"]
+        )
+        row.update(
+            lv_area_mm2=areas["lv"], myo_area_mm2=areas["myo"], lv_epi_area_mm2=areas["lv_epi"],
+            qc_pass=qc["qc_pass"], qc_flags=";".join(qc["flags"]), mask=record["mask"],
+        )  # fmt: skip
+    if box is not None:
+        record["box"] = box_report(box, shape, spacing)
+        row.update(zip(("box_x_min", "box_y_min", "box_x_max", "box_y_max"), box.tolist()))
+    if ctx["overlay"]:
+        empty = np.zeros(shape, dtype=np.uint8)
+        path = write_overlay(output_path(out_dir, "overlays", name, ".png"), loaded.image,
+                             empty if label is None else label, box)  # fmt: skip
+        record["overlay"] = row["overlay"] = path.relative_to(out_dir.resolve())
+    json_path = write_json(output_path(out_dir, "json", name, ".json"), record)
+    row["json"] = json_path.relative_to(out_dir.resolve())
+    if label is not None and item.patient_id and item.frame is None:
+        ctx["patients"].add(
+            item.patient_id, item.view, item.instant, label == 1, spacing, name, row["qc_pass"]
+        )
+    return row
+
+
+def _failure(item: InputItem | None, raw: str, name: str, err: BaseException | str) -> dict[str, Any]:
+    """Summary row of an input that could not be predicted (inputs refused at expansion are logged there)."""
+    message = str(err) if isinstance(err, str) else f"{type(err).__name__}: {err}"
+    if item is not None:
+        logger.error("skipping %s: %s", raw, message)
+    frame = item.frame if item else None
+    return {
+        "name": name,
+        "input": raw,
+        "frame": frame,
+        "status": "error",
+        "error": message.replace("\n", " "),
+    }
+
+
+def write_summary(path: Path, rows: list[dict[str, Any]]) -> Path:
+    """``summary.csv``: one row per input frame (errors included), columns :data:`SUMMARY_FIELDS`."""
+    from lunet.io import write_text_atomic
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=SUMMARY_FIELDS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({k: ("" if v is None else v) for k, v in row.items()} for row in rows)
+    write_text_atomic(path, buffer.getvalue())
+    return path
+
+
+def predict_paths(
+    model_path: str | os.PathLike[str],
+    inputs: Sequence[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    options: PredictOptions | None = None,
+) -> PredictResult:
+    """Predict every frame of ``inputs`` with the model at ``model_path``; write the outputs to ``out_dir``.
+
+    Args:
+        model_path: run folder, bundle or checkpoint.
+        inputs: files, folders, ``@list.txt`` (see :mod:`lunet.inference.readers`).
+        out_dir: output folder (created).
+        options: :class:`PredictOptions`.
+
+    Returns:
+        :class:`PredictResult`; unreadable inputs are counted in ``n_failed`` and listed in ``summary.csv``.
+    """
+    from tqdm import tqdm
+
+    from lunet.inference.backends import load_predictor
+    from lunet.inference.patients import PatientAccumulator
+    from lunet.inference.qc import default_thresholds
+    from lunet.inference.writers import NameRegistry
+
+    options = options or PredictOptions()
+    if options.batch_size < 1:
+        raise ValueError(f"batch size must be ≥ 1, got {options.batch_size}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    predictor = load_predictor(model_path, options.backend, options.device, options.threads)
+    items, errors = expand_inputs(inputs, options.frames)
+    names = NameRegistry()
+    result = PredictResult(out_dir=out, backend=predictor.backend)
+    result.rows.extend(
+        _failure(None, raw, names.claim(InputItem(Path(raw), "").stem), msg) for raw, msg in errors
+    )
+    ctx = {
+        "out_dir": out, "backend": predictor.backend, "model": predictor.model_name,
+        "overlay": options.overlay, "thresholds": default_thresholds(), "patients": PatientAccumulator(out),
+    }  # fmt: skip
+    with tqdm(total=len(items), unit="img", disable=not options.progress, desc="predict") as bar:
+        for chunk in _batches(items, options.batch_size):
+            loaded: list[tuple[LoadedImage, str]] = []
+            inputs_arr: list[np.ndarray] = []
+            for item in chunk:
+                frame_tag = f"_f{item.frame:04d}" if item.frame is not None else ""
+                name = names.claim(item.stem + frame_tag)
+                try:
+                    image = read_item(item, options.spacing)
+                    inputs_arr.append(prepare_image(image.image, image.spacing, predictor.size))
+                    loaded.append((image, name))
+                except (ValueError, OSError, MemoryError) as err:
+                    result.rows.append(_failure(item, str(item.path), name, err))
+            if loaded:
+                outputs = predictor(np.stack(inputs_arr)[:, None])
+                for index, (image, name) in enumerate(loaded):
+                    try:
+                        result.rows.append(_write_one(image, name, outputs, index, ctx))
+                    except (ValueError, OSError) as err:
+                        result.rows.append(_failure(image.item, str(image.item.path), name, err))
+            del loaded, inputs_arr
+            bar.update(len(chunk))
+    for pid, missing in ctx["patients"].incomplete().items():
+        logger.info("%s: no volumes (missing %s)", pid, ", ".join(missing))
+    result.patients = ctx["patients"].written
+    result.n_failed = sum(row["status"] == "error" for row in result.rows)
+    result.n_done = len(result.rows) - result.n_failed
+    write_summary(out / "summary.csv", result.rows)
+    logger.info(
+        "%d frames predicted, %d failed; summary in %s", result.n_done, result.n_failed, out / "summary.csv"
+    )
+    return result

@@ -1,0 +1,117 @@
+"""Quality control of a predicted label map without ground truth (RU-Net, IUS 2019, Sec. III-B).
+
+A prediction is flagged when a structure is empty, split into several components, has holes, or when its
+simplicity or convexity falls below the lowest value seen on expert annotations (RU-Net Table I). The
+extracted table is scrambled; our reading (docs: ``method-notes.md``) is LV Sp ≥ 0.741, LV Cx ≥ 0.960,
+Myo Sp ≥ 0.529, Myo Cx ≥ 0.694. The paper segments LV_Endo and LV_Epi, and a thin open myocardial band has a
+convexity near 0.3 even on expert masks, so the "Myo" bounds are applied to the LV_Epi shape (LV ∪ myocardium)
+as in :mod:`lunet.evaluation.outliers` when it defines them. Empty and component checks are made on the LV,
+the myocardium and LV_Epi; hole checks on the LV and LV_Epi.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from lunet.data.labels import Label
+
+#: Human-readable statement of the reading used, written into every QC report.
+THRESHOLD_READING = (
+    "RU-Net Table I as read in method-notes: LV Sp>=0.741, LV Cx>=0.960; Myo (LV_Epi) Sp>=0.529, Cx>=0.694"
+)
+
+
+@dataclass(frozen=True)
+class QCThresholds:
+    """Lower bounds of the anatomical criteria (dimensionless, in (0, 1])."""
+
+    lv_simplicity: float = 0.741
+    lv_convexity: float = 0.960
+    myo_simplicity: float = 0.529
+    myo_convexity: float = 0.694
+
+
+def default_thresholds() -> QCThresholds:
+    """The evaluation area's anatomical bounds when it defines them, else ours (the same reading)."""
+    try:
+        from lunet.evaluation import outliers
+    except ImportError:
+        return QCThresholds()
+    values = {}
+    for field in ("lv_simplicity", "lv_convexity", "myo_simplicity", "myo_convexity"):
+        for name in (field.upper(), f"{field.upper()}_MIN"):
+            value = getattr(outliers, name, None)
+            if isinstance(value, float):
+                values[field] = value
+    return QCThresholds(**values)
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
+
+
+def qc_report(
+    label_map: np.ndarray, spacing: tuple[float, float], thresholds: QCThresholds | None = None
+) -> dict[str, object]:
+    """Anatomical QC of one predicted label map.
+
+    Args:
+        label_map: (rows, cols) uint8 labels (``Label``).
+        spacing: (row_mm, col_mm).
+        thresholds: lower bounds of Sp and Cx (default :func:`default_thresholds`).
+
+    Returns:
+        ``{"structures": {"lv"|"myo"|"lv_epi": {"area_mm2", "simplicity", "convexity", "components",
+        "holes"}},
+        "flags": [names of failed checks], "qc_pass": bool, "thresholds": {...}, "reading": str}``.
+        Scores of empty structures are ``None`` (JSON null).
+    """
+    from lunet.evaluation.shape import shape_scores
+
+    thresholds = thresholds or default_thresholds()
+    label_map = np.asarray(label_map)
+    masks = {
+        "lv": label_map == Label.LV,
+        "myo": label_map == Label.MYO,
+        "lv_epi": (label_map == Label.LV) | (label_map == Label.MYO),
+    }
+    pixel_mm2 = float(spacing[0]) * float(spacing[1])
+    structures: dict[str, dict[str, float | None]] = {}
+    flags: list[str] = []
+    for name, mask in masks.items():
+        area = float(mask.sum()) * pixel_mm2
+        scores = shape_scores(mask, spacing, name)
+        structures[name] = {
+            "area_mm2": area,
+            "simplicity": _finite(scores[f"{name}_simplicity"]),
+            "convexity": _finite(scores[f"{name}_convexity"]),
+            "components": int(scores[f"{name}_components"]),
+            "holes": int(scores[f"{name}_holes"]),
+        }
+        if area == 0:
+            flags.append(f"{name}_empty")
+            continue
+        if scores[f"{name}_components"] > 1:
+            flags.append(f"{name}_components")
+        if name != "myo" and scores[f"{name}_holes"] > 0:  # a myocardium closed at the base encloses the LV
+            flags.append(f"{name}_holes")
+    bounds = {
+        "lv": (thresholds.lv_simplicity, thresholds.lv_convexity),
+        "lv_epi": (thresholds.myo_simplicity, thresholds.myo_convexity),
+    }
+    for name, (sp_min, cx_min) in bounds.items():
+        sp, cx = structures[name]["simplicity"], structures[name]["convexity"]
+        if sp is not None and sp < sp_min:
+            flags.append(f"{name}_simplicity")
+        if cx is not None and cx < cx_min:
+            flags.append(f"{name}_convexity")
+    return {
+        "structures": structures,
+        "flags": flags,
+        "qc_pass": not flags,
+        "thresholds": asdict(thresholds),
+        "reading": THRESHOLD_READING,
+    }

@@ -1,0 +1,168 @@
+"""Box regressors of LU-Net (TUFFC 2020, Sec. IV-C): AlexNet-like, VGG19-like, U-L1 and U-L2.
+
+Every regressor predicts the normalised box ``(x_min, y_min, x_max, y_max)`` of :mod:`lunet.boxes`.
+Input size: the fully connected heads need a fixed number of features at any allowed input size (H, W
+multiples of 32), so each head starts with an adaptive average pooling to a fixed grid. The grids are chosen
+so that at 256×256 the pooling is (nearly) the identity and the parameter counts match the paper:
+AlexNet 7×7×256 (its natural 256×256 output: 71.9 M vs 71M), VGG19 4×4×512 (8×8 pooled ×2: 70.4 M vs 70M),
+U-L1 7×7×128 from the 8×8 bottleneck (8.7 M vs 9M; an 8×8 grid would give 10.7 M, +19 %), U-L2 8×8×128
+(10.9 M vs 11M).
+
+Box output (:func:`order_box`): four sigmoids in [0, 1], sorted per axis (min → x_min, max → x_max), then
+widened about their centre to a minimum extent (default 1/32 of the image) and shifted inside [0, 1], so
+every box is a valid crop. Inside its valid range the map is the identity on the sigmoid outputs.
+U-L2-mo and U-L2-mu are the same network: only the training loss differs.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import torch
+from torch import Tensor, nn
+
+from lunet.models.blocks import AdaptiveAvgPool, ConvBNReLU, check_input
+from lunet.models.outputs import BoxOutput, LocalizerOutput
+from lunet.models.unet import NUM_CLASSES, UNet1
+
+#: Default smallest box side, as a fraction of the image side.
+MIN_BOX_EXTENT = 1.0 / 32.0
+
+
+def order_box(unit: Tensor, min_extent: float = MIN_BOX_EXTENT) -> Tensor:
+    """Four values in [0, 1] ``(B, 4)`` → valid boxes ``(x_min, y_min, x_max, y_max)`` ``(B, 4)``.
+
+    Per axis: sort the two values, widen to at least ``min_extent`` about their centre, keep inside [0, 1].
+    """
+    lo = torch.minimum(unit[:, :2], unit[:, 2:])
+    hi = torch.maximum(unit[:, :2], unit[:, 2:])
+    extent = torch.clamp(hi - lo, min=min_extent)
+    centre = torch.minimum(torch.maximum((lo + hi) / 2, extent / 2), 1.0 - extent / 2)
+    return torch.cat([centre - extent / 2, centre + extent / 2], dim=1)
+
+
+class BoxHead(nn.Module):
+    """Adaptive average pooling to ``grid`` → flatten → FC layers with ReLU → 4 → sigmoid → :func:`order_box`.
+
+    Args:
+        channels: channels of the input features.
+        grid: (rows, cols) of the pooled grid.
+        hidden: sizes of the hidden fully connected layers (no dropout).
+        min_extent: smallest box side (fraction of the image side).
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        grid: tuple[int, int],
+        hidden: tuple[int, ...],
+        min_extent: float = MIN_BOX_EXTENT,
+    ) -> None:
+        super().__init__()
+        self.pool = AdaptiveAvgPool(grid)
+        sizes = (channels * grid[0] * grid[1], *hidden)
+        layers: list[nn.Module] = [nn.Flatten()]
+        for a, b in itertools.pairwise(sizes):
+            layers += [nn.Linear(a, b), nn.ReLU(inplace=True)]
+        layers.append(nn.Linear(sizes[-1], 4))
+        self.fc = nn.Sequential(*layers)
+        self.min_extent = min_extent
+
+    def forward(self, features: Tensor) -> Tensor:
+        """``(B, channels, h, w)`` → boxes ``(B, 4)``."""
+        return order_box(torch.sigmoid(self.fc(self.pool(features))), self.min_extent)
+
+
+def _alexnet_features() -> nn.Sequential:
+    relu = nn.ReLU(inplace=True)
+    return nn.Sequential(
+        nn.Conv2d(1, 96, 11, stride=4, padding=2), relu, nn.MaxPool2d(3, 2),
+        nn.Conv2d(96, 256, 5, padding=2), relu, nn.MaxPool2d(3, 2),
+        nn.Conv2d(256, 384, 3, padding=1), relu,
+        nn.Conv2d(384, 384, 3, padding=1), relu,
+        nn.Conv2d(384, 256, 3, padding=1), relu, nn.MaxPool2d(3, 2),
+    )  # fmt: skip
+
+
+class AlexNetLocalizer(nn.Module):
+    """AlexNet-like box regressor (Krizhevsky 2012 filters 96-256-384-384-256, no BatchNorm, no dropout).
+
+    Shapes: ``(B, 1, H, W)`` (H, W multiples of 32, at least 64) → :class:`BoxOutput` ``(B, 4)``.
+    """
+
+    def __init__(self, min_extent: float = MIN_BOX_EXTENT) -> None:
+        super().__init__()
+        self.features = _alexnet_features()
+        self.head = BoxHead(256, (7, 7), (4096, 4096), min_extent)
+
+    def forward(self, image: Tensor) -> BoxOutput:
+        check_input(image, "alexnet-loc", min_size=64)
+        return BoxOutput(box=self.head(self.features(image)))
+
+
+class VGGLocalizer(nn.Module):
+    """VGG19-like box regressor: 16 3×3 convolutions (64×2, 128×2, 256×4, 512×4, 512×4), BatchNorm, 5 pools.
+
+    BatchNorm (the ``vgg19_bn`` variant) makes it trainable from scratch; it adds 11 k parameters.
+    Shapes: ``(B, 1, H, W)`` → :class:`BoxOutput` ``(B, 4)``.
+    """
+
+    STAGES: tuple[tuple[int, int], ...] = ((64, 2), (128, 2), (256, 4), (512, 4), (512, 4))
+
+    def __init__(self, min_extent: float = MIN_BOX_EXTENT) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        c_in = 1
+        for c_out, n_conv in self.STAGES:
+            for _ in range(n_conv):
+                layers.append(ConvBNReLU(c_in, c_out))
+                c_in = c_out
+            layers.append(nn.MaxPool2d(2))
+        self.features = nn.Sequential(*layers)
+        self.head = BoxHead(512, (4, 4), (4096, 4096), min_extent)
+
+    def forward(self, image: Tensor) -> BoxOutput:
+        check_input(image, "vgg-loc")
+        return BoxOutput(box=self.head(self.features(image)))
+
+
+class UL1(nn.Module):
+    """U-L1: U-Net1 segmenting (4-class logits) whose bottleneck feeds FC 1024-256-32-4.
+
+    Shapes: ``(B, 1, H, W)`` → :class:`LocalizerOutput` (box ``(B, 4)``, seg_logits ``(B, C, H, W)``).
+    """
+
+    def __init__(self, num_classes: int = NUM_CLASSES, min_extent: float = MIN_BOX_EXTENT) -> None:
+        super().__init__()
+        self.unet = UNet1(num_classes=num_classes)
+        self.head = BoxHead(self.unet.filters[-1], (7, 7), (1024, 256, 32), min_extent)
+
+    def forward(self, image: Tensor) -> LocalizerOutput:
+        features, logits = self.unet.forward_features(image)
+        return LocalizerOutput(box=self.head(features[-1]), seg_logits=logits)
+
+
+class UL2(nn.Module):
+    """U-L2: U-Net1 segmenting; its output (softmax) feeds a downsampling branch and FC 1024-256-32-4.
+
+    The branch is five ConvBNReLU + max-pool ×2 stages (16, 32, 64, 128, 128 filters): at 256×256 it gives
+    an 8×8×128 map. Shapes: ``(B, 1, H, W)`` → :class:`LocalizerOutput`.
+    """
+
+    BRANCH: tuple[int, ...] = (16, 32, 64, 128, 128)
+
+    def __init__(self, num_classes: int = NUM_CLASSES, min_extent: float = MIN_BOX_EXTENT) -> None:
+        super().__init__()
+        self.unet = UNet1(num_classes=num_classes)
+        chans = (num_classes, *self.BRANCH)
+        self.branch = nn.Sequential(
+            *(
+                nn.Sequential(ConvBNReLU(chans[i], chans[i + 1]), nn.MaxPool2d(2))
+                for i in range(len(self.BRANCH))
+            )
+        )
+        self.head = BoxHead(self.BRANCH[-1], (8, 8), (1024, 256, 32), min_extent)
+
+    def forward(self, image: Tensor) -> LocalizerOutput:
+        logits = self.unet(image)
+        return LocalizerOutput(box=self.head(self.branch(logits.softmax(dim=1))), seg_logits=logits)

@@ -1,0 +1,155 @@
+"""The model registry: an explicit mapping ``name → ModelSpec`` and the ``create_model`` factory.
+
+Hyper-parameters are data: a spec's builder takes keyword overrides (e.g. ``create_model("runet", dil=30,
+shift=0.7)``, ``create_model("lunet", margin=0.15)``); no class per variant. U-L2-mo / U-L2-mu and
+LU-Net-m5 / -m15 differ only in their training loss or box targets, so they share one entry each.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from torch import nn
+
+from lunet.models.attention_unet import AttentionUNet
+from lunet.models.localizers import UL1, UL2, AlexNetLocalizer, VGGLocalizer
+from lunet.models.lunet import LUNet
+from lunet.models.oracle import OracleUNet1
+from lunet.models.runet import RUNet
+from lunet.models.shg import StackedUNet
+from lunet.models.unet import UNet1
+
+
+class UnknownModelError(ValueError):
+    """A model name or override that the registry does not know."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A registered network.
+
+    Attributes:
+        name: registry name.
+        builder: callable taking keyword overrides and returning the ``nn.Module``.
+        paper_params: parameter count reported in the papers.
+        description: one line for ``lunet models``.
+        needs_reference_box: called as ``model(image, box)`` (the oracle) instead of ``model(image)``.
+        has_box: its output carries a predicted (or given) box.
+        two_stage: its output carries o1 (``coarse_logits``) as well as o2.
+        has_segmentation: its output carries full-image segmentation logits.
+        note: why the parameter count differs from the paper's, if it does.
+    """
+
+    name: str
+    builder: Callable[..., nn.Module]
+    paper_params: int
+    description: str
+    needs_reference_box: bool = False
+    has_box: bool = False
+    two_stage: bool = False
+    has_segmentation: bool = True
+    note: str = ""
+
+
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        ModelSpec("unet1", UNet1, 2_000_000, "CAMUS U-Net1 (filters 32-32-64-128-128-128)"),
+        ModelSpec(
+            "shg",
+            StackedUNet,
+            4_500_000,
+            "3 stacked light U-Net1 (image ⊕ previous softmax)",
+            note="light U-Net1 filters 32-32-64-96-112-128 (1.52M each)",
+        ),
+        ModelSpec(
+            "runet",
+            RUNet,
+            3_900_000,
+            "RU-Net: U-Net1 → dilated epicardium × image → U-Net1",
+            two_stage=True,
+            note="2 × U-Net1; dilation kernel is a buffer",
+        ),
+        ModelSpec("agunet", AttentionUNet, 2_000_000, "U-Net1 with attention gates + deep supervision"),
+        ModelSpec(
+            "alexnet-loc",
+            AlexNetLocalizer,
+            71_000_000,
+            "AlexNet-like box regressor, FC 4096-4096-4",
+            has_box=True,
+            has_segmentation=False,
+            note="7×7 adaptive pooling before the FCs",
+        ),
+        ModelSpec(
+            "vgg-loc",
+            VGGLocalizer,
+            70_000_000,
+            "VGG19-like box regressor (BatchNorm), FC 4096-4096-4",
+            has_box=True,
+            has_segmentation=False,
+            note="4×4 adaptive pooling before the FCs",
+        ),
+        ModelSpec(
+            "ul1",
+            UL1,
+            9_000_000,
+            "U-L1: U-Net1 + box from the bottleneck, FC 1024-256-32-4",
+            has_box=True,
+            note="bottleneck pooled to 7×7 (8×8 would give 10.7M)",
+        ),
+        ModelSpec(
+            "ul2",
+            UL2,
+            11_000_000,
+            "U-L2 (-mo/-mu): U-Net1 → downsampling branch → FC 1024-256-32-4",
+            has_box=True,
+        ),
+        ModelSpec(
+            "lunet",
+            LUNet,
+            13_000_000,
+            "LU-Net: U-L2 box → crop → U-Net1 → paste back",
+            has_box=True,
+            two_stage=True,
+        ),
+        ModelSpec(
+            "unet1-oracle",
+            OracleUNet1,
+            2_000_000,
+            "U-Net1 on the reference-box crop (BB-m study)",
+            needs_reference_box=True,
+            has_box=True,
+        ),
+    )
+}
+
+
+def get_spec(name: str) -> ModelSpec:
+    """The spec of ``name``; raises :class:`UnknownModelError` naming the known models."""
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise UnknownModelError(f"unknown model {name!r}; known models: {', '.join(MODELS)}") from None
+
+
+def create_model(name: str, **overrides: object) -> nn.Module:
+    """Build the registered network ``name`` with keyword ``overrides`` of its constructor's defaults.
+
+    Raises:
+        UnknownModelError: unknown name, or an override the constructor does not accept.
+    """
+    spec = get_spec(name)
+    accepted = inspect.signature(spec.builder).parameters
+    unknown = sorted(set(overrides) - set(accepted))
+    if unknown:
+        raise UnknownModelError(
+            f"model {name!r} has no option {', '.join(unknown)}; options: {', '.join(accepted) or 'none'}"
+        )
+    return spec.builder(**overrides)
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
+    """Number of (trainable) parameters; buffers such as RU-Net's dilation kernel are not counted."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)

@@ -1,0 +1,10 @@
+"""The HTML report: the paper's tables, clinical and distance plots, and a gallery, for one or more runs.
+
+``write_report(runs, out_html, data_dir=None)`` is the entry point; matplotlib is imported only when a report
+is built.
+"""
+
+from lunet.report.html import write_report
+from lunet.report.readers import ReportInputError
+
+__all__ = ["ReportInputError", "write_report"]

@@ -1,0 +1,274 @@
+"""One self-contained HTML report over one or more run folders.
+
+The file embeds every figure as a base64 PNG data URI and its CSS inline; it needs no script, no server and
+no network. Runs without an ``evaluation/`` folder are evaluated first (``lunet.evaluation.evaluate``).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import html
+import json
+import logging
+from pathlib import Path
+
+from lunet import __version__
+from lunet.report.readers import (
+    ReportInputError,
+    RunData,
+    data_dir_of,
+    is_synthetic,
+    load_run,
+    read_json,
+    unique_labels,
+)
+from lunet.report.thresholds import geometric_bounds, outlier_thresholds
+
+logger = logging.getLogger(__name__)
+
+CONFIG_FIELDS = ("model", "fold", "epochs", "size", "margin")
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px auto;max-width:1200px;color:#222}
+h1{margin-bottom:4px} h2{border-bottom:2px solid #ddd;padding-bottom:4px;margin-top:32px}
+.banner{background:#b00020;color:#fff;font-size:1.4em;font-weight:bold;padding:12px 16px;border-radius:6px}
+.note{color:#555;font-size:.9em} .meta{color:#555}
+table{border-collapse:collapse;margin:8px 0 16px;font-size:.85em}
+th,td{border:1px solid #ccc;padding:3px 8px;text-align:right} th{background:#f0f0f0}
+table.paper td{white-space:nowrap}
+td:first-child,td:nth-child(2){text-align:left}
+img{max-width:100%;height:auto;display:block;margin:8px 0}
+pre{background:#f7f7f7;padding:8px;font-size:.8em;overflow-x:auto}
+"""
+
+
+def ensure_evaluation(run_dir: Path) -> None:
+    """Run ``lunet.evaluation.evaluate.evaluate_run(run_dir, run_dir / "evaluation")`` if that is missing.
+
+    Raises:
+        ReportInputError: the folder is missing and the evaluation module cannot be imported.
+    """
+    if (run_dir / "evaluation").is_dir():
+        return
+    try:
+        from lunet.evaluation.evaluate import evaluate_run
+    except ImportError as err:
+        raise ReportInputError(
+            f"{run_dir}: no evaluation/ folder and lunet.evaluation.evaluate is not available ({err}); "
+            f"run `lunet evaluate {run_dir}` first"
+        ) from err
+    logger.info("%s: no evaluation/ folder, evaluating the run first", run_dir)
+    evaluate_run(run_dir, run_dir / "evaluation")
+
+
+def png_img(png: bytes, alt: str) -> str:
+    """An ``<img>`` tag holding ``png`` as a base64 data URI."""
+    data = base64.b64encode(png).decode("ascii")
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def _runs_table(runs: list[RunData], synthetic: list[bool], data_dirs: list[Path | None]) -> str:
+    head = "".join(f"<th>{h}</th>" for h in ("run", "folder", *CONFIG_FIELDS, "data", "synthetic"))
+    rows = []
+    for run, synth, data in zip(runs, synthetic, data_dirs):
+        cells = [run.label, str(run.run_dir)] + [_config_value(run.config, f) for f in CONFIG_FIELDS]
+        cells += [str(data) if data else "not found", "yes" if synth else "no"]
+        rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+    details = "".join(
+        f"<details><summary>config.json of {html.escape(run.label)}</summary>"
+        f"<pre>{html.escape(json.dumps(run.config, indent=2, sort_keys=True))}</pre></details>"
+        for run in runs
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{details}"
+
+
+def _config_value(config: dict, name: str) -> str:
+    """A config field, also looked up one level down (``{"train": {"epochs": ...}}``); ``–`` when absent."""
+    if name in config:
+        return str(config[name])
+    for value in config.values():
+        if isinstance(value, dict) and name in value:
+            return str(value[name])
+    return "–"
+
+
+def _thresholds_html(runs: list[RunData]) -> tuple[str, dict]:
+    """HTML of each distinct set of outlier bounds (with the runs using it), and the first set."""
+    groups: list[tuple[dict, str, str, list[str]]] = []
+    for run in runs:
+        bounds, text, source = outlier_thresholds(run.tables)
+        for group in groups:
+            if group[0] == bounds:
+                group[3].append(run.label)
+                break
+        else:
+            groups.append((bounds, text, source, [run.label]))
+    parts = [
+        "<p>Geometric outlier: one of a patient's distance scores (d_m, d_H; ED, ES; 2CH, 4CH) above its "
+        "bound (RU-Net Table I). Anatomical outlier: simplicity Sp or convexity Cx of the predicted LV or "
+        "myocardium below its bound, in <b>our reading of RU-Net Table I</b> (its text extraction is "
+        "scrambled; see docs/method-notes).</p>"
+    ]
+    for bounds, text, source, labels in groups:
+        cells = "".join(
+            f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(_plain(v))}</td></tr>"
+            for k, v in bounds.items()
+        )
+        parts.append(
+            f'<div class="thresholds"><p>Runs: {html.escape(", ".join(labels))} — '
+            f"source: {html.escape(source)}"
+            f"<br>{html.escape(text)}</p><table><tbody>{cells}</tbody></table></div>"
+        )
+    return "".join(parts), groups[0][0]
+
+
+def _plain(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_plain(v) for v in value)
+    return str(value)
+
+
+def _figure_section(title: str, png: bytes | None, alt: str, caption: str) -> str:
+    body = png_img(png, alt) if png else '<p class="note">No data for this figure.</p>'
+    return f'<h3>{html.escape(title)}</h3>{body}<p class="note">{html.escape(caption)}</p>'
+
+
+def build_html(runs: list[RunData], data_dirs: list[Path | None], synthetic: list[bool]) -> str:
+    """The report's HTML text (see :func:`write_report`)."""
+    from lunet.report.compare import comparison_figure
+    from lunet.report.gallery import ImageSource, gallery_figure
+    from lunet.report.plots import clinical_figure, distance_boxplots, outlier_figure
+    from lunet.report.series import series_of
+    from lunet.report.tables import tables_html
+
+    thresholds_html, thresholds = _thresholds_html(runs)
+    sections = [
+        f'<h1>lunet report</h1><p class="meta">lunet {html.escape(__version__)} — generated '
+        f"{_dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}</p>"
+    ]
+    if any(synthetic):
+        which = ", ".join(r.label for r, s in zip(runs, synthetic) if s)
+        sections.append(
+            f'<div class="banner" id="synthetic-banner">SYNTHETIC phantom data — not CAMUS '
+            f"({html.escape(which)}). These numbers say nothing about real echocardiograms.</div>"
+        )
+    sections.append("<h2>Runs</h2>" + _runs_table(runs, synthetic, data_dirs))
+    sections.append("<h2>Outlier thresholds</h2>" + thresholds_html)
+    labelled = [(run.label, run.tables) for run in runs]
+    sections.append("<h2>Tables of the LU-Net paper (Tables I–IV)</h2>" + tables_html(labelled))
+    series = series_of(runs)
+    references = sorted({ref for run in runs for ref in run.clinical_reference.values()})
+    sections.append("<h2>Clinical indices</h2>")
+    sections.append(
+        _figure_section(
+            "EDV, ESV, EF: correlation and Bland–Altman",
+            clinical_figure([(s.label, s.clinical) for s in series]),
+            "clinical agreement",
+            "Simpson's biplane volumes from the predicted 2CH and 4CH LV masks against the reference "
+            f"({', '.join(references) or 'none found'}; simpson_* = the same rule on the reference masks); "
+            "one colour per model. Solid line: bias; dashed: bias ± 1.96 SD.",
+        )
+    )
+    sections.append("<h2>Segmentation distances and outliers</h2>")
+    sections.append(
+        _figure_section(
+            "d_m and d_H per model",
+            distance_boxplots([(s.label, s.per_image) for s in series], geometric_bounds(thresholds)),
+            "distance box plots",
+            "Over all evaluated images (both views, ED and ES); mm.",
+        )
+    )
+    sections.append(
+        _figure_section(
+            "Outlier patients",
+            outlier_figure([(s.label, *s.outliers) for s in series]),
+            "outlier counts",
+            "Patients flagged in each run's evaluation/per_patient.csv (a patient is an outlier when any "
+            "of its images is).",
+        )
+    )
+    sources: dict[Path, ImageSource | None] = {}
+    for directory in {d for d in data_dirs if d is not None}:
+        try:
+            sources[directory] = ImageSource(directory)
+        except ValueError as err:
+            logger.warning("no gallery images from %s: %s", directory, err)
+            sources[directory] = None
+    run_source = {id(run): sources.get(d) if d else None for run, d in zip(runs, data_dirs)}
+    series_sources = [run_source[id(s.run)] for s in series]
+    png, notes = gallery_figure(series, series_sources)
+    sections.append("<h2>Gallery (as Fig. 2 of LU-Net)</h2>")
+    sections.append(
+        _figure_section(
+            "Best, median and worst case of each model",
+            png,
+            "gallery",
+            "Ranked by LV_Epi Hausdorff distance d_H (mean Dice where d_H is missing). "
+            "Prediction: LV_Endo green, LV_Epi purple; reference: LV_Endo yellow, LV_Epi cyan; "
+            "predicted box red.",
+        )
+    )
+    if len(series) > 1:
+        png, more = comparison_figure(series, series_sources)
+        notes += more
+        sections.append(
+            _figure_section(
+                f"Side by side: {series[0].label} vs {series[-1].label} (and the models between)",
+                png,
+                "side-by-side comparison",
+                "As Fig. 2 of LU-Net: (a) the image where the first and last models' LV_Epi d_H differ "
+                "least, (b) where the last model gains most, (c) the last model's worst image.",
+            )
+        )
+    if notes:
+        sections.append('<ul class="note">' + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>")
+    body = "\n".join(sections)
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>lunet report</title><style>{CSS}</style></head>\n<body>\n{body}\n</body></html>\n"
+    )
+
+
+def write_report(runs: list[Path], out_html: Path, data_dir: Path | None = None) -> Path:
+    """Write one self-contained HTML report comparing ``runs``.
+
+    Args:
+        runs: run folders (``config.json``, ``evaluation/``, ``predictions/``); evaluated first when
+            ``evaluation/`` is missing.
+        out_html: the HTML file to write (atomically).
+        data_dir: CAMUS-layout folder with the images and reference labels for the gallery; default: the
+            ``data`` entry of each run's config.
+
+    Returns:
+        ``out_html``.
+
+    Raises:
+        ReportInputError: no runs, a run folder that does not exist, or unreadable evaluation files.
+    """
+    from lunet.io import write_text_atomic
+
+    if not runs:
+        raise ReportInputError("lunet report: give at least one run folder")
+    paths = [Path(r) for r in runs]
+    for run in paths:
+        if not run.is_dir():
+            raise ReportInputError(f"{run}: run folder not found")
+        ensure_evaluation(run)
+    configs = [read_json(run / "config.json") for run in paths]
+    labels = unique_labels(paths, configs)
+    loaded = [load_run(run, label) for run, label in zip(paths, labels)]
+    data_dirs = [Path(data_dir) if data_dir else data_dir_of(c, r) for c, r in zip(configs, paths)]
+    synthetic = [
+        is_synthetic(c, d) or bool(run.tables.get("synthetic"))
+        for c, d, run in zip(configs, data_dirs, loaded)
+    ]
+    text = build_html(loaded, data_dirs, synthetic)
+    out_html = Path(out_html)
+    write_text_atomic(out_html, text)
+    logger.info("wrote %s (%.1f MB)", out_html, out_html.stat().st_size / 1e6)
+    return out_html
+
+
+__all__ = ["ReportInputError", "build_html", "ensure_evaluation", "write_report"]

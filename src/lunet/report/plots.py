@@ -1,0 +1,191 @@
+"""Report figures as PNG bytes: clinical agreement, distance box plots, outlier counts.
+
+Figures are built with ``matplotlib.figure.Figure`` on the Agg canvas (imported lazily); no pyplot state is
+touched, so nothing is left open and no display is needed. One colour per run, in run order.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+
+#: Colours of the runs, in order (matplotlib's tab10).
+RUN_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
+QUANTITY_NAMES = {"edv": ("EDV", "ml"), "esv": ("ESV", "ml"), "ef": ("EF", "%")}
+DISTANCE_PANELS = (
+    ("LV_Endo", "dm", "d_m"),
+    ("LV_Endo", "dh", "d_H"),
+    ("LV_Epi", "dm", "d_m"),
+    ("LV_Epi", "dh", "d_H"),
+)
+
+
+def colour(index: int) -> str:
+    """Colour of the ``index``-th run."""
+    return RUN_COLOURS[index % len(RUN_COLOURS)]
+
+
+def new_figure(width_in: float, height_in: float):
+    """A figure on the Agg canvas, outside pyplot (so it needs no closing and no display)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width_in, height_in), layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def figure_png(figure, dpi: int = 80) -> bytes:
+    """The figure as PNG bytes; the figure is cleared afterwards."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    figure.clear()
+    return buffer.getvalue()
+
+
+def agreement(pred: np.ndarray, ref: np.ndarray) -> dict[str, float]:
+    """Pearson r, bias (mean pred − ref), limits-of-agreement half-width (1.96·SD) and MAE of pairs.
+
+    Pairs with a NaN are dropped; fewer than two pairs give NaN for r and the SD.
+    """
+    pred, ref = np.asarray(pred, dtype=np.float64), np.asarray(ref, dtype=np.float64)
+    keep = np.isfinite(pred) & np.isfinite(ref)
+    pred, ref = pred[keep], ref[keep]
+    diff = pred - ref
+    if diff.size == 0:
+        return {"r": math.nan, "bias": math.nan, "loa": math.nan, "mae": math.nan, "n": 0}
+    sd = float(np.std(diff, ddof=1)) if diff.size > 1 else math.nan
+    r = math.nan
+    if diff.size > 1 and np.std(pred) > 0 and np.std(ref) > 0:
+        r = float(np.corrcoef(pred, ref)[0, 1])
+    return {
+        "r": r,
+        "bias": float(diff.mean()),
+        "loa": 1.96 * sd,
+        "mae": float(np.abs(diff).mean()),
+        "n": diff.size,
+    }
+
+
+def _pairs(rows: list[dict], quantity: str) -> tuple[np.ndarray, np.ndarray]:
+    """Finite ``(predicted, reference)`` values of one quantity (pairs with a NaN are dropped)."""
+    values = np.array([row[quantity] for row in rows if quantity in row], dtype=np.float64).reshape(-1, 2)
+    values = values[np.isfinite(values).all(axis=1)]
+    return values[:, 0], values[:, 1]
+
+
+def clinical_figure(runs: list[tuple[str, list[dict]]]) -> bytes | None:
+    """Correlation (top) and Bland–Altman (bottom) plots of EDV, ESV and EF, one colour per run.
+
+    Args:
+        runs: ``(label, clinical rows)`` per run; rows hold ``"edv"``, ``"esv"``, ``"ef"`` as ``(pred, ref)``.
+
+    Returns:
+        PNG bytes, or None when no run has clinical values.
+    """
+    if not any(any(q in row for q in QUANTITY_NAMES for row in rows) for _, rows in runs):
+        return None
+    figure = new_figure(12.0, 7.0)
+    axes = figure.subplots(2, 3)
+    for column, (quantity, (name, unit)) in enumerate(QUANTITY_NAMES.items()):
+        top, bottom = axes[0, column], axes[1, column]
+        low, high = math.inf, -math.inf
+        for index, (label, rows) in enumerate(runs):
+            pred, ref = _pairs(rows, quantity)
+            if pred.size == 0:
+                continue
+            stats = agreement(pred, ref)
+            low = min(low, pred.min(), ref.min())
+            high = max(high, pred.max(), ref.max())
+            top.scatter(
+                ref, pred, s=12, alpha=0.7, color=colour(index), label=f"{label} (r={stats['r']:.3f})"
+            )
+            mean, diff = (pred + ref) / 2, pred - ref
+            bottom.scatter(mean, diff, s=12, alpha=0.7, color=colour(index), label=label)
+            for level, style in ((stats["bias"], "-"), (stats["bias"] + stats["loa"], "--")):
+                bottom.axhline(level, color=colour(index), linestyle=style, linewidth=1)
+            bottom.axhline(stats["bias"] - stats["loa"], color=colour(index), linestyle="--", linewidth=1)
+        if math.isfinite(low):
+            top.plot([low, high], [low, high], color="0.4", linewidth=1, linestyle=":")
+        else:
+            for ax in (top, bottom):
+                ax.text(0.5, 0.5, "no finite predicted/reference pair", ha="center", transform=ax.transAxes)
+        bottom.axhline(0.0, color="0.4", linewidth=1, linestyle=":")
+        top.set(title=f"{name}: correlation", xlabel=f"reference ({unit})", ylabel=f"predicted ({unit})")
+        bottom.set(
+            title=f"{name}: Bland–Altman (bias, ±1.96 SD)",
+            xlabel=f"mean of predicted and reference ({unit})",
+            ylabel=f"predicted − reference ({unit})",
+        )
+        if top.get_legend_handles_labels()[0]:
+            top.legend(fontsize=7, loc="upper left")
+    return figure_png(figure)
+
+
+def distance_boxplots(
+    runs: list[tuple[str, list[dict]]], bounds: dict[str, list[float]] | None = None
+) -> bytes | None:
+    """Box plots of d_m and d_H (mm) per run for LV_Endo and LV_Epi over all images.
+
+    Args:
+        runs: ``(label, per-image rows)`` per run (see :func:`lunet.report.readers.parse_per_image`).
+        bounds: optional geometric outlier bounds to draw, ``{"dm": [ED, ES], "dh": [ED, ES]}`` in mm.
+
+    Returns:
+        PNG bytes, or None when no run has distances.
+    """
+    data = {
+        panel: [
+            np.array([row[panel[0]][panel[1]] for row in rows if panel[0] in row], dtype=np.float64)
+            for _, rows in runs
+        ]
+        for panel in DISTANCE_PANELS
+    }
+    if not any(np.isfinite(values).any() for series in data.values() for values in series):
+        return None
+    figure = new_figure(12.0, 3.8)
+    axes = figure.subplots(1, len(DISTANCE_PANELS))
+    labels = [label for label, _ in runs]
+    for ax, panel in zip(axes, DISTANCE_PANELS):
+        series = [values[np.isfinite(values)] for values in data[panel]]
+        parts = ax.boxplot(series, patch_artist=True, widths=0.6, flierprops={"markersize": 3})
+        ax.set_xticks(range(1, len(labels) + 1), labels, rotation=20, fontsize=8)
+        for index, box in enumerate(parts["boxes"]):
+            box.set(facecolor=colour(index), alpha=0.6)
+        for level, instant in zip((bounds or {}).get(panel[1], []), ("ED", "ES")):
+            ax.axhline(level, color="red", linewidth=0.8, linestyle="--" if instant == "ED" else ":")
+        missing = sum(int((~np.isfinite(values)).sum()) for values in data[panel])
+        ax.set(
+            title=f"{panel[0]} {panel[2]}" + (f" ({missing} NaN not shown)" if missing else ""), ylabel="mm"
+        )
+    if bounds:
+        figure.suptitle("red lines: geometric outlier bounds (dashed ED, dotted ES)", fontsize=8)
+    return figure_png(figure)
+
+
+def outlier_figure(runs: list[tuple[str, dict[str, int], int]]) -> bytes | None:
+    """Grouped bars of outlier patients (geometric, anatomical, both) per run, labelled with count and %.
+
+    Args:
+        runs: ``(label, counts, number of patients)`` per run; counts keyed ``geometric``, ``anatomical``,
+            ``both``.
+    """
+    kinds = [k for k in ("geometric", "anatomical", "both") if any(k in counts for _, counts, _ in runs)]
+    if not kinds:
+        return None
+    figure = new_figure(7.0, 3.4)
+    ax = figure.subplots()
+    width = 0.8 / len(runs)
+    for index, (label, counts, total) in enumerate(runs):
+        x = np.arange(len(kinds)) + (index - (len(runs) - 1) / 2) * width
+        heights = [counts.get(kind, 0) for kind in kinds]
+        bars = ax.bar(x, heights, width=width, color=colour(index), label=label)
+        texts = [f"{h} ({100 * h / total:.0f}%)" if total else str(h) for h in heights]
+        ax.bar_label(bars, texts, fontsize=7)
+    ax.set_xticks(range(len(kinds)), [f"{k} outliers" for k in kinds])
+    ax.set(ylabel="patients")
+    ax.margins(y=0.2)
+    ax.legend(fontsize=8)
+    return figure_png(figure)

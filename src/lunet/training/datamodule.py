@@ -1,0 +1,199 @@
+"""Lightning data module over the preprocessed cache (:class:`lunet.data.preprocess.CachedImages`) and one fold.
+
+A batch is a dict: ``image`` (B, 1, S, S) float32 (already normalised by the cache), ``label`` (B, S, S) int64,
+``box0`` (B, 4) float32 (reference box, margin 0), ``box`` (B, 4) float32 (``lunet.boxes.enlarge_box(box0,
+margin)``: the regression target and the oracle's crop) and ``index`` (B,) int64 (row of the cache).
+Only frames with a ground truth and a defined box enter training, validation or test.
+
+Shuffling is deterministic and resumable: :class:`EpochShardSampler` permutes the rows with
+``numpy.random.default_rng([seed, epoch])`` and gives each process of a DDP run its interleaved share
+(like ``torch.utils.data.DistributedSampler``, so a global batch of ``batch_size`` is split into
+``world_size`` batches of ``batch_size / world_size``). It yields ``(row, epoch)`` pairs, so the optional
+augmentation is seeded by ``(seed, epoch, row)`` whatever the worker that computes it.
+
+Augmentation (off by default, as in the paper, which mentions none): a random zoom/translation (bilinear on
+the image, nearest on the label) and a random gamma; the reference box is then recomputed from the moved label.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from lunet.boxes import enlarge_box, reference_box
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Light augmentation: max translation (fraction of the side), max zoom change, max gamma change."""
+
+    enabled: bool = False
+    shift: float = 0.05
+    scale: float = 0.1
+    gamma: float = 0.2
+
+
+def augment_frame(
+    image: np.ndarray, label: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """Random zoom + translation (same for image and label) and gamma; (S, S) float32 and uint8 in and out."""
+    from scipy.ndimage import affine_transform
+
+    size = np.array(image.shape, dtype=np.float64)
+    zoom = 1.0 + rng.uniform(-cfg.scale, cfg.scale)
+    shift = rng.uniform(-cfg.shift, cfg.shift, size=2) * size
+    centre = (size - 1) / 2
+    # output pixel o samples input (o - centre - shift) / zoom + centre
+    offset = centre - (centre + shift) / zoom
+    matrix = np.eye(2) / zoom
+    image = affine_transform(image, matrix, offset, order=1, mode="nearest").astype(np.float32)
+    label = affine_transform(label, matrix, offset, order=0, mode="constant", cval=0).astype(np.uint8)
+    gamma = 1.0 + rng.uniform(-cfg.gamma, cfg.gamma)
+    image = np.clip(image, 0.0, 1.0) ** gamma
+    return image.astype(np.float32), label
+
+
+class CachedFrames(Dataset):
+    """Frames ``rows`` of a cache as training dicts (see the module docstring).
+
+    Indexed by a row position or by ``(position, epoch)`` (from :class:`EpochShardSampler`).
+    """
+
+    def __init__(self, cache: object, rows: np.ndarray, margin: float, augment: AugmentConfig, seed: int = 0) -> None:
+        self.cache = cache
+        self.rows = np.asarray(rows, dtype=np.int64)
+        self.margin = margin
+        self.augment = augment
+        self.seed = seed
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, item: int | tuple[int, int]) -> dict[str, torch.Tensor]:
+        position, epoch = item if isinstance(item, tuple) else (item, 0)
+        row = int(self.rows[position])
+        image = np.array(self.cache.images[row], dtype=np.float32)  # type: ignore[attr-defined]
+        label = np.array(self.cache.labels[row], dtype=np.uint8)  # type: ignore[attr-defined]
+        box0 = np.asarray(self.cache.box0[row], dtype=np.float64)  # type: ignore[attr-defined]
+        if self.augment.enabled:
+            rng = np.random.default_rng([self.seed, epoch, row])
+            moved_image, moved_label = augment_frame(image, label, rng, self.augment)
+            try:
+                box0 = reference_box(moved_label, 0.0)
+                image, label = moved_image, moved_label
+            except ValueError:  # the structures left the image: keep the original frame
+                pass
+        return {
+            "image": torch.from_numpy(np.ascontiguousarray(image))[None],
+            "label": torch.from_numpy(label.astype(np.int64)),
+            "box0": torch.from_numpy(box0.astype(np.float32)),
+            "box": torch.from_numpy(enlarge_box(box0, self.margin).astype(np.float32)),
+            "index": torch.tensor(row, dtype=torch.int64),
+        }
+
+
+class EpochShardSampler(Sampler):
+    """Seeded per-epoch permutation (or identity), sharded over ``world_size`` processes; yields (position, epoch)."""
+
+    def __init__(self, n: int, seed: int, shuffle: bool, rank: int = 0, world_size: int = 1) -> None:
+        self.n, self.seed, self.shuffle = n, seed, shuffle
+        self.rank, self.world_size = rank, world_size
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return math.ceil(self.n / self.world_size)
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        order = np.random.default_rng([self.seed, self.epoch]).permutation(self.n) if self.shuffle else np.arange(self.n)
+        total = len(self) * self.world_size
+        order = np.concatenate([order, order[: total - self.n]]) if total > self.n else order
+        for position in order[self.rank :: self.world_size]:
+            yield int(position), self.epoch
+
+
+class CacheDataModule(L.LightningDataModule):
+    """Train / val / test frames of one fold of a cache.
+
+    Args:
+        cache_dir: a complete cache (``lunet.data.preprocess.build_cache``).
+        fold: a ``lunet.data.folds.Fold`` (patient ids of train / val / test).
+        batch_size: global batch size (divided by the number of processes).
+        margin: box margin of the ``box`` entries.
+        seed: shuffling and augmentation seed.
+        num_workers: data-loader workers (0 = in the main process).
+        augment: augmentation of the training frames.
+    """
+
+    def __init__(
+        self,
+        cache_dir: str,
+        fold: object,
+        batch_size: int = 16,
+        margin: float = 0.05,
+        seed: int = 0,
+        num_workers: int = 0,
+        augment: AugmentConfig | None = None,
+    ) -> None:
+        super().__init__()
+        self.cache_dir = cache_dir
+        self.fold = fold
+        self.batch_size = batch_size
+        self.margin = margin
+        self.seed = seed
+        self.num_workers = num_workers
+        self.augment = augment or AugmentConfig()
+        self.cache: object | None = None
+
+    def rows(self, split: str) -> np.ndarray:
+        """Cache rows of ``split`` (``"train"``, ``"val"``, ``"test"``) with a ground truth and a finite box."""
+        from lunet.data.preprocess import CachedImages
+
+        if self.cache is None:
+            self.cache = CachedImages(self.cache_dir)
+        cache = self.cache
+        rows = cache.indices_for(getattr(self.fold, split))  # type: ignore[attr-defined]
+        ok = [r for r in rows if cache.index[r].get("has_gt", True) and np.isfinite(cache.box0[r]).all()]  # type: ignore[attr-defined]
+        return np.asarray(ok, dtype=np.int64)
+
+    def setup(self, stage: str | None = None) -> None:
+        self.train_rows, self.val_rows = self.rows("train"), self.rows("val")
+        if len(self.train_rows) == 0:
+            raise ValueError(f"{self.cache_dir}: fold has no annotated training frames")
+        logger.info("fold: %d training frames, %d validation frames", len(self.train_rows), len(self.val_rows))
+
+    def _world(self) -> tuple[int, int]:
+        trainer = self.trainer
+        return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+
+    def _loader(self, rows: np.ndarray, augment: AugmentConfig, shuffle: bool, shard: bool) -> DataLoader:
+        rank, world = self._world() if shard else (0, 1)
+        if self.batch_size % world:
+            raise ValueError(f"batch size {self.batch_size} is not divisible by the {world} processes")
+        dataset = CachedFrames(self.cache, rows, self.margin, augment, self.seed)
+        sampler = EpochShardSampler(len(rows), self.seed, shuffle, rank, world)
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size // world,
+            sampler=sampler,
+            num_workers=self.num_workers,
+            persistent_workers=False,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_rows, self.augment, shuffle=True, shard=True)
+
+    def val_dataloader(self) -> DataLoader:
+        # every process validates on the whole set: the logged (synced) value equals the single-process one
+        return self._loader(self.val_rows, AugmentConfig(), shuffle=False, shard=False)

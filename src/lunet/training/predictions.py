@@ -1,0 +1,127 @@
+"""Predictions of a trained run on cached frames, written on the *original* image grid.
+
+Layout (docs/architecture.md): ``OUT/predictions/patientXXXX/patientXXXX_{2CH,4CH}_{ED,ES}.nii.gz`` (uint8
+labels, original shape and spacing), ``OUT/predictions/boxes.csv`` for models with a box
+(``patient,view,instant,x_min,y_min,x_max,y_max``, normalised) and, for two-stage models, o1 under
+``OUT/predictions_o1/`` with the same layout.
+
+Back to the original grid: the softmax probabilities ``(C, S, S)`` are resized bilinearly
+(``align_corners=False``, the pixel-edge convention of the cache) to the original ``(rows, cols)``, then the
+argmax is taken; the spacing written is the original one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from lunet.boxes import enlarge_box
+from lunet.io import write_text_atomic
+from lunet.models.outputs import BoxOutput, final_logits, first_logits, predicted_box
+
+logger = logging.getLogger(__name__)
+
+BOX_COLUMNS = ("patient", "view", "instant", "x_min", "y_min", "x_max", "y_max")
+
+
+def labels_on_grid(logits: torch.Tensor, shape: Sequence[int]) -> np.ndarray:
+    """Logits ``(C, S, S)`` → uint8 labels ``(rows, cols)``: softmax, bilinear resize to ``shape``, argmax."""
+    probs = torch.softmax(logits.float()[None], dim=1)
+    probs = F.interpolate(probs, size=(int(shape[0]), int(shape[1])), mode="bilinear", align_corners=False)
+    return probs[0].argmax(0).to(torch.uint8).cpu().numpy()
+
+
+def frame_name(entry: dict) -> tuple[str, str]:
+    """(patient folder, file name) of a cache index entry."""
+    pid = entry["patient_id"]
+    return pid, f"{pid}_{entry['view']}_{entry['instant']}.nii.gz"
+
+
+@torch.inference_mode()
+def predict_rows(
+    model: torch.nn.Module,
+    cache: object,
+    rows: Sequence[int],
+    out_dir: str | Path,
+    *,
+    needs_reference_box: bool = False,
+    margin: float = 0.05,
+    batch_size: int = 8,
+    device: str | torch.device = "cpu",
+) -> Path:
+    """Predict cache ``rows`` and write ``out_dir/predictions`` (+ ``boxes.csv``, ``predictions_o1``).
+
+    Args:
+        model: a lunet network (put in eval mode here).
+        cache: a :class:`lunet.data.preprocess.CachedImages`.
+        rows: cache rows to predict.
+        out_dir: run folder.
+        needs_reference_box: the oracle: fed the reference box (box0 enlarged by ``margin``).
+        margin: margin of the oracle's reference box.
+        batch_size: frames per forward pass.
+        device: torch device.
+
+    Returns:
+        ``out_dir / "predictions"``.
+    """
+    from lunet.data.camus_io import write_image
+
+    out_dir = Path(out_dir)
+    pred_dir, o1_dir = out_dir / "predictions", out_dir / "predictions_o1"
+    model = model.to(device).eval()
+    boxes: list[dict] = []
+    rows = [int(r) for r in rows]
+    for start in range(0, len(rows), batch_size):
+        chunk = rows[start : start + batch_size]
+        image = torch.from_numpy(np.stack([np.asarray(cache.images[r]) for r in chunk]))[:, None].to(device)  # type: ignore[attr-defined]
+        if needs_reference_box:
+            ref = enlarge_box(np.stack([np.asarray(cache.box0[r]) for r in chunk]), margin)  # type: ignore[attr-defined]
+            out = model(image, torch.from_numpy(ref).float().to(device))
+        else:
+            out = model(image)
+        box = predicted_box(out)
+        seg = None if isinstance(out, BoxOutput) else final_logits(out)
+        o1 = first_logits(out)
+        for i, row in enumerate(chunk):
+            entry = cache.index[row]  # type: ignore[attr-defined]
+            shape = tuple(int(v) for v in cache.original_shape[row])  # type: ignore[attr-defined]
+            spacing = tuple(float(v) for v in cache.original_spacing[row])  # type: ignore[attr-defined]
+            folder, name = frame_name(entry)
+            if seg is not None:
+                write_image(pred_dir / folder / name, labels_on_grid(seg[i], shape), spacing)
+            if o1 is not None:
+                write_image(o1_dir / folder / name, labels_on_grid(o1[i], shape), spacing)
+            if box is not None:
+                values = [float(v) for v in box[i].cpu()]
+                boxes.append(dict(zip(BOX_COLUMNS, [entry["patient_id"], entry["view"], entry["instant"], *values])))
+    if boxes:
+        write_boxes_csv(pred_dir / "boxes.csv", boxes)
+    pred_dir.mkdir(parents=True, exist_ok=True)
+    logger.info("%s: wrote predictions of %d frames", pred_dir, len(rows))
+    return pred_dir
+
+
+def write_boxes_csv(path: str | Path, rows: Sequence[dict]) -> None:
+    """Write ``boxes.csv`` atomically (columns :data:`BOX_COLUMNS`), sorted by patient, view, instant."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=BOX_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(sorted(rows, key=lambda r: (r["patient"], r["view"], r["instant"])))
+    write_text_atomic(path, buffer.getvalue())
+
+
+def read_boxes_csv(path: str | Path) -> list[dict]:
+    """Rows of a ``boxes.csv`` (floats for the box columns)."""
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        for key in BOX_COLUMNS[3:]:
+            row[key] = float(row[key])
+    return rows

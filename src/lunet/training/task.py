@@ -1,0 +1,205 @@
+"""The one Lightning module of lunet: a model, a loss and an optimiser configuration (style rule 9).
+
+No subclass per model: the output type of the network selects the loss terms
+(:func:`lunet.training.losses.composite_loss`). Logged per epoch: ``train_loss``, ``val_loss`` and, for models
+with a segmentation, ``val_dice`` (hard Dice of LV_Endo, mean over images); for models with a box, ``val_iou``.
+
+Reproducibility: at the start of every training epoch the global torch RNG is re-seeded from
+``(seed, epoch)``, so an epoch computes the same thing whether the run was resumed or not (shuffling and
+augmentation are seeded the same way in :mod:`lunet.training.datamodule`).
+
+This module also holds the small Lightning add-ons of a run: :class:`AtomicCheckpointIO` (a kill never leaves
+a half-written ``.ckpt``), :class:`EpochMetricsCSV` (``metrics.csv``, one row per epoch, written atomically and
+restored on resume) and the one-line epoch summary in the log.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+from torch import Tensor, nn
+
+from lunet.data.labels import Label
+from lunet.io import atomic_path, write_text_atomic
+from lunet.models.outputs import BoxOutput, LUNetOutput, final_logits, predicted_box
+from lunet.training.losses import LossConfig, composite_loss
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Adam optimiser settings (the paper: Adam, lr 1e-3 or 1e-4)."""
+
+    lr: float = 1e-3
+
+
+def hard_dice(pred: Tensor, target: Tensor) -> Tensor:
+    """Dice of two boolean masks ``(B, H, W)`` per image ``(B,)``; 1 when both are empty."""
+    inter = (pred & target).flatten(1).sum(1).float()
+    total = pred.flatten(1).sum(1).float() + target.flatten(1).sum(1).float()
+    return torch.where(total > 0, 2 * inter / total.clamp(min=1), torch.ones_like(total))
+
+
+def box_iou(a: Tensor, b: Tensor) -> Tensor:
+    """IoU ``(B,)`` of normalised boxes ``(B, 4)``."""
+    lo = torch.maximum(a[:, :2], b[:, :2])
+    hi = torch.minimum(a[:, 2:], b[:, 2:])
+    inter = (hi - lo).clamp(min=0).prod(1)
+    area = (a[:, 2:] - a[:, :2]).clamp(min=0).prod(1) + (b[:, 2:] - b[:, :2]).clamp(min=0).prod(1)
+    return inter / (area - inter).clamp(min=1e-12)
+
+
+class SegmentationTask(L.LightningModule):
+    """Trains any lunet model.
+
+    Args:
+        model: a network from ``lunet.models.create_model``.
+        loss: loss weights and options.
+        optim: optimiser settings.
+        needs_reference_box: call ``model(image, box)`` with the batch's reference box (the oracle).
+        warmup_reference_box_epochs: LU-Net only: for the first N epochs crop with the reference box (see
+            ``TrainConfig``); 0 = the paper.
+        seed: base seed of the per-epoch RNG re-seeding.
+        hparams: plain-typed dict saved in checkpoints (the run config); must load with ``weights_only=True``.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        loss: LossConfig,
+        optim: OptimConfig,
+        needs_reference_box: bool = False,
+        warmup_reference_box_epochs: int = 0,
+        seed: int = 0,
+        hparams: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.model = model
+        self.loss_config = loss
+        self.optim = optim
+        self.needs_reference_box = needs_reference_box
+        self.warmup_reference_box_epochs = warmup_reference_box_epochs
+        self.seed = seed
+        if hparams is not None:
+            self.save_hyperparameters(hparams)
+        self._epoch_start = time.monotonic()
+
+    def forward(self, image: Tensor, box: Tensor | None = None) -> Any:
+        if self.needs_reference_box:
+            return self.model(image, box)
+        return self.model(image)
+
+    def _run(self, batch: dict[str, Tensor]) -> tuple[Any, Tensor | None]:
+        """Model output for a batch, and the box used for the ROI crop when it is not the predicted one."""
+        warm = self.training and self.current_epoch < self.warmup_reference_box_epochs
+        if warm and hasattr(self.model, "localizer") and hasattr(self.model, "segmenter"):
+            from lunet.models.lunet import segment_in_box
+
+            located = self.model.localizer(batch["image"])
+            roi, logits = segment_in_box(
+                self.model.segmenter, batch["image"], batch["box"], self.model.roi_size, self.model.num_classes
+            )
+            out = LUNetOutput(coarse_logits=located.seg_logits, box=located.box, roi_logits=roi, logits=logits)
+            return out, batch["box"]
+        return self(batch["image"], batch["box"]), None
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        out, crop_box = self._run(batch)
+        loss, _ = composite_loss(out, batch, self.loss_config, crop_box)
+        self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(batch["image"]))
+        return loss
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        out, crop_box = self._run(batch)
+        loss, _ = composite_loss(out, batch, self.loss_config, crop_box)
+        n = len(batch["image"])
+        self.log("val_loss", loss, on_epoch=True, prog_bar=True, batch_size=n, sync_dist=True)
+        if not isinstance(out, BoxOutput):  # a box regressor has no segmentation
+            pred = final_logits(out).argmax(1) == int(Label.LV)
+            dice = hard_dice(pred, batch["label"] == int(Label.LV)).mean()
+            self.log("val_dice", dice, on_epoch=True, prog_bar=True, batch_size=n, sync_dist=True)
+        box = predicted_box(out)
+        if box is not None and not self.needs_reference_box:
+            self.log("val_iou", box_iou(box, batch["box"]).mean(), on_epoch=True, batch_size=n, sync_dist=True)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self.model.parameters(), lr=self.optim.lr)
+
+    def on_train_epoch_start(self) -> None:
+        torch.manual_seed(self.seed * 100_003 + self.current_epoch)
+        self._epoch_start = time.monotonic()
+
+    def on_train_epoch_end(self) -> None:
+        if not self.trainer.is_global_zero or self.trainer.sanity_checking:
+            return
+        metrics = self.trainer.callback_metrics
+        parts = [f"epoch {self.current_epoch + 1}/{self.trainer.max_epochs}"]
+        for name in ("train_loss", "val_loss", "val_dice", "val_iou"):
+            if name in metrics:
+                parts.append(f"{name} {float(metrics[name]):.4f}")
+        parts.append(f"{time.monotonic() - self._epoch_start:.1f} s")
+        logger.info("  ".join(parts))
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """``torch.save`` to a temporary file next to the target, then ``os.replace``: never a half-written .ckpt."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:
+            torch.save(checkpoint, tmp)
+
+
+class EpochMetricsCSV(L.Callback):
+    """``metrics.csv``: one row per finished epoch (epoch, step, losses, Dice, IoU, seconds), atomic, resumable.
+
+    The rows live in the callback's state, which Lightning stores in every checkpoint, so a resumed run
+    continues the same file instead of starting it again.
+    """
+
+    COLUMNS = ("epoch", "step", "train_loss", "val_loss", "val_dice", "val_iou", "seconds")
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.rows: list[dict[str, float]] = []
+        self._start = time.monotonic()
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._start = time.monotonic()
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        metrics = trainer.callback_metrics
+        row: dict[str, float] = {"epoch": trainer.current_epoch + 1, "step": trainer.global_step}
+        for name in self.COLUMNS[2:-1]:
+            row[name] = float(metrics[name]) if name in metrics else math.nan
+        row["seconds"] = round(time.monotonic() - self._start, 3)
+        self.rows = [r for r in self.rows if r["epoch"] < row["epoch"]] + [row]
+        if trainer.is_global_zero:
+            self.write()
+
+    def write(self) -> None:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=self.COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self.rows)
+        write_text_atomic(self.path, buffer.getvalue())
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rows": [dict(r) for r in self.rows]}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.rows = [dict(r) for r in state_dict.get("rows", [])]

@@ -1,0 +1,115 @@
+"""Files on disk: CAMUS layouts, cfg keys, truth vs files, byte-identical output for any worker count."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lunet.boxes import reference_box
+from lunet.data.synthetic.commands import register
+from lunet.data.synthetic.generate import generate_dataset
+
+KEYS = ("ED", "ES", "NbFrame", "Sex", "Age", "ImageQuality", "EF", "FrameRate", "LVedv", "LVesv", "LVef")
+
+
+def _read(path: Path) -> tuple[np.ndarray, tuple[float, ...]]:
+    import SimpleITK as sitk
+
+    image = sitk.ReadImage(str(path))
+    return sitk.GetArrayFromImage(image), image.GetSpacing()
+
+
+def _cfg(path: Path) -> dict[str, str]:
+    return dict(line.split(": ", 1) for line in path.read_text().splitlines() if line)
+
+
+def test_nifti_layout_and_truth(phantom_nifti):
+    root = phantom_nifti
+    for split in ("training", "validation", "testing"):
+        assert (root / "database_split" / f"subgroup_{split}.txt").exists()
+    listed = [
+        pid
+        for s in ("training", "validation", "testing")
+        for pid in (root / "database_split" / f"subgroup_{s}.txt").read_text().split()
+    ]
+    assert sorted(listed) == ["patient0001", "patient0002"]  # every patient in exactly one list
+    folder = root / "database_nifti" / "patient0001"
+    truth = json.loads((folder / "phantom_truth.json").read_text())
+    for view in ("2CH", "4CH"):
+        cfg = _cfg(folder / f"Info_{view}.cfg")
+        assert set(KEYS) <= set(cfg)
+        assert cfg["ImageQuality"] in ("Good", "Medium", "Poor")
+        assert float(cfg["LVef"]) == pytest.approx(truth["ef_percent"], abs=0.01)
+        vt = truth["views"][view]
+        for inst in ("ED", "ES"):
+            img, sp_img = _read(folder / f"patient0001_{view}_{inst}.nii.gz")
+            gt, sp_gt = _read(folder / f"patient0001_{view}_{inst}_gt.nii.gz")
+            assert img.dtype == np.uint8 and gt.dtype == np.uint8 and img.shape == gt.shape == (256, 256)
+            assert set(np.unique(gt)) <= {0, 1, 2, 3}
+            # SimpleITK spacing is (x = col, y = row); the truth stores (row_mm, col_mm)
+            assert sp_img == pytest.approx(tuple(reversed(vt["spacing_mm"])), rel=1e-6) and sp_img == sp_gt
+            assert vt["instants"][inst]["box"] == pytest.approx(list(reference_box(gt, 0.0)), abs=0)
+        seq, _ = _read(folder / f"patient0001_{view}_half_sequence.nii.gz")
+        seq_gt, _ = _read(folder / f"patient0001_{view}_half_sequence_gt.nii.gz")
+        assert seq.shape == seq_gt.shape == (int(cfg["NbFrame"]), 256, 256)
+        ed, es = int(cfg["ED"]), int(cfg["ES"])
+        assert (ed > es) == vt["half_sequence_reversed"]
+        ed_img, _ = _read(folder / f"patient0001_{view}_ED.nii.gz")
+        assert np.array_equal(seq[ed - 1], ed_img)
+
+
+def test_mhd_layout(tmp_path):
+    root = generate_dataset(tmp_path / "mhd", 1, fmt="mhd", size="256", seed=1, workers=1)
+    folder = root / "training" / "patient0001"
+    for view in ("2CH", "4CH"):
+        for suffix in ("ED", "ES", "ED_gt", "ES_gt"):
+            arr, spacing = _read(folder / f"patient0001_{view}_{suffix}.mhd")
+            assert arr.shape == (1, 256, 256) and len(spacing) == 3  # one-slice 3-D, as in 2019
+            assert (folder / f"patient0001_{view}_{suffix}.raw").exists()
+        seq, _ = _read(folder / f"patient0001_{view}_sequence.mhd")
+        assert seq.ndim == 3 and seq.shape[0] >= 3
+        assert set(KEYS) <= set(_cfg(folder / f"Info_{view}.cfg"))
+    assert (folder / "phantom_truth.json").exists()
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_output_is_byte_identical_for_any_worker_count(phantom_nifti, tmp_path):
+    two = generate_dataset(tmp_path / "w2", 2, size="256", seed=7, workers=2)
+    a, b = _files(phantom_nifti), _files(two)
+    assert a.keys() == b.keys() and len(a) > 30
+    assert all(a[k] == b[k] for k in a)
+
+
+def test_cli_register_and_run(tmp_path):
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(
+        [
+            "synth",
+            "--out",
+            str(tmp_path / "cli"),
+            "--patients",
+            "1",
+            "--size",
+            "256",
+            "--workers",
+            "1",
+            "--no-progress",
+        ]
+    )
+    assert args.func(args) == 0
+    assert (tmp_path / "cli" / "database_nifti" / "patient0001" / "patient0001_4CH_ES_gt.nii.gz").exists()
+
+
+def test_bad_arguments_are_value_errors(tmp_path):
+    with pytest.raises(ValueError, match="fmt"):
+        generate_dataset(tmp_path, 1, fmt="dicom")
+    with pytest.raises(ValueError, match="size"):
+        generate_dataset(tmp_path, 1, size="512")

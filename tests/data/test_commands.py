@@ -1,0 +1,52 @@
+"""`lunet data summary`, `lunet folds`, `lunet preprocess` end to end on tiny fixtures."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lunet.cli import main
+from lunet.data.summary import summarize
+
+
+def test_summary_json(mhd_root, capsys):
+    assert main(["data", "summary", str(mhd_root), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["release"] == "mhd2019" and summary["patients"] == 3 and summary["images"] == 12
+    assert summary["with_ground_truth"] == 2
+    assert summary["quality"] == {"Good": 3, "Medium": 0, "Poor": 0}
+    assert summary["ef_category"] == {"<=45": 0, "45-55": 1, ">=55": 2, "unknown": 0}
+    assert summary["rows"] == {"min": 64, "median": 64, "max": 64}
+    assert summary["col_mm"]["median"] == pytest.approx(0.154)
+
+
+def test_summary_text_lists_skipped_patients(nifti_root, capsys):
+    (nifti_root / "database_nifti" / "patient0003" / "Info_4CH.cfg").unlink()
+    assert main(["data", "summary", str(nifti_root)]) == 0
+    out = capsys.readouterr().out
+    assert "release:           nifti" in out and "patients:          2 (2 with ground truth)" in out
+    assert "skipped (1):" in out and "Info_4CH.cfg" in out
+    assert summarize(nifti_root)["quality"] == {"Good": 1, "Medium": 1, "Poor": 0}
+
+
+def test_summary_of_empty_folder_is_one_line_error(tmp_path, capsys):
+    assert main(["data", "summary", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lunet data: error:") and "no usable CAMUS patient folder" in err
+
+
+def test_folds_command(nifti_root, tmp_path, capsys):
+    out = tmp_path / "folds"
+    assert main(["folds", str(nifti_root), "--out", str(out), "--n-folds", "3", "--seed", "1"]) == 0
+    assert sorted(p.name for p in out.iterdir())[:3] == [
+        "subGroup1_testing.txt", "subGroup1_training.txt", "subGroup1_validation.txt"
+    ]  # fmt: skip
+    assert len(list(out.iterdir())) == 9
+
+
+def test_preprocess_command(nifti_root, tmp_path, capsys):
+    cache = tmp_path / "cache"
+    assert main(["preprocess", str(nifti_root), "--cache", str(cache), "--size", "16", "--workers", "1"]) == 0
+    assert "12 images at 16x16" in capsys.readouterr().out
+    assert (cache / "complete.json").is_file()

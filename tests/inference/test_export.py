@@ -1,0 +1,66 @@
+"""ONNX export of the whole pipeline matches torch; predict picks the right back-end; stale exports are refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import SIZE, echo_like, make_bundle
+
+from lunet.bundle import BundleError, load_bundle
+from lunet.cli import main
+from lunet.data.camus_io import read_image, write_image
+from lunet.inference.backends import load_predictor
+from lunet.inference.export import ONNX_FILE, export_onnx
+from lunet.inference.predict import PredictOptions, predict_paths
+
+
+@pytest.fixture(scope="module", params=["unet1", "lunet"])
+def exported(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    overrides = {"filters": (8, 8, 16, 16, 16, 16)} if request.param == "unet1" else {}
+    folder = make_bundle(tmp_path_factory.mktemp(request.param), request.param, seed=3, **overrides)
+    assert main(["export", str(folder), "--format", "onnx"]) == 0
+    return folder
+
+
+def test_onnx_matches_torch(exported: Path) -> None:
+    import torch
+
+    from lunet.models.outputs import final_logits, predicted_box
+
+    onnx_pred = load_predictor(exported, backend="onnx")
+    assert onnx_pred.backend == "onnx"
+    model, meta = load_bundle(exported)
+    rng = np.random.default_rng(0)
+    batch = rng.random((3, 1, SIZE, SIZE), dtype=np.float32)  # batch 3 ≠ the export's example: dynamic axis
+    got = onnx_pred(batch)
+    with torch.no_grad():
+        out = model(torch.from_numpy(batch))
+    np.testing.assert_allclose(got["logits"], final_logits(out).numpy(), atol=1e-4, rtol=0)
+    if meta["model"] == "lunet":
+        np.testing.assert_allclose(got["box"], predicted_box(out).numpy(), atol=1e-5, rtol=0)
+
+
+def test_predict_masks_identical_across_backends(exported: Path, tmp_path: Path) -> None:
+    inputs = [write_image(tmp_path / "in" / f"i{k}.nii.gz", echo_like(70 + k, 60, k), (0.3, 0.2)) for k in range(3)]
+    runs = {}
+    for backend in ("onnx", "torch"):
+        options = PredictOptions(backend=backend, progress=False, overlay=False, batch_size=2)
+        result = predict_paths(exported, inputs, tmp_path / backend, options)
+        assert result.backend == backend and result.n_done == 3
+        runs[backend] = [read_image(tmp_path / backend / "masks" / f"i{k}.nii.gz")[0] for k in range(3)]
+    for a, b in zip(runs["onnx"], runs["torch"]):
+        np.testing.assert_array_equal(a, b)
+    assert load_predictor(exported).backend == "onnx"  # auto picks the current export
+
+
+def test_stale_export_is_not_used(tmp_path: Path) -> None:
+    folder = make_bundle(tmp_path / "run", "unet1", filters=(4, 4, 4, 4, 4, 4))
+    export_onnx(folder)
+    assert load_predictor(folder).backend == "onnx"
+    make_bundle(folder, "unet1", seed=1, filters=(4, 4, 4, 4, 4, 4))  # retrained: new weights, old model.onnx
+    assert (folder / ONNX_FILE).is_file()
+    assert load_predictor(folder).backend == "torch"
+    with pytest.raises(BundleError, match="stale"):
+        load_predictor(folder, backend="onnx")

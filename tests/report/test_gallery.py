@@ -1,0 +1,41 @@
+import math
+
+import numpy as np
+import pytest
+
+from lunet.boxes import box_to_pixels, reference_box
+from lunet.report.gallery import box_outline, prediction_path, select_cases
+
+
+def _row(patient, dh, dice=0.9, view="2CH", instant="ED"):
+    scores = {"LV_Endo": {"dice": dice, "dm": 1.0, "dh": 1.0}, "LV_Epi": {"dice": dice, "dm": 1.0, "dh": dh}}
+    return {"patient": patient, "view": view, "instant": instant, **scores}
+
+
+def test_best_median_worst_by_lv_epi_hausdorff():
+    rows = [_row("p1", 5.0), _row("p2", 2.0), _row("p3", 9.0), _row("p4", math.nan), _row("p5", 4.0)]
+    cases = {c.rank: c for c in select_cases(rows)}
+    assert (cases["best"].patient, cases["median"].patient, cases["worst"].patient) == ("p2", "p5", "p3")
+    assert cases["worst"].score == 9.0 and cases["worst"].score_name.startswith("LV_Epi d_H")
+    assert select_cases([]) == []
+
+
+def test_mean_dice_when_no_hausdorff():
+    rows = [_row("p1", math.nan, dice=0.8), _row("p2", math.nan, dice=0.95), _row("p3", math.nan, dice=0.6)]
+    cases = {c.rank: c for c in select_cases(rows)}
+    assert (cases["best"].patient, cases["worst"].patient) == ("p2", "p3")
+    assert cases["best"].score == pytest.approx(0.95) and cases["best"].score_name == "mean Dice"
+
+
+def test_box_outline_hugs_the_mask_pixels():
+    label = np.zeros((20, 30), np.uint8)
+    label[4:10, 7:19] = 1  # rows 4..9, cols 7..18
+    col0, row0, width, height = box_outline(tuple(reference_box(label)), label.shape)
+    # pixel c covers [c - 0.5, c + 0.5] in imshow coordinates
+    assert (col0, row0, width, height) == pytest.approx((6.5, 3.5, 12.0, 6.0))
+    assert box_to_pixels(reference_box(label), label.shape) == pytest.approx([7, 4, 19, 10])
+
+
+def test_prediction_path_follows_the_run_layout(tmp_path):
+    path = prediction_path(tmp_path / "predictions", "patient0007", "4CH", "ES")
+    assert path == tmp_path / "predictions" / "patient0007" / "patient0007_4CH_ES.nii.gz"

@@ -1,0 +1,128 @@
+import base64
+import io
+import json
+import re
+import shutil
+import sys
+import types
+from html.parser import HTMLParser
+
+import pytest
+from PIL import Image
+
+from lunet.report import ReportInputError, write_report
+from lunet.report.html import ensure_evaluation
+
+PNG_PREFIX = "data:image/png;base64,"
+
+
+class _Collector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+def _tags(text: str) -> list[tuple[str, dict]]:
+    parser = _Collector()
+    parser.feed(text)
+    return parser.tags
+
+
+def test_report_is_one_self_contained_file(fake_report):
+    text = fake_report.read_text(encoding="utf-8")
+    tags = _tags(text)
+    images = [attrs for tag, attrs in tags if tag == "img"]
+    assert len(images) == 4  # clinical, distances, outliers, gallery
+    for attrs in images:
+        assert attrs["src"].startswith(PNG_PREFIX), attrs["src"][:40]
+        png = base64.b64decode(attrs["src"][len(PNG_PREFIX) :], validate=True)
+        assert png.startswith(b"\x89PNG\r\n\x1a\n")
+        with Image.open(io.BytesIO(png)) as image:
+            image.verify()
+    assert not [tag for tag, _ in tags if tag in ("script", "link", "iframe", "object")]
+    external = [
+        a for _, attrs in tags for k, a in attrs.items() if k in ("src", "href") and "://" in (a or "")
+    ]
+    assert external == []
+    assert fake_report.stat().st_size < 5e6
+    assert not [p for p in fake_report.parent.iterdir() if p.name != "report.html"]  # no temp files left
+
+
+def test_report_header_banner_and_thresholds(fake_report, fake_setup):
+    text = fake_report.read_text(encoding="utf-8")
+    assert "SYNTHETIC phantom data — not CAMUS" in text
+    assert str(fake_setup["run_a"]) in text and str(fake_setup["run_b"]) in text
+    assert "<td>0.05</td>" in text and "<td>3</td>" in text  # margin and epochs from config.json
+    # one block per distinct set of bounds (run A's come from lunet.evaluation, run B's are hand-written)
+    blocks = re.findall(r'<div class="thresholds">(.*?)</div>', text)
+    assert 1 <= len(blocks) <= 2 and "unet1" in "".join(blocks) and "lunet" in "".join(blocks)
+    bounds = (("ed_mad_mm", "3.5"), ("ed_hd_mm", "8.2"), ("es_mad_mm", "4"), ("es_hd_mm", "8.8"))
+    bounds += (("lv_simplicity", "0.741"), ("lv_convexity", "0.96"), ("myo_simplicity", "0.529"))
+    bounds += (("myo_convexity", "0.694"),)
+    for block in blocks:
+        assert "source: evaluation/tables.json" in block
+        for key, value in bounds:
+            assert f"<td>{key}</td><td>{value}</td>" in block, (key, block)
+    assert "our reading of RU-Net Table I" in text
+
+
+def test_tables_have_rows_of_both_runs(fake_report):
+    text = fake_report.read_text(encoding="utf-8")
+    for key in ("table1", "table2", "table3", "table4"):
+        start = text.index(f'id="{key}"')
+        table = text[start : text.index("</table>", start)]
+        assert "<td>lunet</td><td>lunet-o2</td>" in table, key
+        if key != "table1":  # run A (unet1) has no boxes, so no localization row
+            assert "<td>unet1</td><td>unet1</td>" in table and "<td>lunet</td><td>lunet-o1</td>" in table, key
+    assert "<th>LV_Epi d_H (mm)</th>" in text and "<th>EDV (ml) corr</th>" in text
+    assert "0.880 ± 0.050" in text  # run B's hand-written LV_Endo Dice (0.9 - 2/100)
+
+
+def test_real_data_has_no_banner_and_data_dir_overrides_config(camus_folder, run_folder, tmp_path):
+    real = camus_folder(tmp_path / "camus", synthetic=False)
+    run = run_folder(tmp_path / "run", "unet1", tmp_path / "moved_away", 0, two_outputs=False, evaluated=True)
+    tables = json.loads((run / "evaluation" / "tables.json").read_text())
+    (run / "evaluation" / "tables.json").write_text(json.dumps(tables | {"synthetic": False}))
+    text = write_report([run], tmp_path / "out" / "r.html").read_text(encoding="utf-8")
+    assert "SYNTHETIC" not in text and "no image data folder found" in text  # config's data is gone
+    assert sum(tag == "img" for tag, _ in _tags(text)) == 3  # no gallery
+    text = write_report([run], tmp_path / "out" / "r.html", data_dir=real).read_text(encoding="utf-8")
+    assert "SYNTHETIC" not in text and str(real) in text
+    assert sum(tag == "img" for tag, _ in _tags(text)) == 4  # the gallery found the images in ``real``
+
+
+def test_missing_runs_are_clear_errors(tmp_path):
+    with pytest.raises(ReportInputError, match="at least one run"):
+        write_report([], tmp_path / "r.html")
+    with pytest.raises(ReportInputError, match=r"nope: run folder not found"):
+        write_report([tmp_path / "nope"], tmp_path / "r.html")
+
+
+def test_a_run_without_evaluation_is_evaluated_first(fake_setup, tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    shutil.copytree(fake_setup["run_b"], run)
+    saved = tmp_path / "saved_evaluation"
+    shutil.move(run / "evaluation", saved)
+    calls = []
+
+    def evaluate_run(run_dir, out_dir):
+        calls.append((run_dir, out_dir))
+        shutil.copytree(saved, out_dir)
+
+    fake = types.ModuleType("lunet.evaluation.evaluate")
+    fake.evaluate_run = evaluate_run
+    monkeypatch.setitem(sys.modules, "lunet.evaluation.evaluate", fake)
+    ensure_evaluation(run)
+    assert calls == [(run, run / "evaluation")] and (run / "evaluation" / "tables.json").is_file()
+    ensure_evaluation(run)  # already there: not run again
+    assert len(calls) == 1
+
+
+def test_missing_evaluation_module_is_a_clear_error(tmp_path, monkeypatch):
+    (tmp_path / "run").mkdir()
+    monkeypatch.setitem(sys.modules, "lunet.evaluation.evaluate", None)  # import fails
+    with pytest.raises(ReportInputError, match=r"run: no evaluation/ folder .*`lunet evaluate"):
+        ensure_evaluation(tmp_path / "run")

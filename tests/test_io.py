@@ -1,0 +1,26 @@
+import os
+
+import pytest
+
+from lunet.io import atomic_path, atomic_write, write_text_atomic
+
+
+def test_atomic_write_replaces_only_on_success(tmp_path):
+    target = tmp_path / "out.json"
+    write_text_atomic(target, "old")
+    with pytest.raises(RuntimeError), atomic_write(target, "w") as handle:
+        handle.write("half")
+        raise RuntimeError("killed mid-write")
+    assert target.read_text() == "old"
+    assert os.listdir(tmp_path) == ["out.json"]  # no temporary file left behind
+    write_text_atomic(target, "new")
+    assert target.read_text() == "new"
+
+
+def test_atomic_path_keeps_suffixes_for_format_detection(tmp_path):
+    target = tmp_path / "sub" / "mask.nii.gz"
+    with atomic_path(target) as tmp:
+        assert tmp.name.endswith(".nii.gz") and tmp.parent == target.parent
+        tmp.write_bytes(b"x")
+        assert not target.exists()
+    assert target.read_bytes() == b"x"
