@@ -78,6 +78,9 @@ def test_evaluate_run(camus_dir: Path, tmp_path: Path) -> None:
     assert "SYNTHETIC phantom data — not CAMUS" in md and "0.741" in md and "8.8 mm" in md
     assert {r["reference"] for r in t["table3"]["rows"]} == {"simpson", "cfg", "truth"}
 
+    assert main(["evaluate", str(run), "--out", str(tmp_path / "cli")]) == 0
+    assert (tmp_path / "cli" / "tables.md").read_text() == md
+
     clinical = read_csv(out / "clinical.csv")
     exact_c = next(c for c in clinical if c["patient"] == "patient0002" and c["model"] == "lunet-o2")
     assert float(exact_c["edv_ml"]) == pytest.approx(float(exact_c["simpson_edv_ml"]))

@@ -122,3 +122,15 @@ def test_segmentation_scores_structures() -> None:
     assert scores["lv_endo_dice"] == 1.0 and scores["lv_endo_hd_mm"] == 0.0
     assert scores["lv_epi_dice"] == pytest.approx(2 * 144 / (144 + 400))
     assert scores["lv_epi_hd_mm"] == pytest.approx(4 * math.sqrt(2))  # corner (10,10) to corner (14,14)
+
+
+def test_kdtree_distances_equal_edt_definition() -> None:
+    """Nearest-neighbour distances = distance_transform_edt(~contour, sampling) read at the other contour."""
+    from lunet.evaluation.segmentation import directed_contour_distances
+
+    a, b = _random_masks(7)
+    to_b, to_a = directed_contour_distances(a, b, SPACING)
+    edt_b = ndimage.distance_transform_edt(~contour(b), sampling=SPACING)[contour(a)]
+    edt_a = ndimage.distance_transform_edt(~contour(a), sampling=SPACING)[contour(b)]
+    np.testing.assert_allclose(np.sort(to_b), np.sort(edt_b), rtol=1e-12)
+    np.testing.assert_allclose(np.sort(to_a), np.sort(edt_a), rtol=1e-12)

@@ -1,4 +1,4 @@
-"""ONNX export of the whole pipeline matches torch; predict picks the right back-end; stale exports are refused."""
+"""ONNX export of the whole pipeline matches torch; predict picks the back-end; stale exports are refused."""
 
 from __future__ import annotations
 
@@ -43,7 +43,9 @@ def test_onnx_matches_torch(exported: Path) -> None:
 
 
 def test_predict_masks_identical_across_backends(exported: Path, tmp_path: Path) -> None:
-    inputs = [write_image(tmp_path / "in" / f"i{k}.nii.gz", echo_like(70 + k, 60, k), (0.3, 0.2)) for k in range(3)]
+    inputs = [
+        write_image(tmp_path / "in" / f"i{k}.nii.gz", echo_like(70 + k, 60, k), (0.3, 0.2)) for k in range(3)
+    ]
     runs = {}
     for backend in ("onnx", "torch"):
         options = PredictOptions(backend=backend, progress=False, overlay=False, batch_size=2)

@@ -45,7 +45,9 @@ def test_masks_match_the_model_on_the_original_grid(tmp_path: Path, unet_bundle:
     assert mask.shape == (90, 70) and mask.dtype == np.uint8 and spacing == pytest.approx((0.35, 0.2))
     model, _ = load_bundle(unet_bundle)
     with torch.no_grad():
-        logits = model(torch.from_numpy(prepare_image(image.astype(np.float32), (0.35, 0.2), SIZE))[None, None])
+        logits = model(
+            torch.from_numpy(prepare_image(image.astype(np.float32), (0.35, 0.2), SIZE))[None, None]
+        )
     np.testing.assert_array_equal(mask, labels_on_grid(logits[0].numpy(), (90, 70)))
     record = json.loads((tmp_path / "out" / "json" / "case.json").read_text())
     pixel = 0.35 * 0.2
@@ -61,10 +63,14 @@ def test_formats_round_trip_and_corrupted_file_is_skipped(tmp_path: Path, unet_b
     src = tmp_path / "in"
     write_image(src / "a.mhd", echo_like(50, 40, 1), (0.3, 0.3))
     Image.fromarray(echo_like(33, 47, 2), mode="L").save(src / "b.png")
-    write_dicom(src / "c.dcm", np.stack([echo_like(36, 44, k) for k in range(2)]), region_delta_cm=(0.05, 0.04))
+    write_dicom(
+        src / "c.dcm", np.stack([echo_like(36, 44, k) for k in range(2)]), region_delta_cm=(0.05, 0.04)
+    )
     (src / "broken.nii.gz").write_bytes(b"\x1f\x8b this is not gzip")
     out = tmp_path / "out"
-    result = predict_paths(unet_bundle, [src], out, PredictOptions(**{**OPTS.__dict__, "spacing": (0.2, 0.1)}))
+    result = predict_paths(
+        unet_bundle, [src], out, PredictOptions(**{**OPTS.__dict__, "spacing": (0.2, 0.1)})
+    )
     assert (result.n_done, result.n_failed) == (4, 1)
     assert read_image(out / "masks" / "a.mhd")[0].shape == (50, 40)
     assert np.asarray(Image.open(out / "masks" / "b.png")).shape == (33, 47)
@@ -114,8 +120,36 @@ def test_camus_patient_gets_volumes(tmp_path: Path, unet_bundle: Path) -> None:
 
 def test_cli_predict(tmp_path: Path, unet_bundle: Path) -> None:
     write_image(tmp_path / "x.nii.gz", echo_like(20, 30), (0.3, 0.3))
-    code = main(["predict", "--model", str(unet_bundle), str(tmp_path / "x.nii.gz"), "--out", str(tmp_path / "o"),
-                 "--backend", "torch", "--no-overlay", "--no-progress"])  # fmt: skip
+    args = ["--out", str(tmp_path / "o"), "--backend", "torch", "--no-overlay", "--no-progress"]
+    code = main(["predict", "--model", str(unet_bundle), str(tmp_path / "x.nii.gz"), *args])
     assert code == 0 and (tmp_path / "o" / "masks" / "x.nii.gz").is_file()
     assert not (tmp_path / "o" / "overlays").exists()
     assert main(["predict", "--model", str(tmp_path / "nope"), "x", "--out", str(tmp_path / "o")]) == 2
+
+
+def test_streams_in_batches(tmp_path: Path, unet_bundle: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """7 frames at batch size 3 → model calls of 3, 3, 1 frames; outputs written as each batch completes."""
+    from lunet.inference import backends
+
+    calls: list[int] = []
+    real = backends.load_predictor
+
+    def counting(*args, **kwargs):
+        predictor = real(*args, **kwargs)
+        run = predictor._run
+
+        def wrapped(batch: np.ndarray) -> list[np.ndarray]:
+            calls.append(batch.shape[0])
+            done = len(list((tmp_path / "out" / "json").glob("*.json"))) if (tmp_path / "out").exists() else 0
+            assert done == sum(calls[:-1])  # the previous batches are on disk before the next one runs
+            return run(batch)
+
+        predictor._run = wrapped
+        return predictor
+
+    monkeypatch.setattr(backends, "load_predictor", counting)
+    inputs = [
+        write_image(tmp_path / "in" / f"s{k}.nii.gz", echo_like(24, 24, k), (0.3, 0.3)) for k in range(7)
+    ]
+    result = predict_paths(unet_bundle, inputs, tmp_path / "out", OPTS)
+    assert calls == [3, 3, 1] and result.n_done == 7

@@ -74,3 +74,10 @@ def test_thresholds_are_applied() -> None:
 def test_empty_prediction_fails() -> None:
     report = qc_report(np.zeros((50, 50), np.uint8), (1.0, 1.0))
     assert set(report["flags"]) == {"lv_empty", "myo_empty", "lv_epi_empty"}
+
+
+def test_myo_bounds_on_the_myocardium_region_flag_a_normal_band() -> None:
+    """Why the default measures "Myo" on LV_Epi: the open band itself is far from convex."""
+    report = qc_report(heart(), SPACING, QCThresholds(myo_structure="myo"))
+    assert "myo_convexity" in report["flags"] and report["structures"]["myo"]["convexity"] < 0.694
+    assert "lv_epi" in qc_report(heart(), SPACING)["reading"]

@@ -62,7 +62,9 @@ def test_dicom_region_calibration_cm_to_mm(tmp_path: Path) -> None:
 
 def test_dicom_pixel_spacing_and_rgb(tmp_path: Path) -> None:
     grey = echo_like(40, 50)
-    path = write_dicom(tmp_path / "rgb.dcm", np.repeat(grey[..., None], 3, axis=-1), pixel_spacing=(0.4, 0.25))
+    path = write_dicom(
+        tmp_path / "rgb.dcm", np.repeat(grey[..., None], 3, axis=-1), pixel_spacing=(0.4, 0.25)
+    )
     (loaded,) = _one(path)
     assert loaded.spacing == pytest.approx((0.4, 0.25))
     np.testing.assert_allclose(loaded.image, grey, atol=1e-3)
@@ -92,8 +94,12 @@ def test_camus_patient_folder_takes_its_four_frames(tmp_path: Path) -> None:
     for view in ("2CH", "4CH"):
         for instant in ("ED", "ES"):
             write_image(patient / f"patient0007_{view}_{instant}.nii.gz", echo_like(30, 20), (0.3, 0.15))
-            write_image(patient / f"patient0007_{view}_{instant}_gt.nii.gz", np.zeros((30, 20), np.uint8), (0.3, 0.15))
-        write_image(patient / f"patient0007_{view}_half_sequence.nii.gz", np.zeros((3, 30, 20), np.uint8), (0.3, 0.15))
+            write_image(
+                patient / f"patient0007_{view}_{instant}_gt.nii.gz", np.zeros((30, 20), np.uint8), (0.3, 0.15)
+            )
+        write_image(
+            patient / f"patient0007_{view}_half_sequence.nii.gz", np.zeros((3, 30, 20), np.uint8), (0.3, 0.15)
+        )
     (patient / "Info_2CH.cfg").write_text("ED: 1\n")
     items, errors = expand_inputs([tmp_path])
     assert not errors

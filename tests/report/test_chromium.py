@@ -58,7 +58,7 @@ def _probe(html_path: Path, tmp: Path) -> tuple[str, str, str]:
 
 def test_report_renders_in_chromium(fake_report, tmp_path):
     images, errors, stderr = _probe(fake_report, tmp_path)
-    assert images == "4/4" and errors == "0"
+    assert images == "5/5" and errors == "0"
     assert "Uncaught" not in stderr
     assert not re.search(r"CONSOLE.*(error|Error)", stderr)
     shot = tmp_path / "shot.png"

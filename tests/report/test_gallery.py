@@ -39,3 +39,22 @@ def test_box_outline_hugs_the_mask_pixels():
 def test_prediction_path_follows_the_run_layout(tmp_path):
     path = prediction_path(tmp_path / "predictions", "patient0007", "4CH", "ES")
     assert path == tmp_path / "predictions" / "patient0007" / "patient0007_4CH_ES.nii.gz"
+
+
+def test_gallery_draws_every_series_and_notes_missing_predictions(fake_setup, tmp_path):
+    import shutil
+
+    from lunet.report.gallery import ImageSource, gallery_figure
+    from lunet.report.readers import load_run
+    from lunet.report.series import series_of
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(fake_setup["run_b"], run_dir)
+    (run_dir / "predictions" / "patient0002" / "patient0002_2CH_ED.nii.gz").unlink()  # lunet-o2's worst case
+    series = series_of([load_run(run_dir)])
+    source = ImageSource(fake_setup["data"])
+    png, notes = gallery_figure(series, [source, source])
+    assert png is not None and png.startswith(b"\x89PNG")
+    assert any("lunet-o2: no prediction file" in n and "patient0002_2CH_ED" in n for n in notes)
+    png, notes = gallery_figure(series, [None, None])
+    assert png is None and len(notes) == 2 and "no image data folder" in notes[0]

@@ -35,7 +35,7 @@ def test_report_is_one_self_contained_file(fake_report):
     text = fake_report.read_text(encoding="utf-8")
     tags = _tags(text)
     images = [attrs for tag, attrs in tags if tag == "img"]
-    assert len(images) == 4  # clinical, distances, outliers, gallery
+    assert len(images) == 5  # clinical, distances, outliers, gallery, side-by-side
     for attrs in images:
         assert attrs["src"].startswith(PNG_PREFIX), attrs["src"][:40]
         png = base64.b64decode(attrs["src"][len(PNG_PREFIX) :], validate=True)
@@ -126,3 +126,12 @@ def test_missing_evaluation_module_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "lunet.evaluation.evaluate", None)  # import fails
     with pytest.raises(ReportInputError, match=r"run: no evaluation/ folder .*`lunet evaluate"):
         ensure_evaluation(tmp_path / "run")
+
+
+def test_cli_reports_bad_input_in_one_line(tmp_path, capsys):
+    from lunet.cli import main
+
+    assert main(["report", str(tmp_path / "nope"), "--out", str(tmp_path / "r.html")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("lunet report: error:") and "nope: run folder not found" in err and "\n" not in err
+    assert not (tmp_path / "r.html").exists()

@@ -89,12 +89,13 @@ def test_composite_terms_per_output_type():
 def test_lunet_roi_loss_follows_the_predicted_box():
     batch, cfg = _batch(), LossConfig()
     full = one_hot_labels(batch["label"], 4)
-    pred_box = torch.tensor([[0.2, 0.2, 0.8, 0.8], [0.1, 0.1, 0.9, 0.7]])
-    roi_perfect = crop_to_box(full, pred_box, 32) * 40.0  # the crop of the label by the *predicted* box
+    # boxes on pixel edges, cropped to their own pixel size: the crop is an exact slice (a hard target)
+    pred_box = torch.tensor([[0.25, 0.25, 0.75, 0.75], [0.125, 0.25, 0.625, 0.75]])
+    roi_perfect = crop_to_box(full, pred_box, 16) * 40.0  # the crop of the label by the *predicted* box
     out = LUNetOutput(full * 40.0, pred_box, roi_perfect, full * 40.0)
     total, terms = composite_loss(out, batch, cfg)
     assert set(terms) == {"box_l1", "dice_o1", "dice_roi"}
-    assert terms["dice_roi"].item() < 0.02 and terms["dice_o1"].item() < 1e-5
+    assert terms["dice_roi"].item() < 1e-5 and terms["dice_o1"].item() < 1e-5
     assert total.item() == pytest.approx(10 * terms["box_l1"].item() + terms["dice_roi"].item(), abs=1e-4)
     # the same ROI judged against the crop by the reference box is wrong
     _, ref_terms = composite_loss(out, batch, cfg, crop_box=batch["box"])
@@ -105,9 +106,9 @@ def test_lunet_roi_loss_follows_the_predicted_box():
 
 def test_oracle_roi_loss_uses_the_given_box():
     batch = _batch()
-    roi = crop_to_box(one_hot_labels(batch["label"], 4), batch["box"], 32) * 40.0
+    roi = crop_to_box(one_hot_labels(batch["label"], 4), batch["box"], (16, 10)) * 40.0  # exact slice
     _, terms = composite_loss(OracleOutput(batch["box"], roi, roi), batch, LossConfig())
-    assert set(terms) == {"dice_roi"} and terms["dice_roi"].item() < 0.02
+    assert set(terms) == {"dice_roi"} and terms["dice_roi"].item() < 1e-5
 
 
 def test_lunet_loss_gradient_reaches_the_box_only_through_the_prediction():

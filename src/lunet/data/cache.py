@@ -135,6 +135,13 @@ def build_cache(
 
     Patients whose files cannot be read are skipped with a warning and listed in ``index.json``.
 
+    Args:
+        root: dataset root (any layout :func:`lunet.data.camus.scan_camus` accepts).
+        cache_dir: folder of the cache (created; one cache per folder).
+        size: side ``S`` of the square frames in pixels.
+        workers: processes (spawned; call from under ``if __name__ == "__main__":`` in scripts).
+            None: 1 below 16 patients, else up to 8.
+
     Returns:
         ``cache_dir`` (complete and up to date).
     """
@@ -185,7 +192,8 @@ def _compute(
         for name, (shape, dtype) in _shapes(capacity, size).items()
     }
     jobs = [(record, size) for record in patients]
-    workers = min(os.cpu_count() or 1, 8) if workers is None else workers
+    if workers is None:  # process start-up (~2 s each) only pays off for larger datasets
+        workers = 1 if len(jobs) < 16 else min(os.cpu_count() or 1, 8)
     if workers > 1 and len(jobs) > 1:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor

@@ -156,7 +156,9 @@ def scan_camus(root: str | os.PathLike[str]) -> CamusDataset:
             f"and Info_2CH.cfg)" + (f"; {len(skipped)} incomplete patient folders skipped" if skipped else "")
         )
     releases = Counter(p.release for p in patients.values())
-    release = implied or releases.most_common(1)[0][0]
+    # The file format decides; the folder layout only breaks a tie.
+    ranked = sorted(releases.items(), key=lambda item: (-item[1], item[0] != implied))
+    release = ranked[0][0]
     if len(releases) > 1:
         logger.warning("%s: mixed file formats %s; release reported as %s", root, dict(releases), release)
     records = sorted(patients.values(), key=lambda p: p.patient_id)

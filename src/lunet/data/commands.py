@@ -47,6 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the data sub-commands to the ``lunet`` parser (``lunet synth`` lives in ``data/synthetic``)."""
     data = subparsers.add_parser("data", help="inspect a CAMUS-style dataset")
     data_sub = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
+    data.set_defaults(func=lambda _args: data.print_help() or 1)
     summary = data_sub.add_parser("summary", help="patients, images, quality/EF counts, sizes and spacings")
     summary.add_argument("root", help="dataset root (either CAMUS release, or a folder of patientXXXX)")
     summary.add_argument("--json", action="store_true", help="print JSON instead of text")

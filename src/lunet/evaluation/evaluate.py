@@ -102,6 +102,9 @@ def score_model(
         ref, ref_spacing = refs.label(key)
         pred, pred_spacing = _read_prediction(path, None if ref is None else ref.shape)
         spacing = ref_spacing or pred_spacing
+        if ref_spacing is not None and not np.allclose(ref_spacing, pred_spacing, rtol=1e-3):
+            logger.warning("%s: spacing %s differs from the reference's %s; using the reference's",
+                           path, pred_spacing, ref_spacing)  # fmt: skip
         box = None if boxes is None else boxes.get(key)
         row: dict[str, object] = {"model": model, "patient": key[0], "view": key[1], "instant": key[2]}
         row["quality"] = refs.quality(key[0])

@@ -3,10 +3,10 @@
 A prediction is flagged when a structure is empty, split into several components, has holes, or when its
 simplicity or convexity falls below the lowest value seen on expert annotations (RU-Net Table I). The
 extracted table is scrambled; our reading (docs: ``method-notes.md``) is LV Sp ≥ 0.741, LV Cx ≥ 0.960,
-Myo Sp ≥ 0.529, Myo Cx ≥ 0.694. The paper segments LV_Endo and LV_Epi, and a thin open myocardial band has a
-convexity near 0.3 even on expert masks, so the "Myo" bounds are applied to the LV_Epi shape (LV ∪ myocardium)
-as in :mod:`lunet.evaluation.outliers` when it defines them. Empty and component checks are made on the LV,
-the myocardium and LV_Epi; hole checks on the LV and LV_Epi.
+Myo Sp ≥ 0.529, Myo Cx ≥ 0.694. The paper segments LV_Endo and LV_Epi, and a thin open myocardial band has
+a convexity near 0.3 even on expert masks, so the "Myo" bounds are applied to the LV_Epi shape (LV ∪
+myocardium), as in :mod:`lunet.evaluation.outliers` (whose bounds are used). Empty and component checks
+are made on the LV, the myocardium and LV_Epi; hole checks on the LV and LV_Epi.
 """
 
 from __future__ import annotations
@@ -18,35 +18,48 @@ import numpy as np
 
 from lunet.data.labels import Label
 
-#: Human-readable statement of the reading used, written into every QC report.
-THRESHOLD_READING = (
-    "RU-Net Table I as read in method-notes: LV Sp>=0.741, LV Cx>=0.960; Myo (LV_Epi) Sp>=0.529, Cx>=0.694"
-)
-
 
 @dataclass(frozen=True)
 class QCThresholds:
-    """Lower bounds of the anatomical criteria (dimensionless, in (0, 1])."""
+    """Lower bounds of the anatomical criteria (dimensionless, in (0, 1]).
+
+    ``myo_structure`` is the shape the "Myo" bounds apply to: ``"lv_epi"`` (LV ∪ myocardium, default) or
+    ``"myo"`` (the myocardium region).
+    """
 
     lv_simplicity: float = 0.741
     lv_convexity: float = 0.960
     myo_simplicity: float = 0.529
     myo_convexity: float = 0.694
+    myo_structure: str = "lv_epi"
+
+    def __post_init__(self) -> None:
+        if self.myo_structure not in ("lv_epi", "myo"):
+            raise ValueError(f"myo_structure must be 'lv_epi' or 'myo', got {self.myo_structure!r}")
+
+    def describe(self) -> str:
+        """The reading used, written into every QC report."""
+        return (
+            f"RU-Net Table I (our reading of the scrambled table): LV Sp >= {self.lv_simplicity}, "
+            f"LV Cx >= {self.lv_convexity}; Myo Sp >= {self.myo_simplicity}, Cx >= {self.myo_convexity} "
+            f"measured on {self.myo_structure}"
+        )
 
 
 def default_thresholds() -> QCThresholds:
-    """The evaluation area's anatomical bounds when it defines them, else ours (the same reading)."""
+    """The anatomical bounds of :class:`lunet.evaluation.outliers.OutlierThresholds` (as the evaluation)."""
     try:
-        from lunet.evaluation import outliers
+        from lunet.evaluation.outliers import OutlierThresholds
     except ImportError:
         return QCThresholds()
-    values = {}
-    for field in ("lv_simplicity", "lv_convexity", "myo_simplicity", "myo_convexity"):
-        for name in (field.upper(), f"{field.upper()}_MIN"):
-            value = getattr(outliers, name, None)
-            if isinstance(value, float):
-                values[field] = value
-    return QCThresholds(**values)
+    bounds = OutlierThresholds()
+    return QCThresholds(
+        lv_simplicity=bounds.lv_simplicity,
+        lv_convexity=bounds.lv_convexity,
+        myo_simplicity=bounds.myo_simplicity,
+        myo_convexity=bounds.myo_convexity,
+        myo_structure="myo" if getattr(bounds, "myo_shape_structure", "epi") == "myo" else "lv_epi",
+    )
 
 
 def _finite(value: float) -> float | None:
@@ -100,7 +113,7 @@ def qc_report(
             flags.append(f"{name}_holes")
     bounds = {
         "lv": (thresholds.lv_simplicity, thresholds.lv_convexity),
-        "lv_epi": (thresholds.myo_simplicity, thresholds.myo_convexity),
+        thresholds.myo_structure: (thresholds.myo_simplicity, thresholds.myo_convexity),
     }
     for name, (sp_min, cx_min) in bounds.items():
         sp, cx = structures[name]["simplicity"], structures[name]["convexity"]
@@ -113,5 +126,5 @@ def qc_report(
         "flags": flags,
         "qc_pass": not flags,
         "thresholds": asdict(thresholds),
-        "reading": THRESHOLD_READING,
+        "reading": thresholds.describe(),
     }
