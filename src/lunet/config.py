@@ -1,12 +1,11 @@
 """Typed, frozen training configuration, saved as JSON in every run folder (style rule 8).
 
-Hyper-parameters are data: changing the epoch count, the model or the loss weights never needs a new
-class. ``TrainConfig.to_json`` / ``from_json`` round-trip exactly; ``replace`` applies CLI overrides.
+Hyper-parameters are data: changing the epoch count, the model or the loss weights never needs a new class.
+``TrainConfig.to_json`` / ``from_json`` round-trip exactly; ``replace`` applies CLI overrides.
 
-Paper defaults (Leclerc et al., TUFFC 2020, Sec. IV-C): Adam, lr 1e-3 (or 1e-4), early stopping with
-patience 20 on the validation loss, best validation checkpoint kept, localization term weighted 10,
-L1 box loss clipped at 0.99, multi-class Dice over LV and myocardium. The batch size is not given in the
-paper; 16 is our default.
+Paper defaults (Leclerc et al., TUFFC 2020, Sec. IV-C): Adam, lr 1e-3 (or 1e-4), early stopping with patience
+20 on the validation loss, best validation checkpoint kept, localization term weighted 10, L1 box loss clipped
+at 0.99, multi-class Dice over LV and myocardium. The batch size is not given in the paper; 16 is our default.
 """
 
 from __future__ import annotations
@@ -70,6 +69,8 @@ class TrainConfig:
         sync_batchnorm: synchronise BatchNorm statistics across DDP processes.
         num_workers: data-loader worker processes.
         max_steps: stop after this many optimiser steps (-1 = no limit; used by tests).
+        max_time_s: stop training after this many seconds (``None`` = no limit; the demo's safety net on slow
+            machines; results then depend on the machine's speed).
         deterministic: ask PyTorch/Lightning for deterministic algorithms.
         log_every_n_steps: Lightning logging interval.
         progress_bar: show Lightning's progress bar (loss and val Dice).
@@ -109,6 +110,7 @@ class TrainConfig:
     sync_batchnorm: bool = False
     num_workers: int = 0
     max_steps: int = -1
+    max_time_s: float | None = None
     deterministic: bool = False
     log_every_n_steps: int = 10
     progress_bar: bool = True
@@ -132,7 +134,8 @@ class TrainConfig:
             raise ConfigError(f"margin must be in [0, 1), got {self.margin}")
 
     def replace(self, **changes: Any) -> TrainConfig:
-        """A copy with ``changes`` applied (``None`` values are ignored, so unset CLI flags keep the field)."""
+        """A copy with ``changes`` applied (``None`` values are ignored, so unset CLI flags keep the
+        field)."""
         changes = {k: v for k, v in changes.items() if v is not None}
         unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
         if unknown:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SIZE, echo_like, make_bundle
+from inference_helpers import SIZE, echo_like, make_bundle
 
 from lunet.bundle import BundleError, load_bundle
 from lunet.cli import main
@@ -54,6 +55,13 @@ def test_predict_masks_identical_across_backends(exported: Path, tmp_path: Path)
         runs[backend] = [read_image(tmp_path / backend / "masks" / f"i{k}.nii.gz")[0] for k in range(3)]
     for a, b in zip(runs["onnx"], runs["torch"]):
         np.testing.assert_array_equal(a, b)
+    record = json.loads((tmp_path / "onnx" / "json" / "i0.json").read_text())
+    if record["model"] == "lunet":  # the predicted box, normalised and in mm (70 rows × 0.3, 60 cols × 0.2)
+        x0, y0, x1, y1 = record["box"]["normalised"]
+        assert 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1
+        assert record["box"]["mm"] == pytest.approx([x0 * 12.0, y0 * 21.0, x1 * 12.0, y1 * 21.0])
+    else:
+        assert "box" not in record
     assert load_predictor(exported).backend == "onnx"  # auto picks the current export
 
 

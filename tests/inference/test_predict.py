@@ -8,12 +8,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SIZE, echo_like, write_dicom
+from inference_helpers import SIZE, echo_like, make_bundle, write_dicom
 from PIL import Image
 
 from lunet.cli import main
 from lunet.data.camus_io import read_image, write_image
 from lunet.inference.predict import PredictOptions, labels_on_grid, predict_paths, prepare_image
+
+
+@pytest.fixture(scope="module")
+def unet_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small U-Net1 (8 filters per level) bundle."""
+    return make_bundle(tmp_path_factory.mktemp("unet1"), "unet1", filters=(8, 8, 8, 8, 8, 8))
+
 
 OPTS = PredictOptions(backend="torch", progress=False, batch_size=3)
 

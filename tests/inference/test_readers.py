@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import echo_like, write_dicom
+from inference_helpers import echo_like, write_dicom
 from PIL import Image
 
 from lunet.data.camus_io import write_image
@@ -80,7 +80,7 @@ def test_dicom_without_spacing_needs_the_flag(tmp_path: Path) -> None:
 
 def test_multiframe_dicom_every_frame_or_selected(tmp_path: Path) -> None:
     frames = np.stack([np.full((20, 30), 10 * k, dtype=np.uint8) for k in range(5)])
-    path = write_dicom(tmp_path / "cine", frames, region_delta_cm=(0.03, 0.03))  # no extension: DICM preamble
+    path = write_dicom(tmp_path / "1.2.840.99", frames, region_delta_cm=(0.03, 0.03))  # found by its preamble
     loaded = _one(path)
     assert [x.item.frame for x in loaded] == [0, 1, 2, 3, 4]
     assert [float(x.image.mean()) for x in loaded] == [0, 10, 20, 30, 40]

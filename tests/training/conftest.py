@@ -23,8 +23,16 @@ def write_tiny_cache(folder, n_patients=4, size=64, seed=0):
                 image = (0.2 + 0.6 * (label == 2) + 0.1 * rng.random((size, size))).astype(np.float32)
                 images.append(image)
                 labels.append(label)
-                entries.append({"patient_id": f"patient{p + 1:04d}", "view": view, "instant": instant,
-                                "quality": "Good", "ef_percent": 50.0 + p, "has_gt": True})  # fmt: skip
+                entries.append(
+                    {
+                        "patient_id": f"patient{p + 1:04d}",
+                        "view": view,
+                        "instant": instant,
+                        "quality": "Good",
+                        "ef_percent": 50.0 + p,
+                        "has_gt": True,
+                    }
+                )
     n = len(images)
     folder.mkdir(parents=True, exist_ok=True)
     arrays = {

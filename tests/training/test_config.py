@@ -6,8 +6,16 @@ from lunet.config import ConfigError, TrainConfig
 
 
 def test_json_round_trip_is_exact(tmp_path):
-    config = TrainConfig(model="runet", model_overrides={"dil": 30, "shift": 0.7}, data="/d", fold=3, lr=1e-4,
-                         dice_classes=(1, 2, 3), devices="auto", cache=None)  # fmt: skip
+    config = TrainConfig(
+        model="runet",
+        model_overrides={"dil": 30, "shift": 0.7},
+        data="/d",
+        fold=3,
+        lr=1e-4,
+        dice_classes=(1, 2, 3),
+        devices="auto",
+        cache=None,
+    )
     assert TrainConfig.from_json(config.to_json()) == config
     path = tmp_path / "config.json"
     config.to_json(path)
@@ -30,7 +38,8 @@ def test_replace_ignores_unset_flags_and_rejects_unknown_fields():
 
 
 @pytest.mark.parametrize(
-    "bad", [{"size": 100}, {"fold": 11}, {"ul2_mode": "mx"}, {"lr": 0}, {"margin": 1.5}, {"box_clip_mode": "x"}]
+    "bad",
+    [{"size": 100}, {"fold": 11}, {"ul2_mode": "mx"}, {"lr": 0}, {"margin": 1.5}, {"box_clip_mode": "x"}],
 )
 def test_invalid_values_are_config_errors(bad):
     with pytest.raises(ConfigError):

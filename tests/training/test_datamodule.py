@@ -40,7 +40,9 @@ def test_sampler_is_seeded_per_epoch_and_shards_cover_the_single_process_order()
     a, b = ([p for p, _ in s] for s in shards)
     # global batch of 4 = the first 2 of each rank = the single process's first 4 (interleaved)
     assert sorted(a[:2] + b[:2]) == sorted(order[:4])
-    assert EpochShardSampler(5, 0, False).__len__() == 5 and [p for p, _ in EpochShardSampler(3, 0, False)] == [0, 1, 2]
+    assert EpochShardSampler(5, 0, False).__len__() == 5 and [
+        p for p, _ in EpochShardSampler(3, 0, False)
+    ] == [0, 1, 2]
 
 
 def test_augmentation_is_deterministic_and_keeps_label_and_box_consistent(tiny_cache):

@@ -10,8 +10,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from lunet.inference.readers import InputFormatError, InputItem, LoadedImage, _check_spacing, to_grayscale
+import numpy as np
+
+from lunet.inference.readers import (
+    InputFormatError,
+    InputItem,
+    LoadedImage,
+    _check_spacing,
+    cached_file,
+    to_grayscale,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -38,24 +48,27 @@ def dicom_spacing(ds: object, path: Path) -> tuple[float, float] | None:
     return None
 
 
-def read_dicom(item: InputItem, spacing: Sequence[float] | None) -> LoadedImage:
-    """One frame (``item.frame``, else the first) of a DICOM file as grayscale float32 with its spacing."""
+def _load(path: Path) -> tuple[Any, np.ndarray, tuple[float, float] | None]:
+    """(dataset without pixel data, decoded pixels, own spacing or None) of a DICOM file."""
     import pydicom
 
     try:
-        ds = pydicom.dcmread(item.path)
+        ds = pydicom.dcmread(path)
         pixels = ds.pixel_array
     except Exception as err:
-        raise InputFormatError(
-            f"{item.path}: unreadable DICOM pixel data ({type(err).__name__}: {err})"
-        ) from None
-    n_frames = int(getattr(ds, "NumberOfFrames", 1) or 1)
-    if n_frames > 1:
+        raise InputFormatError(f"{path}: unreadable DICOM pixel data ({type(err).__name__}: {err})") from None
+    del ds.PixelData  # the decoded array is kept instead
+    return ds, pixels, dicom_spacing(ds, path)
+
+
+def read_dicom(item: InputItem, spacing: Sequence[float] | None) -> LoadedImage:
+    """One frame (``item.frame``, else the first) of a DICOM file as grayscale float32 with its spacing."""
+    ds, pixels, own = _load(item.path) if item.frame is None else cached_file(item.path, _load)
+    if int(getattr(ds, "NumberOfFrames", 1) or 1) > 1:
         frame = item.frame or 0
         if frame >= pixels.shape[0]:
             raise InputFormatError(f"{item.path}: frame {frame} out of range ({pixels.shape[0]} frames)")
         pixels = pixels[frame]
-    own = dicom_spacing(ds, item.path)
     note = "DICOM input: mask written as NIfTI on the DICOM pixel grid"
     if own is None and spacing is None:
         raise InputFormatError(
@@ -65,7 +78,7 @@ def read_dicom(item: InputItem, spacing: Sequence[float] | None) -> LoadedImage:
     if own is None:
         note += "; spacing from --spacing"
     elif spacing is not None:
-        logger.info("%s: using the DICOM's own spacing %s mm, not --spacing", item.path, own)
+        logger.debug("%s: using the DICOM's own spacing %s mm, not --spacing", item.path, own)
     return LoadedImage(
         item, to_grayscale(pixels), own if own is not None else _check_spacing(item.path, spacing), note
     )

@@ -15,9 +15,10 @@ import logging
 import math
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -82,9 +83,9 @@ def file_kind(path: Path) -> str | None:
         return "png"
     if name.endswith((".dcm", ".dicom")):
         return "dicom"
-    if path.suffix.lower() in _SKIP_SUFFIXES or "." in name:
+    if path.suffix.lower() in _SKIP_SUFFIXES:
         return None
-    return "dicom" if _has_dicom_preamble(path) else None  # DICOM files often have no extension
+    return "dicom" if _has_dicom_preamble(path) else None  # DICOM files are often named by UID, no extension
 
 
 def _has_dicom_preamble(path: Path) -> bool:
@@ -194,7 +195,7 @@ def expand_inputs(
             continue
         try:
             n_frames = _frame_count(path, kind)
-        except ValueError as err:
+        except (ValueError, OSError) as err:
             errors.append((raw, str(err)))
             continue
         stem = InputItem(path, kind).stem
@@ -245,17 +246,34 @@ def _read_png(item: InputItem, spacing: Sequence[float] | None) -> LoadedImage:
     return LoadedImage(item, to_grayscale(array), _check_spacing(item.path, spacing))
 
 
+#: The last multi-frame file read (key, decoded content): frames of one file are read in a row, so each
+#: file is decoded once, and at most one file's pixels are held.
+_LAST_FILE: list[tuple[tuple[str, int, int], Any]] = []
+
+
+def cached_file(path: Path, load: Callable[[Path], Any]) -> Any:
+    """``load(path)``, reusing the previous result while ``path`` (name, size, mtime) is the same file."""
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if _LAST_FILE and _LAST_FILE[0][0] == key:
+        return _LAST_FILE[0][1]
+    _LAST_FILE.clear()
+    value = load(path)
+    _LAST_FILE.append((key, value))
+    return value
+
+
 def _read_itk(item: InputItem, spacing: Sequence[float] | None) -> LoadedImage:
     from lunet.data.camus_io import read_image
 
-    array, own = read_image(item.path)
+    array, own = read_image(item.path) if item.frame is None else cached_file(item.path, read_image)
     if array.ndim == 3:
         frame = item.frame or 0
         if frame >= array.shape[0]:
             raise InputFormatError(f"{item.path}: frame {frame} out of range ({array.shape[0]} frames)")
         array = array[frame]
     if spacing is not None and tuple(spacing) != tuple(own):
-        logger.info("%s: using the file's own spacing %s mm, not --spacing", item.path, own)
+        logger.debug("%s: using the file's own spacing %s mm, not --spacing", item.path, own)
     return LoadedImage(item, array.astype(np.float32), (float(own[0]), float(own[1])))
 
 

@@ -1,7 +1,8 @@
-"""Training of lunet: losses, the Lightning module and data module, ``train`` / ``cross_validate`` / ``run_demo``.
+"""Training of lunet: losses, the Lightning module and data module, ``train`` / ``cross_validate`` /
+``run_demo``.
 
-The public functions are loaded lazily so that importing ``lunet.training.commands`` (the CLI) does not
-import torch or Lightning.
+The public functions are loaded lazily so that importing ``lunet.training.commands`` (the CLI) does not import
+torch or Lightning.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ from typing import Any
 
 _EXPORTS = {
     "train": "lunet.training.fit",
-    "cross_validate": "lunet.training.fit",
-    "gather_predictions": "lunet.training.fit",
-    "predict_fold": "lunet.training.predictions",
+    "cross_validate": "lunet.training.cv",
+    "gather_predictions": "lunet.training.cv",
+    "predict_rows": "lunet.training.predictions",
     "run_demo": "lunet.training.demo",
     "soft_dice_loss": "lunet.training.losses",
     "box_l1_loss": "lunet.training.losses",

@@ -1,20 +1,38 @@
-"""``lunet train``, ``lunet cv`` and ``lunet demo`` (argument parsing only; the work is in ``lunet.training``)."""
+"""``lunet train``, ``lunet cv`` and ``lunet demo`` (argument parsing only)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 # CLI flag → TrainConfig field (flags left unset keep the config's value)
 _FIELDS = {
-    "data": "data", "model": "model", "fold": "fold", "n_folds": "n_folds", "folds_dir": "folds_dir",
-    "cache": "cache", "epochs": "epochs", "lr": "lr", "batch_size": "batch_size", "size": "size",
-    "margin": "margin", "patience": "patience", "seed": "seed", "accelerator": "accelerator",
-    "devices": "devices", "num_nodes": "num_nodes", "strategy": "strategy", "precision": "precision",
-    "num_workers": "num_workers", "max_steps": "max_steps", "ul2_mode": "ul2_mode",
-    "warmup_reference_box_epochs": "warmup_reference_box_epochs", "loc_weight": "loc_weight",
-}  # fmt: skip
+    "data": "data",
+    "model": "model",
+    "fold": "fold",
+    "n_folds": "n_folds",
+    "folds_dir": "folds_dir",
+    "cache": "cache",
+    "epochs": "epochs",
+    "lr": "lr",
+    "batch_size": "batch_size",
+    "size": "size",
+    "margin": "margin",
+    "patience": "patience",
+    "seed": "seed",
+    "accelerator": "accelerator",
+    "devices": "devices",
+    "num_nodes": "num_nodes",
+    "strategy": "strategy",
+    "precision": "precision",
+    "num_workers": "num_workers",
+    "max_steps": "max_steps",
+    "ul2_mode": "ul2_mode",
+    "warmup_reference_box_epochs": "warmup_reference_box_epochs",
+    "loc_weight": "loc_weight",
+}
 
 
 def _devices(text: str) -> int | str:
@@ -41,7 +59,12 @@ def _add_train_flags(parser: argparse.ArgumentParser) -> None:
     add("--loc-weight", type=float, help="weight of the box loss in multi-task training (default 10)")
     add("--warmup-reference-box-epochs", type=int, help="LU-Net: crop with the reference box for N epochs")
     add("--override", action="append", default=[], metavar="KEY=JSON", help="model option, e.g. dil=30")
-    add("--augment", action="store_true", default=None, help="light augmentation (off by default, as the paper)")
+    add(
+        "--augment",
+        action="store_true",
+        default=None,
+        help="light augmentation (off by default, as the paper)",
+    )
     add("--deterministic", action="store_true", default=None, help="deterministic algorithms")
     add("--accelerator", help="cpu, gpu or auto (default)")
     add("--devices", type=_devices, help="devices per node (int or auto; default 1)")
@@ -50,6 +73,7 @@ def _add_train_flags(parser: argparse.ArgumentParser) -> None:
     add("--precision", help="32-true (default), 16-mixed, bf16-mixed")
     add("--num-workers", type=int, help="data-loader workers (default 0)")
     add("--max-steps", type=int, help="stop after this many optimiser steps (default: no limit)")
+    add("--sync-batchnorm", action="store_true", default=None, help="DDP: synchronise BatchNorm statistics")
     add("--no-progress", action="store_true", help="no progress bar")
     add("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
 
@@ -60,7 +84,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--fold", type=int, help="test fold, 1-based (default 1)")
     train.set_defaults(func=run_train)
 
-    cv = subparsers.add_parser("cv", help="cross-validation: train every fold, gather out-of-fold predictions")
+    cv = subparsers.add_parser(
+        "cv", help="cross-validation: train every fold, gather out-of-fold predictions"
+    )
     _add_train_flags(cv)
     cv.add_argument("--folds", default=None, help="folds to train, e.g. 1-10, 3 or 2,5 (default: all)")
     cv.add_argument("--gather", action="store_true", help="only gather the finished folds' predictions")
@@ -69,8 +95,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     demo = subparsers.add_parser(
         "demo", help="synthetic end-to-end demo: U-Net1 vs LU-Net on phantom data (CPU, ≤ 10 min)"
     )
-    demo.add_argument("--out", type=Path, default=Path("lunet-demo"), help="output folder (default ./lunet-demo)")
-    demo.add_argument("--full", action="store_true", help="paper protocol (256 px, 500 patients, 10 folds; GPU)")
+    demo.add_argument(
+        "--out", type=Path, default=Path("lunet-demo"), help="output folder (default ./lunet-demo)"
+    )
+    demo.add_argument(
+        "--full", action="store_true", help="paper protocol (256 px, 500 patients, 10 folds; GPU)"
+    )
     demo.add_argument("--patients", type=int, help="number of synthetic patients")
     demo.add_argument("--epochs", type=int, help="epochs per model")
     demo.add_argument("--size", type=int, help="image side")
@@ -79,7 +109,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def build_config(args: argparse.Namespace) -> object:
-    """TrainConfig from (in order) defaults, ``--config`` or the run's config.json on --resume, then the flags."""
+    """TrainConfig from (in order) defaults, ``--config`` or the run's config.json on --resume, then the
+    flags."""
     from lunet.config import TrainConfig
 
     base = TrainConfig(data=args.data or "")
@@ -93,6 +124,8 @@ def build_config(args: argparse.Namespace) -> object:
         changes["augment"] = True
     if args.deterministic:
         changes["deterministic"] = True
+    if args.sync_batchnorm:
+        changes["sync_batchnorm"] = True
     if args.no_progress:
         changes["progress_bar"] = False
     if args.override:
@@ -115,13 +148,22 @@ def build_config(args: argparse.Namespace) -> object:
 def run_train(args: argparse.Namespace) -> int:
     from lunet.training.fit import train
 
-    run = train(build_config(args), args.out, resume=args.resume)
+    try:
+        run = train(build_config(args), args.out, resume=args.resume)
+    except SystemExit as err:  # Lightning's SIGTERMException: stopped by a scheduler or `kill`
+        if type(err).__name__ != "SIGTERMException":
+            raise
+        print(
+            f"lunet train: stopped by SIGTERM; continue with: lunet train --out {args.out} --resume",
+            file=sys.stderr,
+        )
+        return 143
     print(run)
     return 0
 
 
 def run_cv(args: argparse.Namespace) -> int:
-    from lunet.training.fit import cross_validate, gather_predictions, parse_folds
+    from lunet.training.cv import cross_validate, gather_predictions, parse_folds
 
     config = build_config(args)
     n_folds = config.n_folds  # type: ignore[attr-defined]
@@ -136,9 +178,12 @@ def run_cv(args: argparse.Namespace) -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from lunet.training.demo import DemoSettings, run_demo as demo
+    from lunet.training.demo import DemoSettings
+    from lunet.training.demo import run_demo as demo
 
     settings = DemoSettings.full() if args.full else DemoSettings()
-    settings = settings.replace(patients=args.patients, epochs=args.epochs, size=args.size, models=args.models)
+    settings = settings.replace(
+        patients=args.patients, epochs=args.epochs, size=args.size, models=args.models
+    )
     print(demo(args.out, settings))
     return 0

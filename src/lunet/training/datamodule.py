@@ -1,18 +1,20 @@
-"""Lightning data module over the preprocessed cache (:class:`lunet.data.preprocess.CachedImages`) and one fold.
+"""Lightning data module over one fold of the preprocessed cache (``lunet.data.preprocess.CachedImages``).
 
-A batch is a dict: ``image`` (B, 1, S, S) float32 (already normalised by the cache), ``label`` (B, S, S) int64,
-``box0`` (B, 4) float32 (reference box, margin 0), ``box`` (B, 4) float32 (``lunet.boxes.enlarge_box(box0,
-margin)``: the regression target and the oracle's crop) and ``index`` (B,) int64 (row of the cache).
-Only frames with a ground truth and a defined box enter training, validation or test.
+A batch is a dict: ``image`` (B, 1, S, S) float32 (already normalised by the cache), ``label`` (B, S, S)
+int64, ``box0`` (B, 4) float32 (reference box, margin 0), ``box`` (B, 4) float32
+(``lunet.boxes.enlarge_box(box0, margin)``: the regression target and the oracle's crop) and ``index`` (B,)
+int64 (row of the cache). Only frames with a ground truth and a defined box enter training, validation or
+test.
 
 Shuffling is deterministic and resumable: :class:`EpochShardSampler` permutes the rows with
-``numpy.random.default_rng([seed, epoch])`` and gives each process of a DDP run its interleaved share
-(like ``torch.utils.data.DistributedSampler``, so a global batch of ``batch_size`` is split into
-``world_size`` batches of ``batch_size / world_size``). It yields ``(row, epoch)`` pairs, so the optional
-augmentation is seeded by ``(seed, epoch, row)`` whatever the worker that computes it.
+``numpy.random.default_rng([seed, epoch])`` and gives each process of a DDP run its interleaved share (like
+``torch.utils.data.DistributedSampler``, so a global batch of ``batch_size`` is split into ``world_size``
+batches of ``batch_size / world_size``). It yields ``(row, epoch)`` pairs, so the optional augmentation is
+seeded by ``(seed, epoch, row)`` whatever the worker that computes it.
 
 Augmentation (off by default, as in the paper, which mentions none): a random zoom/translation (bilinear on
-the image, nearest on the label) and a random gamma; the reference box is then recomputed from the moved label.
+the image, nearest on the label) and a random gamma; the reference box is then recomputed from the moved
+label.
 """
 
 from __future__ import annotations
@@ -68,7 +70,9 @@ class CachedFrames(Dataset):
     Indexed by a row position or by ``(position, epoch)`` (from :class:`EpochShardSampler`).
     """
 
-    def __init__(self, cache: object, rows: np.ndarray, margin: float, augment: AugmentConfig, seed: int = 0) -> None:
+    def __init__(
+        self, cache: object, rows: np.ndarray, margin: float, augment: AugmentConfig, seed: int = 0
+    ) -> None:
         self.cache = cache
         self.rows = np.asarray(rows, dtype=np.int64)
         self.margin = margin
@@ -102,7 +106,8 @@ class CachedFrames(Dataset):
 
 
 class EpochShardSampler(Sampler):
-    """Seeded per-epoch permutation (or identity), sharded over ``world_size`` processes; yields (position, epoch)."""
+    """Seeded per-epoch permutation (or identity), sharded over ``world_size`` processes; yields (position,
+    epoch)."""
 
     def __init__(self, n: int, seed: int, shuffle: bool, rank: int = 0, world_size: int = 1) -> None:
         self.n, self.seed, self.shuffle = n, seed, shuffle
@@ -116,7 +121,11 @@ class EpochShardSampler(Sampler):
         return math.ceil(self.n / self.world_size)
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
-        order = np.random.default_rng([self.seed, self.epoch]).permutation(self.n) if self.shuffle else np.arange(self.n)
+        order = (
+            np.random.default_rng([self.seed, self.epoch]).permutation(self.n)
+            if self.shuffle
+            else np.arange(self.n)
+        )
         total = len(self) * self.world_size
         order = np.concatenate([order, order[: total - self.n]]) if total > self.n else order
         for position in order[self.rank :: self.world_size]:
@@ -157,7 +166,8 @@ class CacheDataModule(L.LightningDataModule):
         self.cache: object | None = None
 
     def rows(self, split: str) -> np.ndarray:
-        """Cache rows of ``split`` (``"train"``, ``"val"``, ``"test"``) with a ground truth and a finite box."""
+        """Cache rows of ``split`` (``"train"``, ``"val"``, ``"test"``) with a ground truth and a finite
+        box."""
         from lunet.data.preprocess import CachedImages
 
         if self.cache is None:
@@ -171,7 +181,9 @@ class CacheDataModule(L.LightningDataModule):
         self.train_rows, self.val_rows = self.rows("train"), self.rows("val")
         if len(self.train_rows) == 0:
             raise ValueError(f"{self.cache_dir}: fold has no annotated training frames")
-        logger.info("fold: %d training frames, %d validation frames", len(self.train_rows), len(self.val_rows))
+        logger.info(
+            "fold: %d training frames, %d validation frames", len(self.train_rows), len(self.val_rows)
+        )
 
     def _world(self) -> tuple[int, int]:
         trainer = self.trainer

@@ -1,20 +1,20 @@
 """Train one fold, cross-validate, and write a run folder (docs/architecture.md, "training").
 
-Run folder ``RUN/``: ``config.json``, ``version.txt``, ``folds/`` (the fold lists), ``metrics.csv`` (one row per
-epoch), ``checkpoints/best.ckpt`` (lowest validation loss) and ``checkpoints/last.ckpt`` (both written
+Run folder ``RUN/``: ``config.json``, ``version.txt``, ``folds/`` (the fold lists), ``metrics.csv`` (one row
+per epoch), ``checkpoints/best.ckpt`` (lowest validation loss) and ``checkpoints/last.ckpt`` (both written
 atomically), ``model.safetensors`` + ``model.json`` (the best weights, :func:`lunet.bundle.save_bundle`), and
 the predictions of the test fold (:mod:`lunet.training.predictions`).
 
-Resume: ``train(config, run, resume=True)`` continues from ``checkpoints/last.ckpt`` (saved at the end of every
-epoch). An interrupted epoch is recomputed from its start; since shuffling, augmentation and the global RNG are
-seeded per epoch, the result equals an uninterrupted run.
+Resume: ``train(config, run, resume=True)`` continues from ``checkpoints/last.ckpt`` (saved at the end of
+every epoch). An interrupted epoch is recomputed from its start; since shuffling, augmentation and the global
+RNG are seeded per epoch, the result equals an uninterrupted run.
 
 Cross-validation on a cluster (SLURM array, one fold per job, then gather)::
 
     #SBATCH --array=1-10
     lunet cv --data CAMUS --model lunet --folds $SLURM_ARRAY_TASK_ID --out runs/lunet-cv --resume
     # after the array has finished:
-    lunet cv --data CAMUS --model lunet --folds 1-10 --out runs/lunet-cv --gather
+    lunet cv --data CAMUS --model lunet --out runs/lunet-cv --gather
 
 DDP: ``devices``, ``num_nodes`` and ``strategy`` go to the Lightning ``Trainer``; the global batch is split
 across processes; only rank 0 writes the bundle and the predictions.
@@ -24,8 +24,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -50,7 +49,8 @@ def default_cache_dir(config: TrainConfig, run_dir: Path) -> Path:
 
 
 def select_fold(config: TrainConfig, cache: object, run_dir: Path) -> object:
-    """The fold ``config.fold`` (1-based) from published lists or stratified folds; written to ``RUN/folds``."""
+    """The fold ``config.fold`` (1-based) from published lists or stratified folds; written to
+    ``RUN/folds``."""
     from lunet.data.folds import make_folds, read_fold_lists, write_fold_lists
 
     if config.folds_dir:
@@ -60,16 +60,20 @@ def select_fold(config: TrainConfig, cache: object, run_dir: Path) -> object:
         for entry in cache.index:  # type: ignore[attr-defined]
             if entry.get("has_gt", True) and entry["patient_id"] not in patients:
                 patients[entry["patient_id"]] = SimpleNamespace(
-                    patient_id=entry["patient_id"], image_quality=entry["quality"], ef_percent=entry["ef_percent"]
+                    patient_id=entry["patient_id"],
+                    image_quality=entry["quality"],
+                    ef_percent=entry["ef_percent"],
                 )
         folds = make_folds(list(patients.values()), config.n_folds, config.seed)
     if config.fold > len(folds):
-        raise RunFolderError(f"{config.folds_dir or config.data}: fold {config.fold} asked, {len(folds)} folds exist")
+        raise RunFolderError(
+            f"{config.folds_dir or config.data}: fold {config.fold} asked, {len(folds)} folds exist"
+        )
     write_fold_lists(folds, run_dir / "folds")
     return folds[config.fold - 1]
 
 
-def build_model(config: TrainConfig) -> object:
+def build_model(config: TrainConfig) -> tuple[object, dict]:
     """``create_model(config.model, **overrides)``, passing the run's ``margin`` to models that take one."""
     from lunet.models import create_model
     from lunet.models.registry import get_spec
@@ -80,28 +84,53 @@ def build_model(config: TrainConfig) -> object:
     return create_model(config.model, **overrides), overrides
 
 
-def _trainer(config: TrainConfig, run_dir: Path, has_val: bool, extra: Sequence[object]) -> tuple[object, object]:
+def _trainer(
+    config: TrainConfig, run_dir: Path, has_val: bool, extra: Sequence[object]
+) -> tuple[object, object]:
     import lightning as L
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
     from lunet.training.task import AtomicCheckpointIO, EpochMetricsCSV
 
     monitor = "val_loss" if has_val else "train_loss"
-    checkpoint = ModelCheckpoint(
-        dirpath=run_dir / CHECKPOINTS, filename="best", monitor=monitor, mode="min", save_top_k=1, save_last=True,
-        save_on_train_epoch_end=True, auto_insert_metric_name=False, enable_version_counter=False,
-    )  # fmt: skip
-    callbacks: list = [EpochMetricsCSV(run_dir / "metrics.csv"), checkpoint]
+    # Two checkpoint callbacks: Lightning 2.6's save_last only refreshes last.ckpt when a best one is saved.
+    # "last" comes after "best", so last.ckpt holds the updated best-tracking state.
+    common = {
+        "dirpath": run_dir / CHECKPOINTS,
+        "save_top_k": 1,
+        "save_on_train_epoch_end": True,
+        "auto_insert_metric_name": False,
+        "enable_version_counter": False,
+    }
+    checkpoint = ModelCheckpoint(filename="best", monitor=monitor, mode="min", **common)
+    last = ModelCheckpoint(filename="last", monitor=None, every_n_epochs=1, **common)
+    callbacks: list = [EpochMetricsCSV(run_dir / "metrics.csv"), checkpoint, last]
     if config.patience > 0 and has_val:
-        callbacks.append(EarlyStopping(monitor, patience=config.patience, mode="min", check_on_train_epoch_end=True))
+        callbacks.append(
+            EarlyStopping(monitor, patience=config.patience, mode="min", check_on_train_epoch_end=True)
+        )
     trainer = L.Trainer(
-        accelerator=config.accelerator, devices=config.devices, num_nodes=config.num_nodes, strategy=config.strategy,
-        precision=config.precision, max_epochs=config.epochs, max_steps=config.max_steps,
-        deterministic=config.deterministic, sync_batchnorm=config.sync_batchnorm, callbacks=[*callbacks, *extra],
-        plugins=[AtomicCheckpointIO()], logger=False, default_root_dir=run_dir, num_sanity_val_steps=0,
-        enable_model_summary=False, enable_progress_bar=config.progress_bar, use_distributed_sampler=False,
-        log_every_n_steps=config.log_every_n_steps, limit_val_batches=1.0 if has_val else 0,
-    )  # fmt: skip
+        accelerator=config.accelerator,
+        devices=config.devices,
+        num_nodes=config.num_nodes,
+        strategy=config.strategy,
+        precision=config.precision,
+        max_epochs=config.epochs,
+        max_steps=config.max_steps,
+        deterministic=config.deterministic,
+        sync_batchnorm=config.sync_batchnorm,
+        callbacks=[*callbacks, *extra],
+        plugins=[AtomicCheckpointIO()],
+        logger=False,
+        default_root_dir=run_dir,
+        num_sanity_val_steps=0,
+        enable_model_summary=False,
+        enable_progress_bar=config.progress_bar,
+        use_distributed_sampler=False,
+        log_every_n_steps=config.log_every_n_steps,
+        limit_val_batches=1.0 if has_val else 0,
+        max_time=None if config.max_time_s is None else {"seconds": config.max_time_s},
+    )
     return trainer, checkpoint
 
 
@@ -113,7 +142,8 @@ def write_run_files(config: TrainConfig, run_dir: Path) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     config.to_json(run_dir / "config.json")
     write_text_atomic(
-        run_dir / "version.txt", f"lunet {__version__}\ntorch {torch.__version__}\nlightning {lightning.__version__}\n"
+        run_dir / "version.txt",
+        f"lunet {__version__}\ntorch {torch.__version__}\nlightning {lightning.__version__}\n",
     )
 
 
@@ -154,7 +184,9 @@ def train(
     config = config.replace(data=str(Path(config.data).resolve()))
     last = run_dir / CHECKPOINTS / "last.ckpt"
     if last.exists() and not resume:
-        raise RunFolderError(f"{run_dir}: holds a training run already; pass --resume to continue it or another --out")
+        raise RunFolderError(
+            f"{run_dir}: holds a training run already; pass --resume to continue it or another --out"
+        )
     if resume and not last.exists():
         logger.warning("%s: no last.ckpt to resume from; starting from scratch", run_dir)
     write_run_files(config, run_dir)
@@ -166,107 +198,49 @@ def train(
     model, overrides = build_model(config)
     spec = get_spec(config.model)
     task = SegmentationTask(
-        model, LossConfig.from_train(config), OptimConfig(config.lr), spec.needs_reference_box,
-        config.warmup_reference_box_epochs, config.seed, hparams={"config": config.to_dict()},
-    )  # fmt: skip
+        model,
+        LossConfig.from_train(config),
+        OptimConfig(config.lr),
+        spec.needs_reference_box,
+        config.warmup_reference_box_epochs,
+        config.seed,
+        hparams={"config": config.to_dict()},
+    )
     augment = AugmentConfig(config.augment, config.augment_shift, config.augment_scale, config.augment_gamma)
     data = CacheDataModule(
         str(cache_dir), fold, config.batch_size, config.margin, config.seed, config.num_workers, augment
     )
     has_val = len(data.rows("val")) > 0
     trainer, checkpoint = _trainer(config, run_dir, has_val, callbacks)
-    trainer.fit(task, datamodule=data, ckpt_path=str(last) if resume and last.exists() else None, weights_only=True)
+    trainer.fit(
+        task, datamodule=data, ckpt_path=str(last) if resume and last.exists() else None, weights_only=True
+    )
     if not trainer.is_global_zero:
         return run_dir
 
     best = checkpoint.best_model_path or str(last)
     state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
     model.load_state_dict({k.removeprefix("model."): v for k, v in state.items()})
-    meta = {"model": config.model, "overrides": overrides, "size": config.size, "margin": config.margin,
-            "config": config.to_dict(), "checkpoint": Path(best).name}  # fmt: skip
+    meta = {
+        "model": config.model,
+        "overrides": overrides,
+        "size": config.size,
+        "margin": config.margin,
+        "config": config.to_dict(),
+        "checkpoint": Path(best).name,
+    }
     save_bundle(run_dir, model, meta)
     logger.info("%s: best checkpoint %s (epoch metrics in metrics.csv)", run_dir, Path(best).name)
     if predict:
         device = "cuda" if torch.cuda.is_available() and config.accelerator != "cpu" else "cpu"
         predict_rows(
-            model, cache, data.rows("test"), run_dir, needs_reference_box=spec.needs_reference_box,
-            margin=config.margin, batch_size=max(1, config.batch_size), device=device,
-        )  # fmt: skip
-    return run_dir
-
-
-def parse_folds(text: str | Iterable[int], n_folds: int) -> list[int]:
-    """``"1-10"``, ``"3"``, ``"1,4,7"`` or ints → sorted fold numbers in 1..n_folds."""
-    if not isinstance(text, str):
-        folds = sorted({int(k) for k in text})
-    else:
-        folds = set()
-        for part in text.replace(" ", "").split(","):
-            if "-" in part:
-                a, b = part.split("-", 1)
-                folds.update(range(int(a), int(b) + 1))
-            elif part:
-                folds.add(int(part))
-        folds = sorted(folds)
-    if not folds or folds[0] < 1 or folds[-1] > n_folds:
-        raise RunFolderError(f"folds {text!r}: expected numbers in 1..{n_folds} (e.g. 1-10 or 2,5)")
-    return folds
-
-
-def cross_validate(
-    config: TrainConfig,
-    run_dir: str | Path,
-    folds: str | Iterable[int] | None = None,
-    *,
-    resume: bool = False,
-    gather: bool = True,
-) -> Path:
-    """Train ``RUN/fold_K`` for every fold K in turn, then gather the out-of-fold predictions in ``RUN``.
-
-    A fold whose ``model.safetensors`` exists is skipped (so a re-run after a crash, or with ``resume=True``
-    after a kill, only finishes what is missing).
-
-    Returns:
-        the cross-validation folder ``RUN`` (``RUN/predictions`` holds every test patient of the gathered folds).
-    """
-    run_dir = Path(run_dir)
-    numbers = parse_folds(folds if folds is not None else f"1-{config.n_folds}", config.n_folds)
-    for k in numbers:
-        fold_dir = run_dir / f"fold_{k}"
-        if (fold_dir / "model.safetensors").is_file() and (fold_dir / "predictions").is_dir():
-            logger.info("%s: done already, skipped", fold_dir)
-            continue
-        logger.info("cross-validation: fold %d of %s", k, numbers)
-        train(config.replace(fold=k), fold_dir, resume=resume or (fold_dir / CHECKPOINTS / "last.ckpt").exists())
-    if gather:
-        gather_predictions(config, run_dir, range(1, config.n_folds + 1))
-    return run_dir
-
-
-def gather_predictions(config: TrainConfig, run_dir: str | Path, folds: Iterable[int]) -> Path:
-    """Copy ``fold_K/predictions*`` of the finished folds into ``RUN/predictions*`` (boxes.csv concatenated)."""
-    from lunet.training.predictions import read_boxes_csv, write_boxes_csv
-
-    run_dir = Path(run_dir)
-    done = [k for k in folds if (run_dir / f"fold_{k}" / "predictions").is_dir()]
-    if not done:
-        raise RunFolderError(f"{run_dir}: no finished fold (fold_K/predictions) to gather")
-    write_run_files(config.replace(data=str(Path(config.data).resolve())), run_dir)
-    for sub in ("predictions", "predictions_o1"):
-        boxes: list[dict] = []
-        for k in done:
-            src = run_dir / f"fold_{k}" / sub
-            if not src.is_dir():
-                continue
-            for patient in sorted(p for p in src.iterdir() if p.is_dir()):
-                shutil.copytree(patient, run_dir / sub / patient.name, dirs_exist_ok=True)
-            if (src / "boxes.csv").is_file():
-                boxes += read_boxes_csv(src / "boxes.csv")
-        if boxes:
-            write_boxes_csv(run_dir / sub / "boxes.csv", boxes)
-    write_text_atomic(run_dir / "folds_gathered.txt", "".join(f"fold_{k}\n" for k in done))
-    missing = sorted(set(range(1, config.n_folds + 1)) - set(done))
-    if missing:
-        logger.warning("%s: folds %s not finished yet; their patients have no prediction", run_dir, missing)
-    logger.info("%s: gathered out-of-fold predictions of folds %s", run_dir, done)
+            model,
+            cache,
+            data.rows("test"),
+            run_dir,
+            needs_reference_box=spec.needs_reference_box,
+            margin=config.margin,
+            batch_size=max(1, config.batch_size),
+            device=device,
+        )
     return run_dir

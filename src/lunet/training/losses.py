@@ -1,12 +1,14 @@
-"""Training losses of the papers (LU-Net, TUFFC 2020, Sec. IV-C2) and the composite loss of every model output.
+"""Training losses of the papers (LU-Net, TUFFC 2020, Sec. IV-C2) and the composite loss of any output.
 
 - Segmentation: multi-class soft Dice over LV and myocardium (:func:`soft_dice_loss`), computed per image and
   per class, then averaged (MONAI's ``DiceLoss`` with its default reduction; tested against it).
 - Localization: "a L1 loss clipped at 0.99 summing the errors on the four BB values" (:func:`box_l1_loss`).
   Our reading: each of the four absolute errors is clipped at 0.99, then the four are summed (per image), then
   averaged over the batch (``box_clip_mode="value"``). Boxes are normalised to [0, 1], so a single error above
-  0.99 is a box on the wrong side of the image and its gradient is dropped. The other reading, clipping the *sum*
-  at 0.99 (``"sum"``), gives no gradient at all to an image whose four errors add up to more than 0.99 (usual at
+  0.99 is a box on the wrong side of the image and its gradient is dropped. The other reading, clipping the
+  *sum*
+  at 0.99 (``"sum"``), gives no gradient at all to an image whose four errors add up to more than 0.99
+  (usual at
   initialisation: four errors of 0.25), which would stall training; it is kept as an option.
 - Multi-task: the box term is weighted ``loc_weight`` (10 in the paper).
 
@@ -25,9 +27,9 @@ OracleOutput        Dice(roi, crop of the label by the reference box)
 
 LU-Net's "dynamically evolving" ROI loss: the one-hot label is cropped with the *same* differentiable sampling
 as the image (``crop_to_box``, bilinear → a soft target) and with the box the network actually used, so the
-target follows the predicted ROI as it evolves during training. The box is detached for the *target* crop:
-the localizer learns from the L1 term and from the gradient that flows through the image crop, never by moving
-the box to make the target easier.
+target follows the predicted ROI as it evolves during training. The box is detached for the *target* crop: the
+localizer learns from the L1 term and from the gradient that flows through the image crop, never by moving the
+box to make the target easier.
 """
 
 from __future__ import annotations
@@ -125,7 +127,8 @@ class LossConfig:
 
 
 def roi_target(label: Tensor, boxes: Tensor, size: tuple[int, int], num_classes: int) -> Tensor:
-    """Soft one-hot target of a crop: one-hot ``label`` (B, H, W) cropped to ``boxes`` (detached), bilinear."""
+    """Soft one-hot target of a crop: one-hot ``label`` (B, H, W) cropped to ``boxes`` (detached),
+    bilinear."""
     return crop_to_box(one_hot_labels(label, num_classes), boxes.detach().float(), size, mode="bilinear")
 
 
@@ -142,7 +145,8 @@ def composite_loss(
             reference-box warm-up).
 
     Returns:
-        ``(total, terms)``; ``terms`` maps names (``dice``, ``dice_o1``, ``dice_roi``, ``box_l1``, ...) to detached
+        ``(total, terms)``; ``terms`` maps names (``dice``, ``dice_o1``, ``dice_roi``, ``box_l1``, ...) to
+        detached
         unweighted values.
     """
     label = batch["label"]

@@ -100,7 +100,9 @@ def predict_rows(
                 write_image(o1_dir / folder / name, labels_on_grid(o1[i], shape), spacing)
             if box is not None:
                 values = [float(v) for v in box[i].cpu()]
-                boxes.append(dict(zip(BOX_COLUMNS, [entry["patient_id"], entry["view"], entry["instant"], *values])))
+                boxes.append(
+                    dict(zip(BOX_COLUMNS, [entry["patient_id"], entry["view"], entry["instant"], *values]))
+                )
     if boxes:
         write_boxes_csv(pred_dir / "boxes.csv", boxes)
     pred_dir.mkdir(parents=True, exist_ok=True)

@@ -2,15 +2,16 @@
 
 No subclass per model: the output type of the network selects the loss terms
 (:func:`lunet.training.losses.composite_loss`). Logged per epoch: ``train_loss``, ``val_loss`` and, for models
-with a segmentation, ``val_dice`` (hard Dice of LV_Endo, mean over images); for models with a box, ``val_iou``.
+with a segmentation, ``val_dice`` (hard Dice of LV_Endo, mean over images); for models with a box,
+``val_iou``.
 
-Reproducibility: at the start of every training epoch the global torch RNG is re-seeded from
-``(seed, epoch)``, so an epoch computes the same thing whether the run was resumed or not (shuffling and
-augmentation are seeded the same way in :mod:`lunet.training.datamodule`).
+Reproducibility: at the start of every training epoch the global torch RNG is re-seeded from ``(seed,
+epoch)``, so an epoch computes the same thing whether the run was resumed or not (shuffling and augmentation
+are seeded the same way in :mod:`lunet.training.datamodule`).
 
 This module also holds the small Lightning add-ons of a run: :class:`AtomicCheckpointIO` (a kill never leaves
-a half-written ``.ckpt``), :class:`EpochMetricsCSV` (``metrics.csv``, one row per epoch, written atomically and
-restored on resume) and the one-line epoch summary in the log.
+a half-written ``.ckpt``), :class:`EpochMetricsCSV` (``metrics.csv``, one row per epoch, written atomically
+and restored on resume) and the one-line epoch summary in the log.
 """
 
 from __future__ import annotations
@@ -108,16 +109,30 @@ class SegmentationTask(L.LightningModule):
 
             located = self.model.localizer(batch["image"])
             roi, logits = segment_in_box(
-                self.model.segmenter, batch["image"], batch["box"], self.model.roi_size, self.model.num_classes
+                self.model.segmenter,
+                batch["image"],
+                batch["box"],
+                self.model.roi_size,
+                self.model.num_classes,
             )
-            out = LUNetOutput(coarse_logits=located.seg_logits, box=located.box, roi_logits=roi, logits=logits)
+            out = LUNetOutput(
+                coarse_logits=located.seg_logits, box=located.box, roi_logits=roi, logits=logits
+            )
             return out, batch["box"]
         return self(batch["image"], batch["box"]), None
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         out, crop_box = self._run(batch)
         loss, _ = composite_loss(out, batch, self.loss_config, crop_box)
-        self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(batch["image"]))
+        self.log(
+            "train_loss",
+            loss,
+            on_step=False,
+            on_epoch=True,
+            prog_bar=True,
+            batch_size=len(batch["image"]),
+            sync_dist=True,
+        )
         return loss
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
@@ -131,7 +146,9 @@ class SegmentationTask(L.LightningModule):
             self.log("val_dice", dice, on_epoch=True, prog_bar=True, batch_size=n, sync_dist=True)
         box = predicted_box(out)
         if box is not None and not self.needs_reference_box:
-            self.log("val_iou", box_iou(box, batch["box"]).mean(), on_epoch=True, batch_size=n, sync_dist=True)
+            self.log(
+                "val_iou", box_iou(box, batch["box"]).mean(), on_epoch=True, batch_size=n, sync_dist=True
+            )
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.model.parameters(), lr=self.optim.lr)
@@ -153,7 +170,8 @@ class SegmentationTask(L.LightningModule):
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
-    """``torch.save`` to a temporary file next to the target, then ``os.replace``: never a half-written .ckpt."""
+    """``torch.save`` to a temporary file next to the target, then ``os.replace``: never a half-written
+    .ckpt."""
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
         path = Path(path)
@@ -163,7 +181,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
 
 class EpochMetricsCSV(L.Callback):
-    """``metrics.csv``: one row per finished epoch (epoch, step, losses, Dice, IoU, seconds), atomic, resumable.
+    """``metrics.csv``: one row per finished epoch (epoch, step, losses, Dice, IoU, seconds), atomic,
+    resumable.
 
     The rows live in the callback's state, which Lightning stores in every checkpoint, so a resumed run
     continues the same file instead of starting it again.

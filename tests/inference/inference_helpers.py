@@ -1,11 +1,10 @@
-"""Fixtures of the inference tests: tiny random-weight bundles and writers of every input format."""
+"""Helpers of the inference tests: tiny random-weight bundles and writers of every input format."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 SIZE = 64
 
@@ -25,12 +24,6 @@ def make_bundle(folder: Path, name: str, seed: int = 0, **overrides: object) -> 
                 module.running_mean.uniform_(-0.2, 0.2)
                 module.running_var.uniform_(0.5, 1.5)
     return save_bundle(folder, model, {"model": name, "overrides": overrides, "size": SIZE, "margin": 0.05})
-
-
-@pytest.fixture(scope="session")
-def unet_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small U-Net1 (8 filters per level) bundle."""
-    return make_bundle(tmp_path_factory.mktemp("unet1"), "unet1", filters=(8, 8, 8, 8, 8, 8))
 
 
 def echo_like(rows: int, cols: int, seed: int = 0) -> np.ndarray:

@@ -1,0 +1,205 @@
+"""Accuracy on the SYNTHETIC phantom: unet1, lunet, runet and unet1-oracle (m = 5 %), one fold, fixed seed.
+
+Generates ``--patients`` phantom patients (256×256 frames, seed ``--seed``), trains every model with lunet's
+training API (``lunet.training.fit.train``: the code of ``lunet train``) for ``--epochs`` epochs at
+``--size``×``--size`` on fold ``--fold`` of ``--n-folds`` (stratified folds of ``lunet.data.folds``), predicts
+the test patients, and evaluates all models together with ``lunet.evaluation.evaluate.evaluate_models``.
+
+Printed per model (final output o2 for the two-stage models): Dice, d_m, d_H of LV_Endo and LV_Epi (Table II:
+good + medium quality test patients), geometric and anatomical outliers (Table IV: all test images), EF MAE
+(Table III, against the phantom's true EF) and training time. Same-run baselines: unet1 (the plain U-Net the
+papers compare with) and a threshold + largest-dark-component rule (``bench/threshold_baseline.py``'s method,
+σ and threshold chosen on this fold's training + validation images), LV_Endo Dice on all test images.
+
+The figures are SYNTHETIC (phantom, not CAMUS) and CPU-sized: few patients and epochs, so they measure the
+pipeline, not the papers' accuracy. Default ≈ 10 min on 2 idle cores; ``--quick`` is a smoke check.
+
+Run: ``python bench/bench_accuracy.py [--quick] [--patients 40] [--epochs 20] [--size 64] [--device cuda]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from _common import make_phantom, print_header, print_table, quiet_lightning, setup_torch
+
+MODELS = ("unet1", "lunet", "runet", "unet1-oracle")
+
+
+def train_all(root: Path, cache_dir: Path, out: Path, args: argparse.Namespace) -> dict[str, float]:
+    """Train each model of ``args.models`` (run in ``out/<model>``); returns training seconds by model."""
+    from lunet.config import TrainConfig
+    from lunet.training.fit import train
+
+    seconds = {}
+    for model in args.models:
+        config = TrainConfig(
+            model=model, data=str(root), cache=str(cache_dir), fold=args.fold, n_folds=args.n_folds,
+            seed=args.seed, size=args.size, margin=0.05, epochs=args.epochs, batch_size=args.batch,
+            lr=args.lr, patience=0, accelerator="gpu" if args.device.startswith("cuda") else "cpu",
+            progress_bar=False,
+        )  # fmt: skip
+        start = time.perf_counter()
+        train(config, out / model)
+        seconds[model] = time.perf_counter() - start
+        print(f"  trained {model}: {seconds[model]:.0f} s")
+    return seconds
+
+
+def threshold_baseline_dice(root: Path, fold: object) -> tuple[float, int]:
+    """LV_Endo Dice (mean over the fold's test images) of the threshold rule tuned on its train + val."""
+    import threshold_baseline as tb
+    from lunet.data.camus import scan_camus
+    from lunet.data.labels import INSTANTS, VIEWS, Label
+
+    records = {r.patient_id: r for r in scan_camus(root).patients}
+
+    def pairs(ids: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        out = []
+        for pid in ids:
+            for view in VIEWS:
+                for instant in INSTANTS:
+                    echo = records[pid].load(view, instant)
+                    out.append((echo.image, echo.label == int(Label.LV)))
+        return out
+
+    train = pairs(list(fold.train) + list(fold.val))  # type: ignore[attr-defined]
+    test = pairs(list(fold.test))  # type: ignore[attr-defined]
+    valid = [tb.sector_mask(img) for img, _ in train]
+    best = (-1.0, 0.0, 0.0)
+    for sigma in tb.SIGMAS:
+        for t in tb.THRESHOLDS:
+            score = float(
+                np.mean([tb.dice(tb.predict(img, v, sigma, t), ref) for (img, ref), v in zip(train, valid)])
+            )
+            best = max(best, (score, sigma, float(t)))
+    _, sigma, t = best
+    return float(
+        np.mean([tb.dice(tb.predict(img, tb.sector_mask(img), sigma, t), ref) for img, ref in test])
+    ), len(test)
+
+
+def summary_rows(tables: dict, per_image: Path, seconds: dict[str, float]) -> list[dict[str, object]]:
+    """One row per model from the evaluation tables (see the module docstring for the subsets)."""
+    t2 = {r["model"]: r for r in tables["table2"]["rows"]}
+    t4 = {r["model"]: r for r in tables["table4"]["rows"]}
+    t3: dict[str, dict] = {}
+    for r in tables["table3"]["rows"]:  # prefer the phantom truth, then Simpson on the reference masks
+        if r["model"] not in t3 or r["reference"] == "truth":
+            t3[r["model"]] = r
+    with per_image.open() as f:
+        images = list(csv.DictReader(f))
+    rows = []
+    for model in seconds:
+        r2, r4, r3 = t2.get(model, {}), t4.get(model, {}), t3.get(model, {})
+        endo_all = [float(r["lv_endo_dice"]) for r in images if r["model"] == model and r.get("lv_endo_dice")]
+
+        def m(row: dict, key: str) -> float:
+            return float(row.get(key, {}).get("mean", math.nan))
+
+        def count(row: dict, key: str) -> str:
+            c = row.get(key, {})
+            return f"{c['count']}/{c['total']}" if c else "-"
+
+        rows.append({
+            "model": model, "Dice endo": m(r2, "lv_endo_dice"), "Dice epi": m(r2, "lv_epi_dice"),
+            "d_m endo": m(r2, "lv_endo_mad_mm"), "d_m epi": m(r2, "lv_epi_mad_mm"),
+            "d_H endo": m(r2, "lv_endo_hd_mm"), "d_H epi": m(r2, "lv_epi_hd_mm"),
+            "geo out (img)": count(r4, "geometric_outliers_images"),
+            "anat out (img)": count(r4, "anatomical_outliers_images"),
+            "EF MAE %": float(r3.get("ef_percent", {}).get("mae", math.nan)) if r3 else math.nan,
+            "EF ref": r3.get("reference", "-"),
+            "Dice endo (all)": float(np.mean(endo_all)) if endo_all else math.nan,
+            "train s": seconds[model],
+        })  # fmt: skip
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    parser.add_argument("--patients", type=int, default=40, help="phantom patients (4 annotated frames each)")
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--size", type=int, default=64, help="network input side (multiple of 32)")
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--fold", type=int, default=1)
+    parser.add_argument("--n-folds", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--out", type=Path, default=None, help="keep the runs and evaluation here")
+    parser.add_argument("--quick", action="store_true", help="smoke check: 10 patients, 1 epoch")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.patients, args.epochs, args.batch = 10, 1, 4
+    setup_torch(args.device, args.threads)
+    quiet_lightning()
+    print_header("bench_accuracy: SYNTHETIC phantom, one fold", args.device)
+    from lunet.data.preprocess import CachedImages, build_cache
+    from lunet.evaluation.evaluate import evaluate_models
+    from lunet.training.fit import select_fold
+
+    with tempfile.TemporaryDirectory(prefix="bench_accuracy_") as name:
+        out = args.out or Path(name)
+        start = time.perf_counter()
+        root = make_phantom(out / "phantom", args.patients, size="256", seed=args.seed)
+        cache_dir = build_cache(root, out / "cache", size=args.size)
+        print(f"phantom + cache: {args.patients} patients in {time.perf_counter() - start:.0f} s")
+        seconds = train_all(root, cache_dir, out / "runs", args)
+        preds = {m: out / "runs" / m / "predictions" for m in seconds}
+        boxes = {m: p / "boxes.csv" for m, p in preds.items()}
+        start = time.perf_counter()
+        tables = evaluate_models(preds, root, out / "evaluation", boxes, box_margin=0.05)
+        print(f"  evaluation: {time.perf_counter() - start:.0f} s")
+        rows = summary_rows(tables, out / "evaluation" / "per_image.csv", seconds)
+        fold = select_fold(args_config(args, root, cache_dir), CachedImages(cache_dir), out / "fold_probe")
+        baseline, n_test = threshold_baseline_dice(root, fold)
+    print(f"\nSYNTHETIC phantom (not CAMUS): {args.patients} patients, fold {args.fold}/{args.n_folds} "
+          f"({len(fold.train)} train / {len(fold.val)} val / {len(fold.test)} test patients, "
+          f"seed {args.seed}), "
+          f"input {args.size}×{args.size}, {args.epochs} epochs, batch {args.batch}, Adam lr {args.lr}, "
+          f"device {args.device}")  # fmt: skip
+    print("Dice / d_m / d_H (mm): Table II, good + medium test patients; outliers: Table IV, "
+          "all test images; EF MAE: Table III (reference in 'EF ref')")  # fmt: skip
+    columns = [
+        "model",
+        "Dice endo",
+        "Dice epi",
+        "d_m endo",
+        "d_m epi",
+        "d_H endo",
+        "d_H epi",
+        "geo out (img)",
+        "anat out (img)",
+        "EF MAE %",
+        "EF ref",
+        "Dice endo (all)",
+        "train s",
+    ]
+    print_table(rows, columns, digits=3)
+    unet = next((r for r in rows if r["model"] == "unet1"), None)
+    unet_text = f"; unet1 {unet['Dice endo (all)']:.3f}" if unet else ""
+    print(f"Same-run baseline, threshold + largest dark component: LV_Endo Dice {baseline:.3f} on the "
+          f"{n_test} test images (all qualities){unet_text}")  # fmt: skip
+    return 0
+
+
+def args_config(args: argparse.Namespace, root: Path, cache_dir: Path) -> object:
+    """The TrainConfig fields that decide the fold (to rebuild it for the threshold baseline)."""
+    from lunet.config import TrainConfig
+
+    return TrainConfig(
+        data=str(root), cache=str(cache_dir), fold=args.fold, n_folds=args.n_folds, seed=args.seed
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

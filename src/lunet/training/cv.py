@@ -1,0 +1,106 @@
+"""Cross-validation: train ``RUN/fold_K`` for each fold, then gather the out-of-fold predictions into ``RUN``.
+
+On a cluster (SLURM array, one fold per job, then gather)::
+
+    #SBATCH --array=1-10
+    lunet cv --data CAMUS --model lunet --folds $SLURM_ARRAY_TASK_ID --out runs/lunet-cv --resume
+    # after the array has finished:
+    lunet cv --data CAMUS --model lunet --out runs/lunet-cv --gather
+
+``RUN/predictions`` then holds every patient once (predicted by the fold that tested it), with ``boxes.csv``
+concatenated, so ``lunet evaluate RUN`` scores the whole cross-validation.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+
+from lunet.config import TrainConfig
+from lunet.io import write_text_atomic
+from lunet.training.fit import CHECKPOINTS, RunFolderError, train, write_run_files
+
+logger = logging.getLogger(__name__)
+
+
+def parse_folds(text: str | Iterable[int], n_folds: int) -> list[int]:
+    """``"1-10"``, ``"3"``, ``"1,4,7"`` or ints → sorted fold numbers in 1..n_folds."""
+    if not isinstance(text, str):
+        folds = sorted({int(k) for k in text})
+    else:
+        folds = set()
+        for part in text.replace(" ", "").split(","):
+            if "-" in part:
+                a, b = part.split("-", 1)
+                folds.update(range(int(a), int(b) + 1))
+            elif part:
+                folds.add(int(part))
+        folds = sorted(folds)
+    if not folds or folds[0] < 1 or folds[-1] > n_folds:
+        raise RunFolderError(f"folds {text!r}: expected numbers in 1..{n_folds} (e.g. 1-10 or 2,5)")
+    return folds
+
+
+def cross_validate(
+    config: TrainConfig,
+    run_dir: str | Path,
+    folds: str | Iterable[int] | None = None,
+    *,
+    resume: bool = False,
+    gather: bool = True,
+) -> Path:
+    """Train ``RUN/fold_K`` for every fold K in turn, then gather the out-of-fold predictions in ``RUN``.
+
+    A fold whose ``model.safetensors`` exists is skipped (so a re-run after a crash, or with ``resume=True``
+    after a kill, only finishes what is missing).
+
+    Returns:
+        the cross-validation folder ``RUN`` (``RUN/predictions`` holds every test patient of the gathered
+        folds).
+    """
+    run_dir = Path(run_dir)
+    numbers = parse_folds(folds if folds is not None else f"1-{config.n_folds}", config.n_folds)
+    for k in numbers:
+        fold_dir = run_dir / f"fold_{k}"
+        if (fold_dir / "model.safetensors").is_file() and (fold_dir / "predictions").is_dir():
+            logger.info("%s: done already, skipped", fold_dir)
+            continue
+        logger.info("cross-validation: fold %d of %s", k, numbers)
+        train(
+            config.replace(fold=k), fold_dir, resume=resume or (fold_dir / CHECKPOINTS / "last.ckpt").exists()
+        )
+    if gather:
+        gather_predictions(config, run_dir, range(1, config.n_folds + 1))
+    return run_dir
+
+
+def gather_predictions(config: TrainConfig, run_dir: str | Path, folds: Iterable[int]) -> Path:
+    """Copy ``fold_K/predictions*`` of the finished folds into ``RUN/predictions*`` (boxes.csv
+    concatenated)."""
+    from lunet.training.predictions import read_boxes_csv, write_boxes_csv
+
+    run_dir = Path(run_dir)
+    done = [k for k in folds if (run_dir / f"fold_{k}" / "predictions").is_dir()]
+    if not done:
+        raise RunFolderError(f"{run_dir}: no finished fold (fold_K/predictions) to gather")
+    write_run_files(config.replace(data=str(Path(config.data).resolve())), run_dir)
+    for sub in ("predictions", "predictions_o1"):
+        boxes: list[dict] = []
+        for k in done:
+            src = run_dir / f"fold_{k}" / sub
+            if not src.is_dir():
+                continue
+            for patient in sorted(p for p in src.iterdir() if p.is_dir()):
+                shutil.copytree(patient, run_dir / sub / patient.name, dirs_exist_ok=True)
+            if (src / "boxes.csv").is_file():
+                boxes += read_boxes_csv(src / "boxes.csv")
+        if boxes:
+            write_boxes_csv(run_dir / sub / "boxes.csv", boxes)
+    write_text_atomic(run_dir / "folds_gathered.txt", "".join(f"fold_{k}\n" for k in done))
+    missing = sorted(set(range(1, config.n_folds + 1)) - set(done))
+    if missing:
+        logger.warning("%s: folds %s not finished yet; their patients have no prediction", run_dir, missing)
+    logger.info("%s: gathered out-of-fold predictions of folds %s", run_dir, done)
+    return run_dir

@@ -1,0 +1,130 @@
+"""``lunet train`` / ``lunet cv`` from the command line, a kill by a signal, and DDP on 2 CPU processes."""
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from lunet.cli import main
+from lunet.config import TrainConfig
+
+
+def flags(data, out, cache, *extra):
+    return [
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--cache",
+        str(cache),
+        "--size",
+        "64",
+        "--batch-size",
+        "4",
+        "--n-folds",
+        "3",
+        "--no-progress",
+        "--accelerator",
+        "cpu",
+        "--patience",
+        "0",
+        *map(str, extra),
+    ]
+
+
+def rows(run):
+    with open(run / "metrics.csv") as handle:
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader(handle)]
+
+
+def weights(run):
+    return torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)["state_dict"]
+
+
+def assert_same_run(a, b):
+    assert rows(a) == rows(b)
+    wa, wb = weights(a), weights(b)
+    for key in wa:
+        torch.testing.assert_close(wb[key], wa[key], rtol=1e-5, atol=1e-6)
+
+
+def test_train_then_resume_with_more_epochs(phantom_data, tmp_path):
+    run = tmp_path / "run"
+    assert (
+        main(["train", *flags(phantom_data, run, tmp_path / "cache", "--epochs", 1, "--override", "base=16")])
+        == 2
+    )
+    assert main(["train", *flags(phantom_data, run, tmp_path / "cache", "--epochs", 1, "--lr", "1e-4")]) == 0
+    assert len(rows(run)) == 1 and (run / "predictions").is_dir()
+    assert (
+        main(["train", *flags(phantom_data, run, tmp_path / "cache", "--epochs", 1)]) == 2
+    )  # exists: needs --resume
+    assert main(["train", "--out", str(run), "--resume", "--epochs", "2", "--no-progress"]) == 0
+    config = TrainConfig.from_json(run / "config.json")
+    assert (config.epochs, config.lr, config.size) == (2, 1e-4, 64) and len(rows(run)) == 2
+
+
+def test_cv_trains_every_fold_and_gathers_out_of_fold_predictions(phantom_data, tmp_path):
+    run = tmp_path / "cv"
+    assert main(["cv", *flags(phantom_data, run, tmp_path / "cache", "--epochs", 1, "--max-steps", 1)]) == 0
+    patients = sorted(p.name for p in (run / "predictions").iterdir())
+    assert patients == [f"patient{i:04d}" for i in range(1, 7)]
+    assert all((run / f"fold_{k}" / "model.safetensors").is_file() for k in (1, 2, 3))
+    assert TrainConfig.from_json(run / "config.json").model == "unet1"
+    assert main(["cv", *flags(phantom_data, run, tmp_path / "cache"), "--gather"]) == 0
+
+
+def _train_subprocess(args, kill_signal, run):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lunet", "train", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while not (run / "metrics.csv").exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(kill_signal)
+    proc.wait(timeout=60)
+    return proc.returncode
+
+
+@pytest.mark.parametrize(
+    "kill_signal",
+    [signal.SIGKILL, pytest.param(signal.SIGTERM, marks=pytest.mark.slow)],
+    ids=["KILL", "TERM"],
+)
+def test_killed_training_resumes_to_the_uninterrupted_result(kill_signal, phantom_data, tmp_path):
+    common = ("--epochs", 6, "--deterministic")
+    reference = tmp_path / "reference"
+    assert main(["train", *flags(phantom_data, reference, tmp_path / "cache", *common)]) == 0
+    run = tmp_path / "killed"
+    code = _train_subprocess(flags(phantom_data, run, tmp_path / "cache", *common), kill_signal, run)
+    assert code == (-9 if kill_signal == signal.SIGKILL else 143)
+    assert not (run / "model.safetensors").exists(), "the run finished before the signal; make it longer"
+    assert main(["train", *flags(phantom_data, run, tmp_path / "cache", *common), "--resume"]) == 0
+    assert_same_run(reference, run)
+
+
+@pytest.mark.slow
+def test_ddp_on_two_cpu_processes_matches_one_process(phantom_data, tmp_path):
+    single, ddp = tmp_path / "single", tmp_path / "ddp"
+    assert main(["train", *flags(phantom_data, single, tmp_path / "cache", "--epochs", 2)]) == 0
+    args = flags(phantom_data, ddp, tmp_path / "cache", "--epochs", 2, "--devices", 2, "--strategy", "ddp")
+    proc = subprocess.run(
+        [sys.executable, "-m", "lunet", "train", *args], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    a, b = rows(single), rows(ddp)
+    assert [r["step"] for r in a] == [r["step"] for r in b]  # same global batch → same number of steps
+    # BatchNorm statistics are per process (2 images instead of 4), hence the tolerance
+    for ra, rb in zip(a, b):
+        assert float(rb["train_loss"]) == pytest.approx(float(ra["train_loss"]), abs=0.03)
+        assert float(rb["val_loss"]) == pytest.approx(float(ra["val_loss"]), abs=0.01)
+    assert (ddp / "model.safetensors").is_file() and (ddp / "predictions").is_dir()
