@@ -16,7 +16,7 @@ The ratio lunet/plain is the figure; target ≥ 0.9. The measured window stays i
 the fold has enough training frames (``--patients`` is chosen so by default); otherwise the epoch-end
 work (validation, checkpoint, metrics.csv) falls inside it and is reported.
 
-Run: ``python bench/bench_training.py [--size 128] [--batch 8] [--warmup 2] [--steps 5] [--device cuda]``.
+Run: ``python bench/bench_training.py [--size 128] [--batch 8] [--steps 10] [--repeats 2] [--device cuda]``.
 Prints a table, exits 0. Data: synthetic phantom (speed does not depend on the content).
 """
 
@@ -116,8 +116,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=128, help="network input side (multiple of 32)")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--warmup", type=int, default=2, help="steps before the clock starts (≥ 1)")
-    parser.add_argument("--steps", type=int, default=5, help="timed optimiser steps")
-    parser.add_argument("--repeats", type=int, default=1, help="measure each path N times, keep the best")
+    parser.add_argument("--steps", type=int, default=10, help="timed optimiser steps")
+    parser.add_argument(
+        "--repeats", type=int, default=2, help="measure each path N times (alternating), keep the best"
+    )
     parser.add_argument("--patients", type=int, default=None, help="phantom patients (default: one epoch)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--precision", default="32-true", choices=["32-true", "bf16-mixed"])
@@ -127,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smoke check: size 64, 1 + 2 steps, unet1")
     args = parser.parse_args(argv)
     if args.quick:
-        args.size, args.batch, args.warmup, args.steps, args.models = 64, 4, 1, 2, ["unet1"]
+        args.size, args.batch, args.warmup, args.steps, args.repeats, args.models = 64, 4, 1, 2, 1, ["unet1"]
     if args.warmup < 1 or args.steps < 1:
         parser.error("--warmup and --steps must be ≥ 1")
     setup_torch(args.device, args.threads)

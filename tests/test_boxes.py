@@ -39,9 +39,7 @@ def test_empty_and_non_2d_masks_raise():
         box_from_mask(np.ones((2, 8, 8), dtype=bool))
 
 
-@given(
-    st.integers(0, 60), st.integers(1, 63), st.integers(0, 60), st.integers(1, 63), st.floats(0, 0.5)
-)
+@given(st.integers(0, 60), st.integers(1, 63), st.integers(0, 60), st.integers(1, 63), st.floats(0, 0.5))
 def test_enlarged_box_contains_mask_and_stays_in_image(r0, dr, c0, dc, margin):
     mask = np.zeros((64, 64), dtype=bool)
     mask[r0 : r0 + dr, c0 : c0 + dc] = True

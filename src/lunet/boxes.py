@@ -57,14 +57,16 @@ def enlarge_box(box: np.ndarray, margin: float) -> np.ndarray:
     box = np.asarray(box, dtype=np.float64)
     w = box[..., 2] - box[..., 0]
     h = box[..., 3] - box[..., 1]
-    out = np.stack(
-        [box[..., 0] - margin * w, box[..., 1] - margin * h, box[..., 2] + margin * w, box[..., 3] + margin * h],
-        axis=-1,
-    )
+    lo = np.stack([box[..., 0] - margin * w, box[..., 1] - margin * h], axis=-1)
+    hi = np.stack([box[..., 2] + margin * w, box[..., 3] + margin * h], axis=-1)
+    out = np.concatenate([lo, hi], axis=-1)
     return np.clip(out, 0.0, 1.0)
 
 
 def box_to_pixels(box: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Normalised box → pixel-edge coordinates ``(col_min, row_min, col_max, row_max)`` for an image of ``shape``."""
+    """Normalised box → pixel-edge coordinates ``(col_min, row_min, col_max, row_max)``.
+
+    ``shape`` is ``(rows, cols)``.
+    """
     height, width = shape
     return np.asarray(box, dtype=np.float64) * np.array([width, height, width, height], dtype=np.float64)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import lv_labels, write_nifti
+from eval_helpers import lv_labels, write_nifti
 
 from lunet.boxes import reference_box
 from lunet.cli import main

@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import disk
+from eval_helpers import disk
 from scipy import ndimage
 
 from lunet.evaluation.segmentation import (

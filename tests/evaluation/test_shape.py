@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import disk
+from eval_helpers import disk
 
 from lunet.evaluation.shape import (
     area_mm2,

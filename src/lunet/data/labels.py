@@ -48,7 +48,7 @@ VIEWS: tuple[View, ...] = (View.A2C, View.A4C)
 INSTANTS: tuple[Instant, ...] = (Instant.ED, Instant.ES)
 
 
-def structure_mask(label_map, structure: Structure):  # noqa: ANN001, ANN201 - numpy or torch
+def structure_mask(label_map, structure: Structure):  # numpy array or torch tensor in and out
     """Boolean mask of ``structure`` in an integer label map (numpy array or torch tensor)."""
     labels = STRUCTURE_LABELS[Structure(structure)]
     mask = label_map == labels[0]
