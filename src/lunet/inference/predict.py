@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from lunet.inference.postprocess import labels_on_grid
 from lunet.inference.readers import InputItem, LoadedImage, expand_inputs, read_item
 
 logger = logging.getLogger(__name__)
@@ -69,17 +70,6 @@ def prepare_image(image: np.ndarray, spacing: tuple[float, float], size: int) ->
 
     resized, _ = preprocess.prepare_image(image, spacing, size)
     return np.asarray(resized, dtype=np.float32)
-
-
-def labels_on_grid(logits: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """(C, S, S) logits → (rows, cols) uint8 labels: bilinear resize of the logits, then argmax."""
-    import torch
-    import torch.nn.functional as F
-
-    tensor = torch.from_numpy(np.ascontiguousarray(logits, dtype=np.float32))[None]
-    if tuple(tensor.shape[-2:]) != tuple(shape):
-        tensor = F.interpolate(tensor, size=tuple(shape), mode="bilinear", align_corners=False)
-    return tensor[0].argmax(dim=0).to(torch.uint8).numpy()
 
 
 def _batches(items: Sequence[InputItem], size: int) -> Iterator[Sequence[InputItem]]:

@@ -20,22 +20,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from lunet.boxes import enlarge_box
+from lunet.inference.postprocess import labels_on_grid
 from lunet.io import write_text_atomic
 from lunet.models.outputs import BoxOutput, final_logits, first_logits, predicted_box
 
 logger = logging.getLogger(__name__)
 
 BOX_COLUMNS = ("patient", "view", "instant", "x_min", "y_min", "x_max", "y_max")
-
-
-def labels_on_grid(logits: torch.Tensor, shape: Sequence[int]) -> np.ndarray:
-    """Logits ``(C, S, S)`` → uint8 labels ``(rows, cols)``: softmax, bilinear resize to ``shape``, argmax."""
-    probs = torch.softmax(logits.float()[None], dim=1)
-    probs = F.interpolate(probs, size=(int(shape[0]), int(shape[1])), mode="bilinear", align_corners=False)
-    return probs[0].argmax(0).to(torch.uint8).cpu().numpy()
 
 
 def frame_name(entry: dict) -> tuple[str, str]:

@@ -1,0 +1,47 @@
+"""Degenerate network outputs: non-finite logits and boxes partly or wholly outside the image."""
+
+import numpy as np
+import torch
+
+from lunet.evaluation.segmentation import segmentation_scores
+from lunet.inference.postprocess import labels_on_grid
+from lunet.models.crop import background_logits_fill, crop_to_box, paste_from_box
+
+
+def test_nan_logits_become_background_not_an_arbitrary_class():
+    logits = np.zeros((4, 16, 16), np.float32)
+    logits[1, 4:12, 4:12] = 6.0  # an LV square
+    logits[:, 0:2, :] = np.nan  # a diverged band
+    logits[3, 14:, :] = np.inf
+    label = labels_on_grid(logits, (32, 32))
+    assert (label[0:4] == 0).all()  # the NaN band, resized ×2
+    assert (label[28:] == 0).all()  # inf is not finite either
+    assert (label[10:22, 10:22] == 1).all()
+
+
+def test_all_nan_logits_give_an_empty_mask_that_the_metrics_score_as_a_failure():
+    label = labels_on_grid(torch.full((4, 8, 8), float("nan")), (8, 8))
+    assert label.sum() == 0
+    reference = np.zeros((8, 8), np.uint8)
+    reference[2:6, 2:6] = 1
+    scores = segmentation_scores(label, reference, spacing=(0.3, 0.3))
+    assert scores["lv_endo_dice"] == 0.0 and np.isnan(scores["lv_endo_hd_mm"])
+
+
+def test_box_outside_the_image_crops_zeros_and_pastes_background():
+    image = torch.rand(1, 1, 32, 32)
+    outside = torch.tensor([[1.2, 1.1, 1.6, 1.5]])  # wholly outside: beyond the bottom-right corner
+    crop = crop_to_box(image, outside, 16)
+    assert torch.isfinite(crop).all() and crop.abs().max() == 0
+    logits = torch.randn(1, 4, 16, 16)
+    pasted = paste_from_box(logits, outside, 32, fill=background_logits_fill(4))
+    assert torch.isfinite(pasted).all()
+    assert (pasted.argmax(1) == 0).all()  # nothing of the ROI lands in the image
+
+
+def test_box_straddling_the_border_keeps_the_inside_part():
+    image = torch.arange(32 * 32, dtype=torch.float32).reshape(1, 1, 32, 32)
+    box = torch.tensor([[0.5, 0.5, 1.5, 1.5]])  # the right-bottom quarter of the box is the image's
+    crop = crop_to_box(image, box, 32)
+    np.testing.assert_allclose(crop[0, 0, :16, :16].numpy(), image[0, 0, 16:, 16:].numpy(), atol=1e-4)
+    assert crop[0, 0, 17:, 17:].abs().max() == 0
