@@ -118,10 +118,7 @@ def mean_absolute_distance_mm(pred: np.ndarray, ref: np.ndarray, spacing: tuple[
     Returns:
         ``d_m`` in mm; NaN when either mask is empty.
     """
-    a, b = directed_contour_distances(pred, ref, spacing)
-    if a.size == 0:
-        return float("nan")
-    return float(np.concatenate([a, b]).mean())
+    return _mad_from(*directed_contour_distances(pred, ref, spacing))
 
 
 def hausdorff_mm(pred: np.ndarray, ref: np.ndarray, spacing: tuple[float, float]) -> float:
@@ -135,10 +132,17 @@ def hausdorff_mm(pred: np.ndarray, ref: np.ndarray, spacing: tuple[float, float]
     Returns:
         ``d_H`` in mm; NaN when either mask is empty.
     """
-    a, b = directed_contour_distances(pred, ref, spacing)
-    if a.size == 0:
-        return float("nan")
-    return max(float(a.max()), float(b.max()))
+    return _hd_from(*directed_contour_distances(pred, ref, spacing))
+
+
+def _mad_from(to_ref: np.ndarray, to_pred: np.ndarray) -> float:
+    """``d_m`` from the two directed distance sets (NaN when a mask was empty)."""
+    return float("nan") if to_ref.size == 0 else float(np.concatenate([to_ref, to_pred]).mean())
+
+
+def _hd_from(to_ref: np.ndarray, to_pred: np.ndarray) -> float:
+    """``d_H`` from the two directed distance sets (NaN when a mask was empty)."""
+    return float("nan") if to_ref.size == 0 else max(float(to_ref.max()), float(to_pred.max()))
 
 
 def segmentation_scores(
@@ -164,7 +168,6 @@ def segmentation_scores(
         a, b = directed_contour_distances(pred, ref, spacing)
         key = structure.value
         scores[f"{key}_dice"] = dice(pred, ref)
-        empty = a.size == 0
-        scores[f"{key}_mad_mm"] = float("nan") if empty else float(np.concatenate([a, b]).mean())
-        scores[f"{key}_hd_mm"] = float("nan") if empty else max(float(a.max()), float(b.max()))
+        scores[f"{key}_mad_mm"] = _mad_from(a, b)
+        scores[f"{key}_hd_mm"] = _hd_from(a, b)
     return scores
