@@ -27,6 +27,25 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
+class LossConfig:
+    """Weights and options of ``lunet.training.losses.composite_loss``; the single source of the loss defaults
+    (``TrainConfig``'s loss fields default to these; ``from_train`` picks them out of a ``TrainConfig``)."""
+
+    seg_weight: float = 1.0
+    loc_weight: float = 10.0
+    box_clip: float = 0.99
+    box_clip_mode: str = "value"
+    dice_classes: tuple[int, ...] = (1, 2)
+    ul2_mode: str = "mu"
+    lunet_o2_loss: bool = False
+
+    @classmethod
+    def from_train(cls, config: object) -> LossConfig:
+        names = cls.__dataclass_fields__
+        return cls(**{name: getattr(config, name) for name in names})
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """Everything that defines a training run.
 
@@ -90,13 +109,13 @@ class TrainConfig:
     lr: float = 1e-3
     batch_size: int = 16
     patience: int = 20
-    seg_weight: float = 1.0
-    loc_weight: float = 10.0
-    box_clip: float = 0.99
-    box_clip_mode: str = "value"
-    dice_classes: tuple[int, ...] = (1, 2)
-    ul2_mode: str = "mu"
-    lunet_o2_loss: bool = False
+    seg_weight: float = LossConfig.seg_weight
+    loc_weight: float = LossConfig.loc_weight
+    box_clip: float = LossConfig.box_clip
+    box_clip_mode: str = LossConfig.box_clip_mode
+    dice_classes: tuple[int, ...] = LossConfig.dice_classes
+    ul2_mode: str = LossConfig.ul2_mode
+    lunet_o2_loss: bool = LossConfig.lunet_o2_loss
     warmup_reference_box_epochs: int = 0
     augment: bool = False
     augment_shift: float = 0.05

@@ -35,12 +35,12 @@ box to make the target easier.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from lunet.config import LossConfig
 from lunet.models.crop import crop_to_box
 from lunet.models.outputs import (
     BoxOutput,
@@ -106,24 +106,6 @@ def box_l1_loss(pred: Tensor, target: Tensor, clip: float = 0.99, mode: str = "v
     else:
         raise ValueError(f"box_l1_loss: mode must be 'value' or 'sum', got {mode!r}")
     return per_image.mean()
-
-
-@dataclass(frozen=True)
-class LossConfig:
-    """Weights and options of :func:`composite_loss` (built from a ``TrainConfig`` by :meth:`from_train`)."""
-
-    seg_weight: float = 1.0
-    loc_weight: float = 10.0
-    box_clip: float = 0.99
-    box_clip_mode: str = "value"
-    dice_classes: tuple[int, ...] = (1, 2)
-    ul2_mode: str = "mu"
-    lunet_o2_loss: bool = False
-
-    @classmethod
-    def from_train(cls, config: object) -> LossConfig:
-        names = cls.__dataclass_fields__
-        return cls(**{name: getattr(config, name) for name in names})
 
 
 def roi_target(label: Tensor, boxes: Tensor, size: tuple[int, int], num_classes: int) -> Tensor:
