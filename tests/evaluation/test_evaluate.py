@@ -75,7 +75,8 @@ def test_evaluate_run(camus_dir: Path, tmp_path: Path) -> None:
     assert o1["lv_endo_hd_mm"]["mean"] == pytest.approx(9.6 * 8 / 12)
     assert "SYNTHETIC" in t["table2"]["title"] and t["synthetic"]
     md = (out / "tables.md").read_text()
-    assert "SYNTHETIC phantom data — not CAMUS" in md and "0.741" in md and "8.8 mm" in md
+    assert "SYNTHETIC phantom data — not CAMUS" in md and "8.8 mm" in md
+    assert "the lowest on the 12 reference masks evaluated" in md  # synthetic: anatomical bounds from refs
     assert {r["reference"] for r in t["table3"]["rows"]} == {"simpson", "cfg", "truth"}
 
     assert main(["evaluate", str(run), "--out", str(tmp_path / "cli")]) == 0
@@ -130,6 +131,38 @@ def test_cli_volumes_and_evaluate_folder(
     assert t["thresholds"]["es_hd_mm"] == 0.1
     assert main(["evaluate-folder", "--pred", str(tmp_path / "missing"), "--ref", str(camus_dir),
                  "--out", str(out)]) == 2  # fmt: skip
+
+
+def test_anatomical_bounds_from_the_references(camus_dir: Path, tmp_path: Path) -> None:
+    exact, shifted = tmp_path / "exact", tmp_path / "shifted"
+    write_predictions(exact, shift=0)
+    write_predictions(shifted, shift=5)
+    tables = evaluate_folder(exact, camus_dir, tmp_path / "a", anatomical_bounds="reference")
+    rows = read_csv(tmp_path / "a" / "per_image.csv")
+    bounds = tables["thresholds"]  # type: ignore[index]
+    assert bounds["lv_convexity"] == min(float(r["ref_lv_convexity"]) for r in rows)  # type: ignore[index]
+    assert bounds["myo_simplicity"] == min(float(r["ref_epi_simplicity"]) for r in rows)  # type: ignore[index]
+    assert bounds["lv_simplicity"] != 0.741  # type: ignore[index]
+    # predictions equal to the references are never anatomical outliers under the references' own bounds
+    assert tables["table4"]["rows"][0]["anatomical_outliers_images"]["count"] == 0  # type: ignore[index]
+    # the bounds depend on the references only, not on the predictions
+    other = evaluate_folder(shifted, camus_dir, tmp_path / "b", anatomical_bounds="reference")
+    assert other["thresholds"] == bounds
+    # auto: references on synthetic data (patient0001 has phantom_truth.json), Table I otherwise
+    assert evaluate_folder(exact, camus_dir, tmp_path / "c")["thresholds"] == bounds
+    (camus_dir / "patient0001" / "phantom_truth.json").unlink()
+    paper = evaluate_folder(exact, camus_dir, tmp_path / "d")
+    assert paper["thresholds"]["lv_simplicity"] == 0.741 and not paper["synthetic"]  # type: ignore[index]
+    with pytest.raises(ValueError, match="anatomical_bounds"):
+        evaluate_folder(exact, camus_dir, tmp_path / "e", anatomical_bounds="experts")
+    args = ["evaluate-folder", "--pred", str(exact), "--ref", str(camus_dir), "--out", str(tmp_path / "f")]
+    assert main([*args, "--anatomical-bounds", "reference"]) == 0
+    assert json.loads((tmp_path / "f" / "tables.json").read_text())["thresholds"] == bounds
+    assert main([*args, "--lv-convexity", "0.5"]) == 0  # an explicit bound implies Table I for the others
+    explicit = json.loads((tmp_path / "f" / "tables.json").read_text())["thresholds"]
+    assert explicit["lv_convexity"] == 0.5 and explicit["lv_simplicity"] == 0.741
+    with pytest.raises(SystemExit, match="conflict"):
+        main([*args, "--lv-convexity", "0.5", "--anatomical-bounds", "reference"])
 
 
 def test_phantom_volumes_match_analytic_truth(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from lunet.evaluation.outliers import (
     anatomical_outlier,
     geometric_outlier,
     patient_outliers,
+    reference_anatomical_bounds,
 )
 
 # a realistic horseshoe myocardium region has low Sp/Cx; the epicardial contour is nearly convex
@@ -64,3 +65,23 @@ def test_patient_flags() -> None:
     assert flags["d"] == {"geometric": False, "anatomical": False, "both": False}
     text = OutlierThresholds().describe()
     assert "3.5" in text and "0.741" in text and "0.694" in text and "epicardial" in text
+
+
+def test_reference_bounds_are_the_lowest_finite_values() -> None:
+    refs = [
+        GOOD_SHAPE,
+        GOOD_SHAPE | {"lv_convexity": 0.945, "epi_simplicity": 0.87, "myo_convexity": 0.31},
+        GOOD_SHAPE | {"lv_simplicity": math.nan, "epi_convexity": 0.96},  # NaN: structure absent, left out
+    ]
+    assert reference_anatomical_bounds(refs) == {
+        "lv_simplicity": 0.9, "lv_convexity": 0.945, "myo_simplicity": 0.87, "myo_convexity": 0.96,
+    }  # fmt: skip
+    on_myo = reference_anatomical_bounds(refs, "myo")
+    assert on_myo["myo_simplicity"] == 0.35 and on_myo["myo_convexity"] == 0.31
+    # every reference passes its own bounds: the rule's defining property
+    bounds = OutlierThresholds(**reference_anatomical_bounds(refs))
+    assert not any(anatomical_outlier(r, bounds) for r in refs[:2])
+    with pytest.raises(ValueError, match="lv_simplicity"):
+        reference_anatomical_bounds([{"lv_simplicity": math.nan, "lv_convexity": 1.0}])
+    with pytest.raises(ValueError, match="myo_shape_structure"):
+        reference_anatomical_bounds(refs, "lv")

@@ -24,14 +24,34 @@ def _add_threshold_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="what the 'Myo' Sp/Cx bounds apply to: epi = epicardial contour (default), myo = myocardium",
     )
+    group.add_argument(
+        "--anatomical-bounds",
+        choices=("auto", "paper", "reference"),
+        default="auto",
+        help="paper = RU-Net Table I; reference = the lowest Sp/Cx of the evaluated reference masks (the "
+        "papers' rule applied to this data); auto (default) = reference on synthetic data, else paper. "
+        "Explicit --lv-/--myo- values imply paper",
+    )
 
 
-def _thresholds(args: argparse.Namespace):  # -> OutlierThresholds (imported lazily)
+_ANATOMICAL = ("lv_simplicity", "lv_convexity", "myo_simplicity", "myo_convexity")
+
+
+def _thresholds(args: argparse.Namespace) -> dict:
+    """``thresholds`` and ``anatomical_bounds`` keyword arguments of the evaluation functions."""
     from lunet.evaluation.outliers import OutlierThresholds
 
-    fields = ("ed_mad_mm", "ed_hd_mm", "es_mad_mm", "es_hd_mm", "lv_simplicity", "lv_convexity",
-              "myo_simplicity", "myo_convexity", "myo_shape_structure")  # fmt: skip
-    return OutlierThresholds(**{f: getattr(args, f) for f in fields if getattr(args, f) is not None})
+    fields = ("ed_mad_mm", "ed_hd_mm", "es_mad_mm", "es_hd_mm", *_ANATOMICAL, "myo_shape_structure")
+    explicit = [f"--{f.replace('_', '-')}" for f in _ANATOMICAL if getattr(args, f) is not None]
+    source = args.anatomical_bounds
+    if explicit and source == "reference":
+        raise SystemExit(f"lunet: error: {', '.join(explicit)} and --anatomical-bounds reference conflict")
+    if explicit:
+        source = "paper"
+    values = {f: getattr(args, f) for f in fields if getattr(args, f) is not None}
+    if explicit:
+        values["anatomical_source"] = "anatomical values given on the command line"
+    return {"thresholds": OutlierThresholds(**values), "anatomical_bounds": source}
 
 
 def _print_summary(tables: dict, out: str) -> None:
@@ -46,7 +66,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from lunet.evaluation.evaluate import evaluate_run
 
     out = args.out or str(Path(args.run) / "evaluation")
-    _print_summary(evaluate_run(args.run, out, thresholds=_thresholds(args)), out)
+    _print_summary(evaluate_run(args.run, out, **_thresholds(args)), out)
     return 0
 
 
@@ -55,7 +75,7 @@ def run_evaluate_folder(args: argparse.Namespace) -> int:
 
     tables = evaluate_folder(
         args.pred, args.ref, args.out, model_name=args.name, boxes_csv=args.boxes, box_margin=args.margin,
-        thresholds=_thresholds(args),
+        **_thresholds(args),
     )  # fmt: skip
     _print_summary(tables, args.out)
     return 0

@@ -16,13 +16,19 @@ import math
 import os
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from lunet.data.labels import Label
 from lunet.evaluation.clinical import SimpsonOptions
-from lunet.evaluation.outliers import OutlierThresholds, patient_outliers
+from lunet.evaluation.outliers import (
+    ANATOMICAL_BOUND_SOURCES,
+    OutlierThresholds,
+    patient_outliers,
+    reference_anatomical_bounds,
+)
 from lunet.evaluation.records import patient_volumes, score_image
 from lunet.evaluation.references import Key, References
 from lunet.evaluation.tables import build_tables, tables_markdown
@@ -109,6 +115,7 @@ def score_model(
         row: dict[str, object] = {"model": model, "patient": key[0], "view": key[1], "instant": key[2]}
         row["quality"] = refs.quality(key[0])
         row.update(score_image(pred, ref, spacing, box, box_margin))
+        row.update({f"ref_{k}": v for k, v in refs.shape(key).items()})
         images.append(row)
         lv_masks.setdefault(key[0], {})[(key[1], key[2])] = (pred == Label.LV, spacing)
     clinical = []
@@ -148,6 +155,7 @@ def evaluate_models(
     box_margin: float = 0.05,
     thresholds: OutlierThresholds | None = None,
     simpson: SimpsonOptions | None = None,
+    anatomical_bounds: str = "auto",
 ) -> dict[str, object]:
     """Evaluate several prediction folders (one table row each) and write the evaluation files.
 
@@ -160,10 +168,18 @@ def evaluate_models(
         box_margin: margin of the reference boxes (0.05 for "-m5").
         thresholds: outlier bounds (RU-Net Table I defaults).
         simpson: Simpson choices.
+        anatomical_bounds: ``"paper"`` keeps the anatomical bounds of ``thresholds``; ``"reference"``
+            replaces them by the lowest Sp and Cx of the evaluated images' reference masks (the papers'
+            rule applied to this data, :func:`lunet.evaluation.outliers.reference_anatomical_bounds`);
+            ``"auto"``: ``"reference"`` on synthetic data, ``"paper"`` otherwise.
 
     Returns:
         The tables dict written to ``tables.json``.
     """
+    if anatomical_bounds not in ANATOMICAL_BOUND_SOURCES:
+        raise ValueError(
+            f"anatomical_bounds must be one of {ANATOMICAL_BOUND_SOURCES}, got {anatomical_bounds!r}"
+        )
     thresholds = thresholds or OutlierThresholds()
     refs = References(ref_dir, simpson or SimpsonOptions())
     per_image: list[dict[str, object]] = []
@@ -175,6 +191,8 @@ def evaluate_models(
         per_image += images
         clinical += volumes
         logger.info("%s: %d images, %d patients scored", name, len(images), len(volumes))
+    if anatomical_bounds == "reference" or (anatomical_bounds == "auto" and refs.synthetic):
+        thresholds = _bounds_from_references(thresholds, refs, per_image)
     per_patient = []
     for name in models:
         flags = patient_outliers([r for r in per_image if r["model"] == name], thresholds)
@@ -192,6 +210,25 @@ def evaluate_models(
     )
     write_text_atomic(out_dir / "tables.md", tables_markdown(tables))
     return tables
+
+
+def _bounds_from_references(
+    thresholds: OutlierThresholds, refs: References, per_image: list[dict[str, object]]
+) -> OutlierThresholds:
+    """``thresholds`` with the anatomical bounds taken from the evaluated images' reference masks."""
+    keys = sorted({(str(r["patient"]), str(r["view"]), str(r["instant"])) for r in per_image})
+    rows = [refs.shape(k) for k in keys]
+    rows = [r for r in rows if r]
+    if not rows:
+        raise EvaluationError(
+            "anatomical bounds from the references: no evaluated image has a reference mask"
+        )
+    bounds = reference_anatomical_bounds(rows, thresholds.myo_shape_structure)
+    source = (
+        f"anatomical values: the lowest on the {len(rows)} reference masks evaluated, the papers' rule "
+        "applied to this data; geometric values: RU-Net Table I"
+    )
+    return replace(thresholds, **bounds, anatomical_source=source)
 
 
 def evaluate_folder(

@@ -15,6 +15,12 @@
   of 0.529 / 0.694 would flag every expert annotation. We therefore measure the "Myo" row on the epicardial
   contour (LV ∪ myocardium) by default (``myo_shape_structure="epi"``); ``"myo"`` applies it to the myocardium
   region instead (the brief's first reading).
+- Bounds "from the references": the papers' rule is "lower than the lowest value observed on expert
+  annotations" (of CAMUS). On other data (the phantom, another hospital's images) that rule gives other
+  numbers: :func:`reference_anatomical_bounds` applies it to the reference masks at hand (their lowest Sp and
+  Cx), and ``lunet evaluate --anatomical-bounds reference`` uses it. The phantom's reference LV cavities
+  reach Cx 0.94–0.95 on the 256×256 grid, below Table I's 0.960, so Table I's bounds would flag the phantom's
+  own ground truth: on synthetic data the default (``auto``) takes the bounds from the references.
 - A patient is an outlier when any of its images is; *both* = geometric and anatomical.
 """
 
@@ -27,6 +33,10 @@ from dataclasses import asdict, dataclass
 #: Per-image keys read by the rules.
 #: Structures the "Myo" row of RU-Net Table I may be read as (per-image column prefixes).
 MYO_SHAPE_STRUCTURES = ("epi", "myo")
+#: Where the anatomical bounds come from: RU-Net Table I, the lowest values on the reference masks, or
+#: ``auto`` (the references on synthetic data, Table I otherwise).
+ANATOMICAL_BOUND_SOURCES = ("paper", "reference", "auto")
+PAPER_SOURCE = "RU-Net Table I; anatomical values: our reading of the scrambled table"
 
 
 @dataclass(frozen=True)
@@ -43,6 +53,7 @@ class OutlierThresholds:
     myo_convexity: float = 0.694
     structures: tuple[str, ...] = ("lv_endo", "lv_epi")
     myo_shape_structure: str = "epi"
+    anatomical_source: str = PAPER_SOURCE
 
     def __post_init__(self) -> None:
         if self.myo_shape_structure not in MYO_SHAPE_STRUCTURES:
@@ -61,10 +72,10 @@ class OutlierThresholds:
         return (
             f"geometric: d_m > {self.ed_mad_mm} mm (ED) / {self.es_mad_mm} mm (ES) or "
             f"d_H > {self.ed_hd_mm} mm (ED) / {self.es_hd_mm} mm (ES) on {' and '.join(self.structures)}; "
-            f"anatomical: LV Sp < {self.lv_simplicity}, "
-            f"LV Cx < {self.lv_convexity}, Myo Sp < {self.myo_simplicity}, Myo Cx < {self.myo_convexity} "
+            f"anatomical: LV Sp < {self.lv_simplicity:.3f}, LV Cx < {self.lv_convexity:.3f}, "
+            f"Myo Sp < {self.myo_simplicity:.3f}, Myo Cx < {self.myo_convexity:.3f} "
             f"with Myo measured on the {_MYO_TEXT[self.myo_shape_structure]} "
-            "(RU-Net Table I; anatomical values: our reading of the scrambled table)"
+            f"({self.anatomical_source})"
         )
 
 
@@ -143,3 +154,40 @@ def patient_outliers(
     for entry in flags.values():
         entry["both"] = entry["geometric"] and entry["anatomical"]
     return flags
+
+
+def reference_anatomical_bounds(
+    reference_rows: Iterable[Mapping[str, object]], myo_shape_structure: str = "epi"
+) -> dict[str, float]:
+    """The papers' anatomical rule applied to the references at hand: the lowest Sp and Cx they reach.
+
+    Args:
+        reference_rows: shape scores of reference masks (``lv_simplicity``, ``lv_convexity``,
+            ``{epi|myo}_simplicity``, ``{epi|myo}_convexity``, as :func:`lunet.evaluation.shape.shape_scores`
+            names them); NaN values (a reference without that structure) are left out.
+        myo_shape_structure: which columns give the "Myo" bounds.
+
+    Returns:
+        ``{"lv_simplicity", "lv_convexity", "myo_simplicity", "myo_convexity"}``: the minimum of each.
+
+    Raises:
+        ValueError: no reference row holds a finite value for one of the four.
+    """
+    if myo_shape_structure not in MYO_SHAPE_STRUCTURES:
+        raise ValueError(
+            f"myo_shape_structure must be one of {MYO_SHAPE_STRUCTURES}, got {myo_shape_structure!r}"
+        )
+    columns = {
+        "lv_simplicity": "lv_simplicity",
+        "lv_convexity": "lv_convexity",
+        "myo_simplicity": f"{myo_shape_structure}_simplicity",
+        "myo_convexity": f"{myo_shape_structure}_convexity",
+    }
+    rows = list(reference_rows)
+    bounds = {}
+    for field, column in columns.items():
+        values = [float(r[column]) for r in rows if column in r and math.isfinite(float(r[column]))]  # type: ignore[arg-type]
+        if not values:
+            raise ValueError(f"no reference mask has a finite {column}: cannot derive the {field} bound")
+        bounds[field] = min(values)
+    return bounds

@@ -10,7 +10,8 @@ import numpy as np
 
 from lunet.data.labels import INSTANTS, VIEWS, Label
 from lunet.evaluation.clinical import SimpsonOptions
-from lunet.evaluation.records import patient_volumes
+from lunet.evaluation.records import SHAPE_PREFIXES, patient_volumes
+from lunet.evaluation.shape import shape_scores
 
 Key = tuple[str, str, str]  # (patient, view, instant)
 
@@ -24,6 +25,7 @@ class References:
         self.records = {r.patient_id.lower(): r for r in scan_camus(ref_dir).patients} if ref_dir else {}
         self.simpson = simpson
         self._volumes: dict[str, dict[str, float]] = {}
+        self._shapes: dict[Key, dict[str, float]] = {}
 
     def quality(self, patient: str) -> str:
         record = self.records.get(patient)
@@ -65,6 +67,19 @@ class References:
                 )
         self._volumes[patient] = out
         return out
+
+    def shape(self, key: Key) -> dict[str, float]:
+        """Sp and Cx of the reference's LV cavity, myocardium and epicardium (``lv_simplicity`` …; {} without
+        a reference), cached."""
+        if key not in self._shapes:
+            label, spacing = self.label(key)
+            scores: dict[str, float] = {}
+            if label is not None and spacing is not None:
+                for prefix, values in SHAPE_PREFIXES.items():
+                    full = shape_scores(np.isin(label, values), spacing, prefix)
+                    scores.update({k: v for k, v in full.items() if k.endswith(("simplicity", "convexity"))})
+            self._shapes[key] = scores
+        return self._shapes[key]
 
     @property
     def synthetic(self) -> bool:

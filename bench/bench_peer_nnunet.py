@@ -1,0 +1,257 @@
+"""Peer comparison on the SYNTHETIC phantom: nnU-Net v2 (2D configuration) against lunet's U-Net1, same run.
+
+Both tools get the same data and the same budget, and both are scored by the same evaluator:
+
+- data: ``--patients`` phantom patients (256×256 frames, seed ``--seed``), fold ``--fold`` of ``--n-folds``
+  (``lunet.data.folds``, as ``bench/bench_accuracy.py``); both networks see the frames of lunet's cache at
+  ``--size``×``--size`` (nnU-Net gets them as 2-D NIfTI with the resized spacing, and plans and normalises
+  them its own way: z-score, its own patch and batch size, its 2-D U-Net with deep supervision);
+- budget: the same number of training images seen. lunet trains ``--epochs`` epochs over the training frames;
+  nnU-Net runs ``--epochs`` epochs of ceil(training frames / its batch size) iterations (its poly learning
+  rate schedule over that length) instead of its default 1000 × 250. Validation: lunet's and nnU-Net's
+  val patients are the same; nnU-Net's final validation pass is skipped;
+- prediction: nnU-Net's own predictor (Gaussian sliding window, mirroring TTA, its defaults) returns
+  probabilities on the resized grid; both tools' outputs go back to the original 256×256 grid by
+  ``lunet.inference.postprocess.labels_on_grid`` and are scored by
+  ``lunet.evaluation.evaluate.evaluate_models``.
+
+Run it with an interpreter that has nnunetv2 as well as lunet (nnunetv2's requirements pull a CUDA torch and
+torchvision, so keep it out of lunet's environment)::
+
+    python -m venv --system-site-packages /tmp/nnvenv && /tmp/nnvenv/bin/pip install nnunetv2
+    /tmp/nnvenv/bin/python bench/bench_peer_nnunet.py [--quick]
+
+SYNTHETIC, CPU-sized (the default budget is that of ``bench_accuracy``): the figure compares the two tools at
+a small equal budget, not nnU-Net's accuracy at its full schedule.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from _common import make_phantom, print_header, print_table, quiet_lightning, setup_torch
+from bench_accuracy import summary_rows
+
+DATASET_ID = 950
+DATASET_NAME = f"Dataset{DATASET_ID}_LunetPhantom"
+LABELS = {"background": 0, "LV": 1, "MYO": 2, "LA": 3}
+
+
+def case_id(entry: dict) -> str:
+    """nnU-Net case identifier of a cache entry."""
+    return f"{entry['patient_id']}_{entry['view']}_{entry['instant']}"
+
+
+def export_raw(cache: object, rows: np.ndarray, raw: Path) -> list[str]:
+    """Write cache ``rows`` as an nnU-Net raw dataset (imagesTr, labelsTr, dataset.json); returns case ids."""
+    from lunet.data.camus_io import write_image
+
+    folder = raw / DATASET_NAME
+    cases = []
+    for row in rows:
+        entry = cache.index[row]  # type: ignore[attr-defined]
+        spacing = tuple(float(v) for v in cache.spacing[row])  # type: ignore[attr-defined]
+        case = case_id(entry)
+        write_image(folder / "imagesTr" / f"{case}_0000.nii.gz", np.asarray(cache.images[row]), spacing)  # type: ignore[attr-defined]
+        write_image(folder / "labelsTr" / f"{case}.nii.gz", np.asarray(cache.labels[row]), spacing)  # type: ignore[attr-defined]
+        cases.append(case)
+    dataset = {
+        "channel_names": {"0": "US"},
+        "labels": LABELS,
+        "numTraining": len(cases),
+        "file_ending": ".nii.gz",
+        "name": "lunet synthetic phantom (not CAMUS)",
+    }
+    (folder / "dataset.json").write_text(json.dumps(dataset, indent=2))
+    return cases
+
+
+def plan_and_preprocess(workers: int) -> dict:
+    """nnU-Net's fingerprint, plans and preprocessing for the 2-D configuration; returns the plans."""
+    from nnunetv2.experiment_planning.plan_and_preprocess_api import (
+        extract_fingerprints,
+        plan_experiments,
+        preprocess,
+    )
+    from nnunetv2.paths import nnUNet_preprocessed
+
+    extract_fingerprints([DATASET_ID], num_processes=workers, check_dataset_integrity=True, verbose=False)
+    plan_experiments([DATASET_ID])
+    preprocess([DATASET_ID], configurations=("2d",), num_processes=(workers,), verbose=False)
+    return json.loads((Path(nnUNet_preprocessed) / DATASET_NAME / "nnUNetPlans.json").read_text())
+
+
+def train_nnunet(train_cases: list[str], val_cases: list[str], epochs: int) -> tuple[float, dict]:
+    """Train nnU-Net 2-D fold 0 on ``train_cases`` (validated on ``val_cases``) for the matched budget.
+
+    Returns (seconds, facts about the run: batch size, patch size, iterations per epoch).
+    """
+    import torch
+    from nnunetv2.paths import nnUNet_preprocessed
+    from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
+
+    pre = Path(nnUNet_preprocessed) / DATASET_NAME
+    (pre / "splits_final.json").write_text(json.dumps([{"train": train_cases, "val": val_cases}]))
+    plans = json.loads((pre / "nnUNetPlans.json").read_text())
+    plans["continue_training"] = False  # what nnUNetv2_train adds for a fresh run
+    dataset_json = json.loads((pre / "dataset.json").read_text())
+    trainer = nnUNetTrainer(plans, "2d", 0, dataset_json, device=torch.device("cpu"))
+    batch = int(trainer.configuration_manager.batch_size)
+    trainer.num_epochs = epochs
+    trainer.num_iterations_per_epoch = math.ceil(len(train_cases) / batch)
+    trainer.num_val_iterations_per_epoch = max(1, math.ceil(len(val_cases) / batch))
+    start = time.perf_counter()
+    trainer.run_training()
+    seconds = time.perf_counter() - start
+    facts = {
+        "batch": batch,
+        "patch": list(trainer.configuration_manager.patch_size),
+        "iterations/epoch": trainer.num_iterations_per_epoch,
+        "output": trainer.output_folder_base,
+    }
+    return seconds, facts
+
+
+def predict_nnunet(model_dir: str, cache: object, rows: np.ndarray, out: Path) -> float:
+    """nnU-Net's predictor on cache ``rows``: labels on the original grid written to ``out``; s/image."""
+    import torch
+    from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor
+
+    from lunet.data.camus_io import write_image
+    from lunet.inference.postprocess import labels_on_grid
+    from lunet.training.predictions import frame_name
+
+    predictor = nnUNetPredictor(
+        perform_everything_on_device=False, device=torch.device("cpu"), allow_tqdm=False
+    )
+    predictor.initialize_from_trained_model_folder(
+        model_dir, use_folds=(0,), checkpoint_name="checkpoint_final.pth"
+    )
+    start = time.perf_counter()
+    for row in rows:
+        image = np.asarray(cache.images[row], dtype=np.float32)[None, None]  # type: ignore[attr-defined]  # (c, z, y, x)
+        spacing = [float(v) for v in cache.spacing[row]]  # type: ignore[attr-defined]
+        _, probabilities = predictor.predict_single_npy_array(
+            image, {"spacing": [999.0, *spacing]}, save_or_return_probabilities=True
+        )
+        shape = tuple(int(v) for v in cache.original_shape[row])  # type: ignore[attr-defined]
+        original_spacing = tuple(float(v) for v in cache.original_spacing[row])  # type: ignore[attr-defined]
+        folder, name = frame_name(cache.index[row])  # type: ignore[attr-defined]
+        labels = labels_on_grid(torch.from_numpy(np.asarray(probabilities)[:, 0]), shape)
+        write_image(out / folder / name, labels, original_spacing)
+    return (time.perf_counter() - start) / len(rows)
+
+
+def train_lunet(root: Path, cache_dir: Path, out: Path, args: argparse.Namespace) -> float:
+    """Train unet1 with lunet's training API (the code of ``lunet train``); returns seconds."""
+    from lunet.config import TrainConfig
+    from lunet.training.fit import train
+
+    config = TrainConfig(
+        model="unet1", data=str(root), cache=str(cache_dir), fold=args.fold, n_folds=args.n_folds,
+        seed=args.seed, size=args.size, epochs=args.epochs, batch_size=args.batch, lr=args.lr, patience=0,
+        accelerator="cpu", progress_bar=False,
+    )  # fmt: skip
+    start = time.perf_counter()
+    train(config, out)
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patients", type=int, default=40)
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--batch", type=int, default=8, help="lunet's batch size (nnU-Net picks its own)")
+    parser.add_argument("--lr", type=float, default=1e-3, help="lunet's Adam lr (nnU-Net: SGD, its own)")
+    parser.add_argument("--fold", type=int, default=1)
+    parser.add_argument("--n-folds", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--out", type=Path, default=None, help="keep runs and evaluation here")
+    parser.add_argument("--quick", action="store_true", help="smoke check: 10 patients, 1 epoch")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.patients, args.epochs = 10, 1
+    with tempfile.TemporaryDirectory(prefix="bench_peer_") as name:
+        out = args.out or Path(name)
+        for var, sub in (
+            ("nnUNet_raw", "nn_raw"),
+            ("nnUNet_preprocessed", "nn_pre"),
+            ("nnUNet_results", "nn_res"),
+        ):
+            os.environ[var] = str(out / sub)
+        device = setup_torch("cpu", args.threads)
+        os.environ.setdefault("nnUNet_n_proc_DA", str(len(os.sched_getaffinity(0))))
+        os.environ.setdefault("nnUNet_compile", "false")
+        quiet_lightning()
+        print_header("bench_peer_nnunet: SYNTHETIC phantom, lunet unet1 vs nnU-Net v2 2d", device)
+        return run(args, out)
+
+
+def run(args: argparse.Namespace, out: Path) -> int:
+    """The comparison in ``out`` (environment already set)."""
+    from importlib.metadata import version
+
+    import torch
+
+    from lunet.config import TrainConfig
+    from lunet.data.preprocess import CachedImages, build_cache
+    from lunet.evaluation.evaluate import evaluate_models
+    from lunet.training.fit import select_fold
+
+    root = make_phantom(out / "phantom", args.patients, size="256", seed=args.seed)
+    cache_dir = build_cache(root, out / "cache", size=args.size)
+    cache = CachedImages(cache_dir)
+    probe = TrainConfig(
+        data=str(root), cache=str(cache_dir), fold=args.fold, n_folds=args.n_folds, seed=args.seed
+    )
+    fold = select_fold(probe, cache, out / "fold_probe")
+    train_rows = cache.indices_for(list(fold.train))
+    val_rows = cache.indices_for(list(fold.val))
+    test_rows = cache.indices_for(list(fold.test))
+
+    seconds = {"unet1": train_lunet(root, cache_dir, out / "runs" / "unet1", args)}
+    print(f"  trained unet1 (lunet): {seconds['unet1']:.0f} s")
+
+    cases = export_raw(cache, np.concatenate([train_rows, val_rows]), Path(os.environ["nnUNet_raw"]))
+    train_cases, val_cases = cases[: len(train_rows)], cases[len(train_rows) :]
+    start = time.perf_counter()
+    plans = plan_and_preprocess(workers=len(os.sched_getaffinity(0)))
+    print(f"  nnU-Net plan + preprocess: {time.perf_counter() - start:.0f} s")
+    seconds["nnunet-2d"], facts = train_nnunet(train_cases, val_cases, args.epochs)
+    print(f"  trained nnU-Net 2d: {seconds['nnunet-2d']:.0f} s; {facts}")
+    per_image = predict_nnunet(facts["output"], cache, test_rows, out / "runs" / "nnunet-2d" / "predictions")
+    print(f"  nnU-Net prediction: {1000 * per_image:.0f} ms/image (sliding window + mirroring, CPU)")
+
+    preds = {m: out / "runs" / m / "predictions" for m in seconds}
+    tables = evaluate_models(preds, root, out / "evaluation")
+    rows = summary_rows(tables, out / "evaluation" / "per_image.csv", seconds)
+    config = plans["configurations"]["2d"]
+    print(
+        f"\nSYNTHETIC phantom (not CAMUS): {args.patients} patients, fold {args.fold}/{args.n_folds} "
+        f"({len(fold.train)} train / {len(fold.val)} val / {len(fold.test)} test patients, "
+        f"seed {args.seed}), "
+        f"input {args.size}×{args.size}, {args.epochs} epochs of {len(train_rows)} training "
+        f"frames for both.\n"
+        f"lunet unet1: batch {args.batch}, Adam lr {args.lr}, torch {torch.__version__}. "
+        f"nnU-Net v2 {version('nnunetv2')} 2d: patch {config['patch_size']}, "
+        f"batch {facts['batch']}, {facts['iterations/epoch']} iterations/epoch, SGD + poly lr, deep "
+        f"supervision, its augmentation; prediction with mirroring."
+    )
+    columns = ["model", "Dice endo", "Dice epi", "d_m endo", "d_m epi", "d_H endo", "d_H epi",
+               "geo out (img)", "EF MAE %", "EF ref", "Dice endo (all)", "train s"]  # fmt: skip
+    print_table(rows, columns, digits=3)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
