@@ -19,7 +19,7 @@ def test_batches_have_the_documented_layout(tiny_cache):
     assert len(dm.train_rows) == 8 and len(dm.val_rows) == 4 and len(dm.rows("test")) == 4
     batch = next(iter(dm.train_dataloader()))
     assert batch["image"].shape == (4, 1, 64, 64) and batch["image"].dtype == torch.float32
-    assert batch["label"].shape == (4, 64, 64) and batch["label"].dtype == torch.int64
+    assert batch["label"].shape == (4, 64, 64) and batch["label"].dtype == torch.uint8
     assert batch["box0"].shape == (4, 4) and batch["index"].dtype == torch.int64
     expected = enlarge_box(batch["box0"].double().numpy(), 0.05)
     np.testing.assert_allclose(batch["box"].numpy(), expected, atol=1e-6)

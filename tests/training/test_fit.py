@@ -1,6 +1,7 @@
 """Integration tests of ``lunet.training.fit`` on six phantom patients at 64×64 (a few seconds per run)."""
 
 import csv
+import logging
 
 import lightning as L
 import numpy as np
@@ -10,7 +11,7 @@ import torch
 from lunet.bundle import load_bundle
 from lunet.config import TrainConfig
 from lunet.data.camus_io import read_image
-from lunet.training.fit import RunFolderError, train
+from lunet.training.fit import RunFolderError, route_lightning_logs, train
 
 FRAMES = ("2CH_ED", "2CH_ES", "4CH_ED", "4CH_ES")
 
@@ -123,3 +124,25 @@ def test_box_models_write_boxes_and_o1(model, phantom_data, tmp_path):
     assert all(0 <= float(r["x_min"]) < float(r["x_max"]) <= 1 for r in rows)
     assert (run / "predictions_o1").is_dir() == (model == "lunet")
     assert load_bundle(run)[1]["overrides"].get("margin") == (0.05 if model == "lunet" else None)
+
+
+def test_lightning_lines_are_printed_once_when_the_root_logger_is_configured(monkeypatch):
+    import lightning
+
+    top = logging.getLogger("lightning")
+    monkeypatch.setattr(top, "handlers", [lightning._console])  # as after ``import lightning``
+    seen: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record.getMessage())
+
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [])
+    route_lightning_logs()  # no application handler: Lightning keeps its own, or nothing would print
+    assert top.handlers == [lightning._console]
+    monkeypatch.setattr(root, "handlers", [Collect()])
+    route_lightning_logs()
+    assert top.handlers == []
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").warning("GPU available: False")
+    assert seen == ["GPU available: False"]

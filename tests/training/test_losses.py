@@ -120,3 +120,16 @@ def test_lunet_loss_gradient_reaches_the_box_only_through_the_prediction():
     total.backward()
     assert box.grad is None or float(box.grad.abs().sum()) == 0.0  # target crop uses a detached box
     assert float(roi.grad.abs().sum()) > 0
+
+
+def test_uint8_labels_give_the_int64_losses():
+    """The data module hands uint8 labels; every loss term equals the one of int64 labels."""
+    batch = _batch()
+    narrow = {**batch, "label": batch["label"].to(torch.uint8)}
+    logits = torch.randn(2, 4, 32, 32, generator=torch.Generator().manual_seed(0))
+    output = LUNetOutput(logits, batch["box"] + 0.02, logits[:, :, :16, :16], logits)
+    wide_total, wide = composite_loss(output, batch, LossConfig())
+    narrow_total, terms = composite_loss(output, narrow, LossConfig())
+    assert narrow_total.item() == pytest.approx(wide_total.item(), abs=1e-6) and set(terms) == set(wide)
+    for name, value in wide.items():
+        assert terms[name].item() == pytest.approx(value.item(), abs=1e-6), name

@@ -147,6 +147,21 @@ def write_run_files(config: TrainConfig, run_dir: Path) -> None:
     )
 
 
+def route_lightning_logs() -> None:
+    """Print each Lightning log line once, in the application's format.
+
+    ``import lightning`` gives its top logger a console handler of its own while letting records propagate,
+    so where the application has configured the root logger (``lunet``'s CLI does) every Lightning line is
+    printed twice. Then Lightning's handler is removed and the root handler prints it.
+    """
+    import lightning
+
+    console = getattr(lightning, "_console", None)
+    top = logging.getLogger("lightning")
+    if logging.getLogger().handlers and console in top.handlers and top.propagate:
+        top.removeHandler(console)
+
+
 def train(
     config: TrainConfig,
     run_dir: str | Path,
@@ -178,6 +193,7 @@ def train(
     from lunet.training.predictions import predict_rows
     from lunet.training.task import OptimConfig, SegmentationTask
 
+    route_lightning_logs()
     run_dir = Path(run_dir)
     if not config.data or not Path(config.data).is_dir():
         raise RunFolderError(f"{config.data or '(no --data)'}: dataset folder not found")

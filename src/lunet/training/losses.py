@@ -121,7 +121,8 @@ def composite_loss(
 
     Args:
         output: a logits tensor or one of the NamedTuples of :mod:`lunet.models.outputs`.
-        batch: ``label`` (B, H, W) int64 and ``box`` (B, 4) reference boxes with the run's margin.
+        batch: ``label`` (B, H, W) integer labels (uint8 from the data module) and ``box`` (B, 4)
+            reference boxes with the run's margin.
         cfg: weights and options.
         crop_box: the box the ROI was actually cropped with, when it is not ``output.box`` (LU-Net's
             reference-box warm-up).
