@@ -16,19 +16,13 @@ import math
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from lunet.data.labels import Label
 from lunet.evaluation.clinical import SimpsonOptions
-from lunet.evaluation.outliers import (
-    ANATOMICAL_BOUND_SOURCES,
-    OutlierThresholds,
-    patient_outliers,
-    reference_anatomical_bounds,
-)
+from lunet.evaluation.outliers import ANATOMICAL_BOUND_SOURCES, OutlierThresholds, patient_outliers
 from lunet.evaluation.records import patient_volumes, score_image
 from lunet.evaluation.references import Key, References
 from lunet.evaluation.tables import build_tables, tables_markdown
@@ -192,7 +186,8 @@ def evaluate_models(
         clinical += volumes
         logger.info("%s: %d images, %d patients scored", name, len(images), len(volumes))
     if anatomical_bounds == "reference" or (anatomical_bounds == "auto" and refs.synthetic):
-        thresholds = _bounds_from_references(thresholds, refs, per_image)
+        keys = {(str(r["patient"]), str(r["view"]), str(r["instant"])) for r in per_image}
+        thresholds = refs.anatomical_bounds(keys, thresholds)
     per_patient = []
     for name in models:
         flags = patient_outliers([r for r in per_image if r["model"] == name], thresholds)
@@ -210,25 +205,6 @@ def evaluate_models(
     )
     write_text_atomic(out_dir / "tables.md", tables_markdown(tables))
     return tables
-
-
-def _bounds_from_references(
-    thresholds: OutlierThresholds, refs: References, per_image: list[dict[str, object]]
-) -> OutlierThresholds:
-    """``thresholds`` with the anatomical bounds taken from the evaluated images' reference masks."""
-    keys = sorted({(str(r["patient"]), str(r["view"]), str(r["instant"])) for r in per_image})
-    rows = [refs.shape(k) for k in keys]
-    rows = [r for r in rows if r]
-    if not rows:
-        raise EvaluationError(
-            "anatomical bounds from the references: no evaluated image has a reference mask"
-        )
-    bounds = reference_anatomical_bounds(rows, thresholds.myo_shape_structure)
-    source = (
-        f"anatomical values: the lowest on the {len(rows)} reference masks evaluated, the papers' rule "
-        "applied to this data; geometric values: RU-Net Table I"
-    )
-    return replace(thresholds, **bounds, anatomical_source=source)
 
 
 def evaluate_folder(

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Iterable
+from dataclasses import replace
 
 import numpy as np
 
 from lunet.data.labels import INSTANTS, VIEWS, Label
 from lunet.evaluation.clinical import SimpsonOptions
+from lunet.evaluation.outliers import OutlierThresholds, reference_anatomical_bounds
 from lunet.evaluation.records import SHAPE_PREFIXES, patient_volumes
 from lunet.evaluation.shape import shape_scores
 
@@ -80,6 +83,23 @@ class References:
                     scores.update({k: v for k, v in full.items() if k.endswith(("simplicity", "convexity"))})
             self._shapes[key] = scores
         return self._shapes[key]
+
+    def anatomical_bounds(self, keys: Iterable[Key], thresholds: OutlierThresholds) -> OutlierThresholds:
+        """``thresholds`` with the anatomical bounds replaced by the lowest Sp and Cx of the reference masks
+        of ``keys`` (:func:`lunet.evaluation.outliers.reference_anatomical_bounds`).
+
+        Raises:
+            ValueError: none of ``keys`` has a reference mask.
+        """
+        rows = [shape for shape in (self.shape(k) for k in sorted(set(keys))) if shape]
+        if not rows:
+            raise ValueError("anatomical bounds from the references: no evaluated image has a reference mask")
+        bounds = reference_anatomical_bounds(rows, thresholds.myo_shape_structure)
+        source = (
+            f"anatomical values: the lowest on the {len(rows)} reference masks evaluated, the papers' rule "
+            "applied to this data; geometric values: RU-Net Table I"
+        )
+        return replace(thresholds, **bounds, anatomical_source=source)
 
     @property
     def synthetic(self) -> bool:
