@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from _common import make_phantom, print_header, print_table, quiet_lightning, setup_torch
-from bench_accuracy import summary_rows
+from bench_accuracy import args_config, summary_rows, train_all
 
 DATASET_ID = 950
 DATASET_NAME = f"Dataset{DATASET_ID}_LunetPhantom"
@@ -150,21 +150,6 @@ def predict_nnunet(model_dir: str, cache: object, rows: np.ndarray, out: Path) -
     return (time.perf_counter() - start) / len(rows)
 
 
-def train_lunet(root: Path, cache_dir: Path, out: Path, args: argparse.Namespace) -> float:
-    """Train unet1 with lunet's training API (the code of ``lunet train``); returns seconds."""
-    from lunet.config import TrainConfig
-    from lunet.training.fit import train
-
-    config = TrainConfig(
-        model="unet1", data=str(root), cache=str(cache_dir), fold=args.fold, n_folds=args.n_folds,
-        seed=args.seed, size=args.size, epochs=args.epochs, batch_size=args.batch, lr=args.lr, patience=0,
-        accelerator="cpu", progress_bar=False,
-    )  # fmt: skip
-    start = time.perf_counter()
-    train(config, out)
-    return time.perf_counter() - start
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=40)
@@ -203,7 +188,6 @@ def run(args: argparse.Namespace, out: Path) -> int:
 
     import torch
 
-    from lunet.config import TrainConfig
     from lunet.data.preprocess import CachedImages, build_cache
     from lunet.evaluation.evaluate import evaluate_models
     from lunet.training.fit import select_fold
@@ -211,16 +195,13 @@ def run(args: argparse.Namespace, out: Path) -> int:
     root = make_phantom(out / "phantom", args.patients, size="256", seed=args.seed)
     cache_dir = build_cache(root, out / "cache", size=args.size)
     cache = CachedImages(cache_dir)
-    probe = TrainConfig(
-        data=str(root), cache=str(cache_dir), fold=args.fold, n_folds=args.n_folds, seed=args.seed
-    )
-    fold = select_fold(probe, cache, out / "fold_probe")
+    fold = select_fold(args_config(args, root, cache_dir), cache, out / "fold_probe")
     train_rows = cache.indices_for(list(fold.train))
     val_rows = cache.indices_for(list(fold.val))
     test_rows = cache.indices_for(list(fold.test))
 
-    seconds = {"unet1": train_lunet(root, cache_dir, out / "runs" / "unet1", args)}
-    print(f"  trained unet1 (lunet): {seconds['unet1']:.0f} s")
+    args.models, args.device = ["unet1"], "cpu"
+    seconds = train_all(root, cache_dir, out / "runs", args)  # lunet's training API, as bench_accuracy
 
     cases = export_raw(cache, np.concatenate([train_rows, val_rows]), Path(os.environ["nnUNet_raw"]))
     train_cases, val_cases = cases[: len(train_rows)], cases[len(train_rows) :]

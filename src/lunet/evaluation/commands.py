@@ -43,13 +43,13 @@ def _thresholds(args: argparse.Namespace) -> dict:
 
     fields = ("ed_mad_mm", "ed_hd_mm", "es_mad_mm", "es_hd_mm", *_ANATOMICAL, "myo_shape_structure")
     explicit = [f"--{f.replace('_', '-')}" for f in _ANATOMICAL if getattr(args, f) is not None]
-    source = args.anatomical_bounds
-    if explicit and source == "reference":
-        raise SystemExit(f"lunet: error: {', '.join(explicit)} and --anatomical-bounds reference conflict")
-    if explicit:
-        source = "paper"
     values = {f: getattr(args, f) for f in fields if getattr(args, f) is not None}
+    source = args.anatomical_bounds
     if explicit:
+        if source == "reference":
+            conflict = f"{', '.join(explicit)} and --anatomical-bounds reference conflict"
+            raise SystemExit(f"lunet: error: {conflict}")
+        source = "paper"
         values["anatomical_source"] = "anatomical values given on the command line"
     return {"thresholds": OutlierThresholds(**values), "anatomical_bounds": source}
 

@@ -186,7 +186,7 @@ def reference_anatomical_bounds(
     rows = list(reference_rows)
     bounds = {}
     for field, column in columns.items():
-        values = [float(r[column]) for r in rows if column in r and math.isfinite(float(r[column]))]  # type: ignore[arg-type]
+        values = [v for v in (float(r.get(column, math.nan)) for r in rows) if math.isfinite(v)]  # type: ignore[arg-type]
         if not values:
             raise ValueError(f"no reference mask has a finite {column}: cannot derive the {field} bound")
         bounds[field] = min(values)

@@ -14,7 +14,7 @@ from lunet.data.labels import INSTANTS, VIEWS, Label
 from lunet.evaluation.clinical import SimpsonOptions
 from lunet.evaluation.outliers import OutlierThresholds, reference_anatomical_bounds
 from lunet.evaluation.records import SHAPE_PREFIXES, patient_volumes
-from lunet.evaluation.shape import shape_scores
+from lunet.evaluation.shape import convexity, simplicity
 
 Key = tuple[str, str, str]  # (patient, view, instant)
 
@@ -79,8 +79,9 @@ class References:
             scores: dict[str, float] = {}
             if label is not None and spacing is not None:
                 for prefix, values in SHAPE_PREFIXES.items():
-                    full = shape_scores(np.isin(label, values), spacing, prefix)
-                    scores.update({k: v for k, v in full.items() if k.endswith(("simplicity", "convexity"))})
+                    mask = np.isin(label, values)
+                    scores[f"{prefix}_simplicity"] = simplicity(mask, spacing)
+                    scores[f"{prefix}_convexity"] = convexity(mask, spacing)
             self._shapes[key] = scores
         return self._shapes[key]
 

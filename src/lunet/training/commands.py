@@ -7,32 +7,12 @@ import json
 import sys
 from pathlib import Path
 
-# CLI flag → TrainConfig field (flags left unset keep the config's value)
-_FIELDS = {
-    "data": "data",
-    "model": "model",
-    "fold": "fold",
-    "n_folds": "n_folds",
-    "folds_dir": "folds_dir",
-    "cache": "cache",
-    "epochs": "epochs",
-    "lr": "lr",
-    "batch_size": "batch_size",
-    "size": "size",
-    "margin": "margin",
-    "patience": "patience",
-    "seed": "seed",
-    "accelerator": "accelerator",
-    "devices": "devices",
-    "num_nodes": "num_nodes",
-    "strategy": "strategy",
-    "precision": "precision",
-    "num_workers": "num_workers",
-    "max_steps": "max_steps",
-    "ul2_mode": "ul2_mode",
-    "warmup_reference_box_epochs": "warmup_reference_box_epochs",
-    "loc_weight": "loc_weight",
-}
+# CLI flags named as their TrainConfig field (flags left unset keep the config's value)
+_FIELDS = (
+    "data", "model", "fold", "n_folds", "folds_dir", "cache", "epochs", "lr", "batch_size", "size", "margin",
+    "patience", "seed", "accelerator", "devices", "num_nodes", "strategy", "precision", "num_workers",
+    "max_steps", "ul2_mode", "warmup_reference_box_epochs", "loc_weight",
+)  # fmt: skip
 
 
 def _devices(text: str) -> int | str:
@@ -119,7 +99,7 @@ def build_config(args: argparse.Namespace) -> object:
         base = TrainConfig.from_json(args.config)
     elif args.resume and saved.is_file():
         base = TrainConfig.from_json(saved)
-    changes = {field: getattr(args, flag, None) for flag, field in _FIELDS.items()}
+    changes = {name: getattr(args, name, None) for name in _FIELDS}
     if args.augment:
         changes["augment"] = True
     if args.deterministic:

@@ -197,6 +197,8 @@ def run_demo(out: str | Path = "lunet-demo", settings: DemoSettings | None = Non
     ``summary.md``."""
     from lunet.data.preprocess import build_cache
     from lunet.data.synthetic import generate_dataset
+    from lunet.evaluation.evaluate import evaluate_run
+    from lunet.report import write_report
 
     settings = settings or DemoSettings()
     out = Path(out)
@@ -211,25 +213,12 @@ def run_demo(out: str | Path = "lunet-demo", settings: DemoSettings | None = Non
     logger.info("data ready in %.0f s", time.monotonic() - start)
     runs = [_train_model(name, data, out, settings) for name in settings.models]
     rows = []
-    try:
-        from lunet.evaluation.evaluate import evaluate_run
-    except ImportError:
-        evaluate_run = None
-        logger.warning("lunet.evaluation.evaluate is not available: no evaluation")
-    if evaluate_run is not None:
-        for run in runs:
-            evaluate_run(run)
-            rows.append(summarise_run(run))
-    try:
-        from lunet.report import write_report
-    except ImportError:
-        logger.info("lunet.report.write_report is not available: no HTML report")
-    else:
-        write_report(runs, out / "report.html")
-    text = format_summary(rows, settings, time.monotonic() - start) if rows else "(no evaluation available)\n"
-    text += f"\nOutput folder: {out.resolve()}\n"
-    if (out / "report.html").is_file():
-        text += f"Report: {(out / 'report.html').resolve()}\n"
+    for run in runs:
+        evaluate_run(run)
+        rows.append(summarise_run(run))
+    write_report(runs, out / "report.html")
+    text = format_summary(rows, settings, time.monotonic() - start)
+    text += f"\nOutput folder: {out.resolve()}\nReport: {(out / 'report.html').resolve()}\n"
     write_text_atomic(out / "summary.md", text)
     logger.info("demo finished in %.1f min", (time.monotonic() - start) / 60)
     return text

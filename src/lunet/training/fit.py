@@ -1,4 +1,5 @@
-"""Train one fold, cross-validate, and write a run folder (docs/architecture.md, "training").
+"""Train one fold and write its run folder (docs/architecture.md, "training"); cross-validation is in
+:mod:`lunet.training.cv`.
 
 Run folder ``RUN/``: ``config.json``, ``version.txt``, ``folds/`` (the fold lists), ``metrics.csv`` (one row
 per epoch), ``checkpoints/best.ckpt`` (lowest validation loss) and ``checkpoints/last.ckpt`` (both written
@@ -8,13 +9,6 @@ the predictions of the test fold (:mod:`lunet.training.predictions`).
 Resume: ``train(config, run, resume=True)`` continues from ``checkpoints/last.ckpt`` (saved at the end of
 every epoch). An interrupted epoch is recomputed from its start; since shuffling, augmentation and the global
 RNG are seeded per epoch, the result equals an uninterrupted run.
-
-Cross-validation on a cluster (SLURM array, one fold per job, then gather)::
-
-    #SBATCH --array=1-10
-    lunet cv --data CAMUS --model lunet --folds $SLURM_ARRAY_TASK_ID --out runs/lunet-cv --resume
-    # after the array has finished:
-    lunet cv --data CAMUS --model lunet --out runs/lunet-cv --gather
 
 DDP: ``devices``, ``num_nodes`` and ``strategy`` go to the Lightning ``Trainer``; the global batch is split
 across processes; only rank 0 writes the bundle and the predictions.
