@@ -24,6 +24,10 @@ def _frames(text: str) -> tuple[int, ...]:
 
 
 def run_predict(args: argparse.Namespace) -> int:
+    if args.sequence:
+        from lunet.inference.sequence_commands import run_predict_sequences
+
+        return run_predict_sequences(args)
     from lunet.inference.predict import PredictOptions, predict_paths
 
     options = PredictOptions(
@@ -75,6 +79,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu", help="torch device for --backend torch (cpu, cuda)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: physical cores for ORT)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    from lunet.inference.sequence_commands import add_sequence_arguments
+
+    add_sequence_arguments(p)
     p.set_defaults(func=run_predict)
 
     e = subparsers.add_parser("export", help="export a trained model (whole pipeline) to ONNX")

@@ -1,0 +1,248 @@
+"""Outputs of ``lunet predict --sequence``: mask series, JSON per sequence and patient, curve plot, GIF.
+
+Under ``OUT``: ``masks/<name>.{nii.gz,mhd}`` (``(T, rows, cols)`` uint8 labels in the input's format;
+NIfTI for DICOM), ``sequences/<name>.json``, ``sequences/<name>_curve.png``, ``sequences/<name>.gif``
+(overlay animation, plays in any browser), ``patients/<patient_id>_sequence.json`` and ``_volume.png``
+for a patient with both views, and ``sequences/summary.csv``. Frame numbers in every output are
+**1-based, in the file's frame order**, as in the CAMUS cfg files.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lunet.inference.sequence import SequenceOptions, SequenceResult, biplane_volumes, predict_cine
+
+logger = logging.getLogger(__name__)
+
+SUMMARY_FIELDS = (
+    "name", "input", "status", "error", "frames", "kind", "direction", "ed_frames", "es_frames",
+    "flagged_frames", "frame_time_ms", "json",
+)  # fmt: skip
+#: Longest side of the overlay animation's frames in pixels (larger frames are shrunk).
+ANIMATION_SIDE = 320
+
+
+def sequence_record(result: SequenceResult, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON of one sequence (fields listed in the module docstring of ``docs`` and tested)."""
+    cine, phases = result.cine, result.phases
+    n = int(result.labels.shape[0])
+    step = cine.frame_time_ms
+    return {
+        "input": str(cine.path), "patient_id": cine.patient_id, "view": cine.view,
+        "frames": n, "shape": list(result.labels.shape[1:]), "spacing_mm": list(cine.spacing),
+        "frame_time_ms": step, "timing_source": cine.timing_source,
+        "time_ms": [k * step for k in range(n)] if step else None,
+        "lv_area_mm2": result.lv_area_mm2.tolist(), "lv_area_smoothed_mm2": phases.smoothed.tolist(),
+        "ed_frames": [f + 1 for f in phases.ed_frames], "es_frames": [f + 1 for f in phases.es_frames],
+        "kind": phases.kind, "direction": phases.direction,
+        "camus_orientation": cine.orientation or None, "orientation_source": cine.orientation_source or None,
+        "reference_ed": cine.reference_ed, "reference_es": cine.reference_es,
+        "flagged_frames": [f + 1 for f in phases.flagged],
+        "beat_period_frames": phases.period_frames,
+        **(extra or {}),
+    }  # fmt: skip
+
+
+def _marks(ax: Any, x: np.ndarray, y: np.ndarray, frames: Sequence[int], marker: str, label: str) -> None:
+    if frames:
+        ax.plot(x[list(frames)], y[list(frames)], marker, markersize=8, label=label)
+
+
+def write_curve_plot(
+    path: Path, results: Sequence[SequenceResult], volumes: dict[str, Any] | None = None
+) -> Path:
+    """PNG of the LV area curves (one line per view, ED ▲ / ES ▼ marked), with the volume curve when given."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from lunet.io import atomic_path
+
+    panels = 2 if volumes and volumes.get("volume_ml") else 1
+    fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 3.6), squeeze=False)
+    ax = axes[0, 0]
+    for result in results:
+        step = result.cine.frame_time_ms
+        x = np.arange(result.labels.shape[0]) * (step or 1.0) + (0.0 if step else 1.0)
+        name = result.cine.view or result.cine.stem
+        (line,) = ax.plot(x, result.lv_area_mm2, "-", alpha=0.5, label=f"{name} per frame")
+        ax.plot(x, result.phases.smoothed, "-", color=line.get_color(), label=f"{name} smoothed")
+        _marks(ax, x, result.lv_area_mm2, result.phases.ed_frames, "^", f"{name} ED")
+        _marks(ax, x, result.lv_area_mm2, result.phases.es_frames, "v", f"{name} ES")
+        _marks(ax, x, result.lv_area_mm2, result.phases.flagged, "x", f"{name} flagged")
+    ax.set_xlabel("time (ms)" if all(r.cine.frame_time_ms for r in results) else "frame (1-based)")
+    ax.set_ylabel("LV area (mm²)")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    if panels == 2 and volumes:
+        vx = axes[0, 1]
+        vx.plot(volumes["phase"], volumes["volume_ml"], "k.-")
+        vx.set_xlabel("cardiac phase (ED = 0, ES = 0.5)")
+        vx.set_ylabel("LV volume, Simpson biplane (ml)")
+        vx.set_title(
+            f"EF {volumes['ef_percent']:.1f} %" if math.isfinite(volumes["ef_percent"]) else "EF n/a"
+        )
+        vx.grid(alpha=0.3)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=90)
+    plt.close(fig)
+    return path
+
+
+def write_animation(path: Path, result: SequenceResult) -> Path:
+    """Animated GIF of the frames with the LV/LV_Epi contours; ED and ES frames are labelled in the corner."""
+    from PIL import Image, ImageDraw
+
+    from lunet.inference.writers import overlay_rgb
+    from lunet.io import atomic_path
+
+    rows, cols = result.labels.shape[1:]
+    scale = min(1.0, ANIMATION_SIDE / max(rows, cols))
+    size = (max(1, round(cols * scale)), max(1, round(rows * scale)))
+    pictures = []
+    for k, (image, label) in enumerate(zip(result.cine.frames, result.labels)):
+        picture = Image.fromarray(overlay_rgb(image, label), mode="RGB").resize(
+            size, Image.Resampling.NEAREST
+        )
+        tag = " ED" if k in result.phases.ed_frames else " ES" if k in result.phases.es_frames else ""
+        tag += " flagged" if k in result.phases.flagged else ""
+        ImageDraw.Draw(picture).text((4, 4), f"{k + 1}/{len(result.labels)}{tag}", fill=(255, 255, 0))
+        pictures.append(picture.convert("P", palette=Image.Palette.ADAPTIVE))
+    duration = round(result.cine.frame_time_ms or 50.0)
+    with atomic_path(path) as tmp:
+        pictures[0].save(
+            tmp, format="GIF", save_all=True, append_images=pictures[1:], duration=duration, loop=0
+        )
+    return path
+
+
+def write_sequence(
+    out: Path, name: str, result: SequenceResult, options: SequenceOptions, meta: dict[str, Any]
+) -> dict[str, Any]:
+    """All outputs of one sequence; returns its JSON record (paths relative to ``out``)."""
+    from lunet.inference.writers import MASK_SUFFIX, output_path, write_json, write_mask
+
+    root = out.resolve()
+    mask = write_mask(
+        output_path(out, "masks", name, MASK_SUFFIX[result.cine.kind]), result.labels, result.cine.spacing
+    )
+    files = {"mask": str(mask.relative_to(root))}
+    files["curve_png"] = str(
+        write_curve_plot(output_path(out, "sequences", name + "_curve", ".png"), [result]).relative_to(root)
+    )
+    if options.animation:
+        files["animation"] = str(
+            write_animation(output_path(out, "sequences", name, ".gif"), result).relative_to(root)
+        )
+    record = sequence_record(result, {**meta, **files})
+    write_json(output_path(out, "sequences", name, ".json"), record)
+    return record
+
+
+def write_patient(
+    out: Path, patient_id: str, views: dict[str, SequenceResult], meta: dict[str, Any]
+) -> dict[str, Any]:
+    """``patients/<id>_sequence.json`` and ``_volume.png`` of a patient with both views."""
+    from lunet.inference.writers import output_path, write_json
+
+    volumes = biplane_volumes(views["2CH"], views["4CH"])
+    plot = write_curve_plot(
+        output_path(out, "patients", f"{patient_id}_volume", ".png"), list(views.values()), volumes
+    )
+    record = {"patient_id": patient_id, **meta, **volumes, "plot": str(plot.relative_to(out.resolve()))}
+    write_json(output_path(out, "patients", f"{patient_id}_sequence", ".json"), record)
+    return record
+
+
+def _summary(path: Path, rows: list[dict[str, Any]]) -> None:
+    from lunet.io import write_text_atomic
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=SUMMARY_FIELDS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(
+            {
+                k: ";".join(map(str, v)) if isinstance(v, list) else ("" if v is None else v)
+                for k, v in row.items()
+            }
+        )
+    write_text_atomic(path, buffer.getvalue())
+
+
+def predict_sequences(
+    model_path: str | os.PathLike[str],
+    inputs: Sequence[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    options: SequenceOptions | None = None,
+    spacing: tuple[float, float] | None = None,
+    backend: str = "auto",
+    device: str = "cpu",
+    threads: int | None = None,
+) -> list[dict[str, Any]]:
+    """Segment whole cines and write their outputs (module docstring); returns one summary row per sequence.
+
+    Args:
+        model_path: run folder, bundle or checkpoint. inputs: sequence files and (CAMUS) folders.
+        out_dir: output folder. options: :class:`SequenceOptions`.
+        spacing: ``(row_mm, col_mm)`` for DICOM without calibration.
+        backend, device, threads: as ``lunet predict``.
+    """
+    from lunet.inference.backends import load_predictor
+    from lunet.inference.sequence_io import expand_sequence_inputs, read_cine
+    from lunet.inference.writers import NameRegistry
+
+    options = options or SequenceOptions()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    predictor = load_predictor(model_path, backend, device, threads)
+    meta = {
+        "model": predictor.model_name,
+        "backend": predictor.backend,
+        "temporal_sigma": options.temporal_sigma,
+    }
+    groups, errors = expand_sequence_inputs(inputs)
+    names = NameRegistry()
+    rows: list[dict[str, Any]] = [
+        {"name": "", "input": raw, "status": "error", "error": msg} for raw, msg in errors
+    ]
+    for group in groups:
+        views: dict[str, SequenceResult] = {}
+        for path in group:
+            name = names.claim(path.name.split(".")[0])
+            try:
+                result = predict_cine(predictor, read_cine(path, spacing), options)
+                record = write_sequence(out, name, result, options, meta)
+            except (ValueError, OSError, MemoryError) as err:
+                logger.error("skipping %s: %s", path, err)
+                rows.append(
+                    {
+                        "name": name,
+                        "input": str(path),
+                        "status": "error",
+                        "error": f"{type(err).__name__}: {err}",
+                    }
+                )
+                continue
+            rows.append(
+                {**record, "name": name, "status": "ok", "error": "", "json": f"sequences/{name}.json"}
+            )
+            if result.cine.patient_id and result.cine.view:
+                views[result.cine.view] = result
+        if set(views) == {"2CH", "4CH"}:
+            patient = write_patient(out, views["2CH"].cine.patient_id or "patient", views, meta)
+            logger.info("%s: EF %.1f %% from the sequences", patient["patient_id"], patient["ef_percent"])
+    _summary(out / "sequences" / "summary.csv", rows)
+    return rows

@@ -1,0 +1,77 @@
+"""``lunet predict --sequence`` end to end: a CAMUS patient folder (both views) and a DICOM cine."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from lunet.cli import main
+from lunet.data.camus_io import write_image
+
+from .inference_helpers import make_bundle, write_dicom
+from .sequence_helpers import SPACING, disk_cine, half_cycle_radii
+
+
+def _patient(folder):
+    folder.mkdir(parents=True)
+    for view, n in (("2CH", 7), ("4CH", 5)):
+        frames = disk_cine(half_cycle_radii(n))
+        write_image(folder / f"patient0001_{view}_half_sequence.nii.gz", frames, SPACING)
+        write_image(folder / f"patient0001_{view}_ED.nii.gz", frames[0], SPACING)
+        write_image(folder / f"patient0001_{view}_ES.nii.gz", frames[-1], SPACING)
+        (folder / f"Info_{view}.cfg").write_text(
+            f"ED: 1\nES: {n}\nNbFrame: {n}\nImageQuality: Good\nFrameRate: 50\n"
+        )
+    return folder
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    return make_bundle(tmp_path_factory.mktemp("model"), "unet1")
+
+
+def test_predict_sequence_on_a_patient_folder_and_a_dicom_cine(tmp_path, bundle, capsys):
+    import pydicom
+
+    folder = _patient(tmp_path / "data" / "patient0001")
+    cine = disk_cine(half_cycle_radii(6)).clip(0, 255).astype(np.uint8)
+    dcm = write_dicom(tmp_path / "cine.dcm", cine, pixel_spacing=SPACING)
+    ds = pydicom.dcmread(dcm)
+    ds.FrameTime = "33.3"
+    ds.save_as(dcm)
+    out = tmp_path / "out"
+    code = main(["predict", "--model", str(bundle), str(folder), str(dcm), "--out", str(out), "--sequence",
+                 "--no-progress"])  # fmt: skip
+    assert code == 0
+    assert "3 sequences predicted, 0 failed" in capsys.readouterr().out
+    two = json.loads((out / "sequences" / "patient0001_2CH_half_sequence.json").read_text())
+    assert two["frames"] == 7 and len(two["lv_area_mm2"]) == 7
+    assert two["frame_time_ms"] == pytest.approx(20.0) and two["reference_ed"] == 1
+    assert len(two["ed_frames"]) == len(two["es_frames"]) == 1 and 1 <= two["ed_frames"][0] <= 7
+    patient = json.loads((out / "patients" / "patient0001_sequence.json").read_text())
+    assert {"edv_ml", "esv_ml", "ef_percent", "volume_ml", "phase"} <= set(patient)
+    assert (out / patient["plot"]).is_file()
+    dicom = json.loads((out / "sequences" / "cine.json").read_text())
+    assert dicom["frame_time_ms"] == pytest.approx(33.3) and dicom["timing_source"] == "DICOM FrameTime"
+    assert dicom["mask"] == "masks/cine.nii.gz" and (out / dicom["animation"]).is_file()
+    summary = (out / "sequences" / "summary.csv").read_text().splitlines()
+    assert len(summary) == 4 and summary[0].startswith("name,input,status")
+
+
+def test_predict_sequence_without_sequences_fails_cleanly(tmp_path, bundle, capsys):
+    (tmp_path / "empty").mkdir()
+    code = main(
+        [
+            "predict",
+            "--model",
+            str(bundle),
+            str(tmp_path / "empty"),
+            "--out",
+            str(tmp_path / "o"),
+            "--sequence",
+        ]
+    )
+    assert code == 1
+    assert "0 sequences predicted, 1 failed" in capsys.readouterr().out
