@@ -57,7 +57,9 @@ class TrainConfig:
         fold: test fold, 1-based (1..n_folds).
         n_folds: number of cross-validation folds (10 in the papers).
         folds_dir: folder of published fold lists (``subGroup{k}_{training,validation,testing}.txt``);
-            ``None`` → stratified folds built from ``seed``.
+            ``None`` → the official CAMUS folds on the CAMUS training set, else stratified folds built from
+            ``seed`` (:func:`lunet.data.folds.choose_folds`).
+        generated_folds: stratified folds built from ``seed`` even on the CAMUS training set.
         seed: seed of the folds, the initial weights, the shuffling and the augmentation.
         size: network input side in pixels (256 in the papers; a multiple of 32).
         margin: box margin of the reference boxes (0.05 for "-m5", 0.15 for "-m15").
@@ -102,6 +104,7 @@ class TrainConfig:
     fold: int = 1
     n_folds: int = 10
     folds_dir: str | None = None
+    generated_folds: bool = False
     seed: int = 0
     size: int = 256
     margin: float = 0.05

@@ -22,16 +22,19 @@ def _folds(args: argparse.Namespace) -> int:
     import logging
 
     from lunet.data.camus import scan_camus
-    from lunet.data.folds import make_folds, write_fold_lists
+    from lunet.data.folds import choose_folds, is_phantom_root, write_fold_lists
 
     dataset = scan_camus(args.root)
     patients = dataset.with_ground_truth
     left_out = len(dataset.patients) - len(patients)
     if left_out:
         logging.getLogger(__name__).info("%d patients without ground truth left out of the folds", left_out)
-    folds = make_folds(patients, n_folds=args.n_folds, seed=args.seed)
+    folds, source = choose_folds(
+        patients, generated=args.generated, synthetic=is_phantom_root(args.root), n_folds=args.n_folds,
+        seed=args.seed,
+    )  # fmt: skip
     out = write_fold_lists(folds, args.out)
-    print(f"wrote {len(folds)} folds of {len(patients)} patients to {out}")
+    print(f"wrote {len(folds)} {source} folds of {len(patients)} patients to {out}")
     return 0
 
 
@@ -53,13 +56,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     summary.add_argument("--json", action="store_true", help="print JSON instead of text")
     summary.set_defaults(func=_summary)
 
-    folds = subparsers.add_parser("folds", help="write stratified cross-validation fold lists")
+    folds = subparsers.add_parser(
+        "folds", help="write the cross-validation fold lists (official CAMUS folds on the CAMUS training set)"
+    )
     folds.add_argument("root", help="dataset root")
     folds.add_argument(
         "--out", required=True, help="folder for subGroup<k>_{training,validation,testing}.txt"
     )
-    folds.add_argument("--n-folds", type=int, default=10)
-    folds.add_argument("--seed", type=int, default=0)
+    folds.add_argument("--n-folds", type=int, default=10, help="number of generated folds (default 10)")
+    folds.add_argument("--seed", type=int, default=0, help="seed of the generated folds (default 0)")
+    folds.add_argument(
+        "--generated", action="store_true", help="stratified folds even on the CAMUS training set"
+    )
     folds.set_defaults(func=_folds)
 
     preprocess = subparsers.add_parser("preprocess", help="build the memory-mapped training cache")

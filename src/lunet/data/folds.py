@@ -9,6 +9,13 @@ group ``(k + 1) mod n_folds`` and trains on the others.
 
 Published lists: ``subGroup{k}_{training,validation,testing}.txt`` (one fold per ``k``), or the NIfTI
 release's ``database_split/subgroup_{training,validation,testing}.txt`` (one fold). One patient id per line.
+
+The official folds: the 10 lists the CAMUS authors distribute (400 training / 50 validation / 50 testing
+patients of the 500-patient training set, each patient tested once) ship inside the package
+(``lunet/data/camus_folds/``, with their source and licence note). :func:`choose_folds` is the one rule for
+which folds a run uses: published lists given by the user; else stratified folds when asked
+(``generated=True``), on the phantom and on any other data; else, on the CAMUS training set
+(exactly ``patient0001``–``patient0500``), the official folds.
 """
 
 from __future__ import annotations
@@ -17,8 +24,9 @@ import logging
 import os
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +42,11 @@ _PID = re.compile(r"patient\d{4}", re.IGNORECASE)
 _FOLD_FILE = re.compile(r"^subgroup(\d*)_(training|validation|testing)\.txt$", re.IGNORECASE)
 _QUALITY_ORDER = {"Good": 0, "Medium": 1, "Poor": 2}
 _EF_ORDER = {"<=45": 0, "45-55": 1, ">=55": 2, "unknown": 3}
+
+#: Package folder of the official CAMUS folds (``subGroup{1..10}_{training,validation,testing}.txt``).
+OFFICIAL_FOLDS_DIR = "camus_folds"
+#: The CAMUS training set the official folds partition: ``patient0001`` … ``patient0500``.
+CAMUS_TRAINING_IDS = frozenset(f"patient{i:04d}" for i in range(1, 501))
 
 
 @dataclass(frozen=True)
@@ -159,3 +172,65 @@ def write_fold_lists(folds: Sequence[Fold], directory: str | os.PathLike[str]) -
                 directory / f"subGroup{fold.index + 1}_{split}.txt", "".join(f"{i}\n" for i in ids)
             )
     return directory
+
+
+def official_folds_dir() -> Path:
+    """Folder of the official CAMUS fold lists shipped with the package (``lunet/data/camus_folds``)."""
+    folder = resources.files("lunet.data").joinpath(OFFICIAL_FOLDS_DIR)
+    return Path(str(folder))
+
+
+def official_folds() -> list[Fold]:
+    """The 10 official CAMUS folds (index 0..9 = ``subGroup1`` … ``subGroup10``), 400/50/50 patients each."""
+    return read_fold_lists(official_folds_dir())
+
+
+def is_camus_training_set(patient_ids: Iterable[str]) -> bool:
+    """True when the ids are exactly the CAMUS training set ``patient0001`` … ``patient0500``."""
+    return {pid.lower() for pid in patient_ids} == CAMUS_TRAINING_IDS
+
+
+def choose_folds(
+    patients: Sequence[object],
+    *,
+    folds_dir: str | os.PathLike[str] | None = None,
+    generated: bool = False,
+    synthetic: bool = False,
+    n_folds: int = 10,
+    seed: int = 0,
+) -> tuple[list[Fold], str]:
+    """The folds of a run and where they come from (the rule of the module docstring).
+
+    Args:
+        patients: records with ``patient_id``, ``image_quality`` and ``ef_percent`` (the annotated patients).
+        folds_dir: folder of published lists chosen by the user (wins over everything else).
+        generated: make stratified folds even on the CAMUS training set.
+        synthetic: the data is the phantom, which keeps its own stratified folds.
+        n_folds: number of stratified folds; the official folds are 10.
+        seed: seed of the stratified folds.
+
+    Returns:
+        ``(folds, source)`` with ``source`` one of ``"lists:<folder>"``, ``"official"``, ``"generated"``.
+
+    Raises:
+        ValueError: the official folds would apply but ``n_folds`` is not 10.
+    """
+    if folds_dir:
+        return read_fold_lists(folds_dir), f"lists:{folds_dir}"
+    ids = [p.patient_id for p in patients]  # type: ignore[attr-defined]
+    if not generated and not synthetic and is_camus_training_set(ids):
+        if n_folds != 10:
+            raise ValueError(
+                f"the CAMUS training set uses the 10 official folds; n_folds={n_folds} needs generated "
+                "folds (--generated)"
+            )
+        logger.info("CAMUS training set: the 10 official CAMUS folds (lunet/data/camus_folds)")
+        return official_folds(), "official"
+    return make_folds(patients, n_folds, seed), "generated"
+
+
+def is_phantom_root(root: str | os.PathLike[str]) -> bool:
+    """True when a dataset folder is the synthetic phantom (a ``phantom_truth.json`` in a patient folder)."""
+    root = Path(root)
+    patterns = ("*/phantom_truth.json", "*/*/phantom_truth.json")
+    return any(next(root.glob(pattern), None) is not None for pattern in patterns)

@@ -9,9 +9,9 @@ from pathlib import Path
 
 # CLI flags named as their TrainConfig field (flags left unset keep the config's value)
 _FIELDS = (
-    "data", "model", "fold", "n_folds", "folds_dir", "cache", "epochs", "lr", "batch_size", "size", "margin",
-    "patience", "seed", "accelerator", "devices", "num_nodes", "strategy", "precision", "num_workers",
-    "max_steps", "ul2_mode", "warmup_reference_box_epochs", "loc_weight",
+    "data", "model", "fold", "n_folds", "folds_dir", "generated_folds", "cache", "epochs", "lr", "batch_size",
+    "size", "margin", "patience", "seed", "accelerator", "devices", "num_nodes", "strategy", "precision",
+    "num_workers", "max_steps", "ul2_mode", "warmup_reference_box_epochs", "loc_weight",
 )  # fmt: skip
 
 
@@ -27,6 +27,13 @@ def _add_train_flags(parser: argparse.ArgumentParser) -> None:
     add("--config", type=Path, help="a config.json to start from (flags override its fields)")
     add("--n-folds", type=int, help="number of cross-validation folds (default 10)")
     add("--folds-dir", help="folder of published fold lists subGroup<k>_{training,validation,testing}.txt")
+    add(
+        "--generated",
+        dest="generated_folds",
+        action="store_true",
+        default=None,
+        help="stratified folds from --seed even on the CAMUS training set (default there: official folds)",
+    )
     add("--cache", help="cache folder of the resized images (default <out>/../cache/<data>_<size>)")
     add("--epochs", type=int, help="maximum epochs (default 500; early stopping usually stops before)")
     add("--lr", type=float, help="Adam learning rate (default 1e-3; the paper also uses 1e-4)")

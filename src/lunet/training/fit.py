@@ -43,22 +43,20 @@ def default_cache_dir(config: TrainConfig, run_dir: Path) -> Path:
 
 
 def select_fold(config: TrainConfig, cache: object, run_dir: Path) -> object:
-    """The fold ``config.fold`` (1-based) from published lists or stratified folds; written to
+    """The fold ``config.fold`` (1-based) chosen by :func:`lunet.data.folds.choose_folds`; written to
     ``RUN/folds``."""
-    from lunet.data.folds import make_folds, read_fold_lists, write_fold_lists
+    from lunet.data.folds import choose_folds, is_phantom_root, write_fold_lists
 
-    if config.folds_dir:
-        folds = read_fold_lists(config.folds_dir)
-    else:
-        patients: dict[str, SimpleNamespace] = {}
-        for entry in cache.index:  # type: ignore[attr-defined]
-            if entry.get("has_gt", True) and entry["patient_id"] not in patients:
-                patients[entry["patient_id"]] = SimpleNamespace(
-                    patient_id=entry["patient_id"],
-                    image_quality=entry["quality"],
-                    ef_percent=entry["ef_percent"],
-                )
-        folds = make_folds(list(patients.values()), config.n_folds, config.seed)
+    patients: dict[str, SimpleNamespace] = {}
+    for entry in cache.index:  # type: ignore[attr-defined]
+        if entry.get("has_gt", True) and entry["patient_id"] not in patients:
+            patients[entry["patient_id"]] = SimpleNamespace(
+                patient_id=entry["patient_id"], image_quality=entry["quality"], ef_percent=entry["ef_percent"]
+            )
+    folds, _source = choose_folds(
+        list(patients.values()), folds_dir=config.folds_dir, generated=config.generated_folds,
+        synthetic=is_phantom_root(config.data), n_folds=config.n_folds, seed=config.seed,
+    )  # fmt: skip
     if config.fold > len(folds):
         raise RunFolderError(
             f"{config.folds_dir or config.data}: fold {config.fold} asked, {len(folds)} folds exist"
