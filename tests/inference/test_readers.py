@@ -24,7 +24,7 @@ def test_nifti_and_mhd_keep_their_spacing(tmp_path: Path, suffix: str) -> None:
     image = echo_like(40, 60)
     path = write_image(tmp_path / f"img{suffix}", image, (0.31, 0.154))
     (loaded,) = _one(path, spacing=(9.0, 9.0))  # --spacing never overrides a file's own spacing
-    assert loaded.image.dtype == np.float32 and loaded.image.shape == (40, 60)
+    assert loaded.image.dtype == image.dtype and loaded.image.shape == (40, 60)  # input dtype kept
     np.testing.assert_array_equal(loaded.image, image)
     assert loaded.spacing == pytest.approx((0.31, 0.154))
     assert loaded.item.kind == suffix.strip(".").replace("nii.gz", "nifti")

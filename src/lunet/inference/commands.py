@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+#: Exit codes of ``lunet predict`` (README, "Bad input"): all predicted; every input bad (or none found);
+#: some inputs bad — the rest predicted, the bad ones listed in ``summary.csv``.
+EXIT_OK, EXIT_ALL_BAD, EXIT_SOME_BAD = 0, 2, 3
+
 
 def _frames(text: str) -> tuple[int, ...]:
     """``"0,5,10-12"`` → ``(0, 5, 10, 11, 12)``."""
@@ -23,13 +27,25 @@ def _frames(text: str) -> tuple[int, ...]:
     return tuple(frames)
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
 def run_predict(args: argparse.Namespace) -> int:
     if args.sequence:
         from lunet.inference.sequence_commands import run_predict_sequences
 
         return run_predict_sequences(args)
     from lunet.inference.predict import PredictOptions, predict_paths
+    from lunet.limits import SizeLimits
 
+    limits = SizeLimits(args.max_pixels, args.max_frames, args.max_decoded_mb * 2**20)
     options = PredictOptions(
         spacing=tuple(args.spacing) if args.spacing else None,
         backend=args.backend,
@@ -39,13 +55,15 @@ def run_predict(args: argparse.Namespace) -> int:
         device=args.device,
         threads=args.threads,
         progress=not args.no_progress,
+        limits=limits,
+        region=args.region,
     )
     result = predict_paths(args.model, args.inputs, args.out, options)
     summary = Path(args.out) / "summary.csv"
     print(f"{result.n_done} frames predicted ({result.backend}), {result.n_failed} failed; see {summary}")
     if result.n_done == 0:
-        return 1
-    return 0
+        return EXIT_ALL_BAD
+    return EXIT_SOME_BAD if result.n_failed else EXIT_OK
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -60,6 +78,8 @@ def run_export(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``predict`` and ``export`` to the ``lunet`` command line."""
+    from lunet.limits import DEFAULT_MAX_BYTES, DEFAULT_MAX_FRAMES, DEFAULT_MAX_PIXELS
+
     p = subparsers.add_parser(
         "predict",
         help="segment images (NIfTI, MHD, PNG/JPEG, DICOM, CAMUS folders) with a trained model",
@@ -79,6 +99,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu", help="torch device for --backend torch (cpu, cuda)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: physical cores for ORT)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--region", type=int, default=None, metavar="K",
+                   help="DICOM with several calibrated B-mode regions (dual display): segment region K only "
+                   "(index in SequenceOfUltrasoundRegions; default: each region)")  # fmt: skip
+    p.add_argument("--max-pixels", type=_positive, default=DEFAULT_MAX_PIXELS,
+                   help=f"refuse frames of more pixels (default {DEFAULT_MAX_PIXELS})")  # fmt: skip
+    p.add_argument("--max-frames", type=_positive, default=DEFAULT_MAX_FRAMES,
+                   help=f"refuse files of more frames (default {DEFAULT_MAX_FRAMES})")  # fmt: skip
+    p.add_argument("--max-decoded-mb", type=_positive, default=DEFAULT_MAX_BYTES // 2**20,
+                   help=f"refuse files decoding to more MiB (default {DEFAULT_MAX_BYTES >> 20})")  # fmt: skip
+    p.epilog = (
+        f"exit status: {EXIT_OK} all inputs predicted; {EXIT_SOME_BAD} some inputs unreadable or refused "
+        f"(listed in summary.csv), the rest predicted; {EXIT_ALL_BAD} no input could be predicted"
+    )
     from lunet.inference.sequence_commands import add_sequence_arguments
 
     add_sequence_arguments(p)

@@ -25,6 +25,7 @@ import numpy as np
 
 from lunet.inference.postprocess import labels_on_grid
 from lunet.inference.readers import InputItem, LoadedImage, expand_inputs, read_item
+from lunet.limits import DEFAULT_LIMITS, SizeLimits
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,8 @@ class PredictOptions:
     device: str = "cpu"
     threads: int | None = None
     progress: bool = True
+    limits: SizeLimits = DEFAULT_LIMITS  # checked on every header before decoding
+    region: int | None = None  # the DICOM B-mode region to segment (None: each one)
 
 
 @dataclass
@@ -191,7 +194,7 @@ def predict_paths(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     predictor = load_predictor(model_path, options.backend, options.device, options.threads)
-    items, errors = expand_inputs(inputs, options.frames)
+    items, errors = expand_inputs(inputs, options.frames, options.limits, options.region)
     names = NameRegistry()
     result = PredictResult(out_dir=out, backend=predictor.backend)
     result.rows.extend(
@@ -207,9 +210,10 @@ def predict_paths(
             inputs_arr: list[np.ndarray] = []
             for item in chunk:
                 frame_tag = f"_f{item.frame:04d}" if item.frame is not None else ""
+                frame_tag += f"_r{item.region}" if item.region is not None else ""
                 name = names.claim(item.stem + frame_tag)
                 try:
-                    image = read_item(item, options.spacing)
+                    image = read_item(item, options.spacing, options.limits)
                     inputs_arr.append(prepare_image(image.image, image.spacing, predictor.size))
                     loaded.append((image, name))
                 except (ValueError, OSError, MemoryError) as err:

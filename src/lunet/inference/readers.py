@@ -12,15 +12,33 @@ Expansion (:func:`expand_inputs`) reads headers only, so a run over thousands of
 from __future__ import annotations
 
 import logging
-import math
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
+
+from lunet.inference.dicom import dicom_layout, read_dicom
+from lunet.inference.inputs import (
+    InputFormatError,
+    InputItem,
+    LoadedImage,
+    cached_file,
+    check_spacing,
+    to_grayscale,
+)
+from lunet.limits import DEFAULT_LIMITS, SizeLimits
+
+__all__ = [
+    "InputFormatError",
+    "InputItem",
+    "LoadedImage",
+    "expand_inputs",
+    "file_kind",
+    "read_item",
+    "to_grayscale",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -28,48 +46,6 @@ logger = logging.getLogger(__name__)
 CAMUS_NAME = re.compile(r"^(patient\d+)_(2CH|4CH)_(ED|ES)$")
 #: Extensions that are never images (and ``.raw``, the data half of an MHD pair).
 _SKIP_SUFFIXES = {".raw", ".cfg", ".txt", ".json", ".csv", ".md", ".zip", ".gz_", ".onnx", ".ckpt"}
-
-
-class InputFormatError(ValueError):
-    """An input that cannot be read or lacks what prediction needs (message names the file)."""
-
-
-@dataclass(frozen=True)
-class InputItem:
-    """One 2-D image to predict: a file, and a frame index for multi-frame files.
-
-    Attributes:
-        path: the file as given (not resolved: its own name is used for the outputs).
-        kind: ``"nifti" | "mhd" | "png" | "dicom"`` (JPEG is ``"png"``: masks are written as PNG).
-        frame: frame index in a multi-frame file, else ``None``.
-        patient_id, view, instant: from a CAMUS file name (``patient0001_2CH_ED``), else ``None``.
-    """
-
-    path: Path
-    kind: str
-    frame: int | None = None
-    patient_id: str | None = None
-    view: str | None = None
-    instant: str | None = None
-
-    @property
-    def stem(self) -> str:
-        """File name without its image extension(s)."""
-        name = self.path.name
-        for suffix in (".nii.gz", ".nii", ".mhd", ".png", ".jpg", ".jpeg", ".dcm", ".dicom"):
-            if name.lower().endswith(suffix):
-                return name[: -len(suffix)]
-        return name
-
-
-@dataclass(frozen=True)
-class LoadedImage:
-    """A frame to preprocess: ``image`` float32 ``(rows, cols)``, ``spacing`` ``(row_mm, col_mm)``."""
-
-    item: InputItem
-    image: np.ndarray
-    spacing: tuple[float, float]
-    note: str | None = None
 
 
 def file_kind(path: Path) -> str | None:
@@ -102,38 +78,53 @@ def _camus_fields(stem: str) -> tuple[str | None, str | None, str | None]:
     return (match.group(1), match.group(2), match.group(3)) if match else (None, None, None)
 
 
-def _frame_count(path: Path, kind: str) -> int:
-    """Number of frames of a file, from its header (1 for a single image)."""
+def _layout(path: Path, kind: str, limits: SizeLimits) -> tuple[int, list[int | None]]:
+    """``(frames, regions)`` of a file from its header, refused beyond ``limits``.
+
+    Frames is 1 for a single image; regions is ``[None]`` unless a DICOM has several calibrated B-mode
+    regions (then their indices).
+    """
     if kind in ("nifti", "mhd"):
         from lunet.data.camus_io import read_header
 
-        shape, _ = read_header(path)
-        return shape[0] if len(shape) == 3 else 1
+        shape, _ = read_header(path, limits)
+        return (shape[0] if len(shape) == 3 else 1), [None]
     if kind == "dicom":
-        import pydicom
-
-        try:
-            ds = pydicom.dcmread(path, stop_before_pixels=True)
-        except Exception as err:
-            raise InputFormatError(
-                f"{path}: not a readable DICOM file ({type(err).__name__}: {err})"
-            ) from None
-        return int(getattr(ds, "NumberOfFrames", 1) or 1)
-    return 1
+        frames, regions = dicom_layout(path, limits)
+        return frames, ([r.index for r in regions] if len(regions) > 1 else [None])
+    _png_size(path, limits)
+    return 1, [None]
 
 
-def _folder_files(folder: Path) -> list[Path]:
-    """Image files under ``folder`` (sorted, recursed). In a CAMUS patient folder: its ED/ES frames only."""
+def _unreadable_message(path: Path) -> str:
+    return (
+        f"{path}: not an image lunet reads (unknown extension and no DICOM preamble); "
+        "rename it .dcm if it is a DICOM file"
+    )
+
+
+def _folder_files(folder: Path) -> tuple[list[Path], list[Path]]:
+    """Image files under ``folder`` (sorted, recursed), and files of unknown type there.
+
+    In a CAMUS patient folder only its ED/ES frames are taken (the rest is expected there). Elsewhere, a file
+    with an unknown extension and no DICOM preamble is returned as unknown, to be reported, never dropped
+    silently; names with known non-image extensions (``.raw``, ``.cfg``, ``.txt`` …) and hidden files are not.
+    """
     files: list[Path] = []
+    unknown: list[Path] = []
     for root, dirs, names in os.walk(folder):
         dirs.sort()
         candidates = sorted(Path(root) / n for n in names if not n.startswith("."))
         camus = [p for p in candidates if file_kind(p) and CAMUS_NAME.match(InputItem(p, "x").stem)]
         if camus:  # a CAMUS patient folder: skip _gt, sequences and the rest
             files.extend(camus)
-        else:
-            files.extend(p for p in candidates if file_kind(p))
-    return files
+            continue
+        for path in candidates:
+            if file_kind(path):
+                files.append(path)
+            elif path.suffix.lower() not in _SKIP_SUFFIXES:
+                unknown.append(path)
+    return files, unknown
 
 
 def _list_file(path: Path) -> list[Path]:
@@ -152,18 +143,24 @@ def _list_file(path: Path) -> list[Path]:
 
 
 def expand_inputs(
-    inputs: Iterable[str | os.PathLike[str]], frames: Sequence[int] | None = None
+    inputs: Iterable[str | os.PathLike[str]],
+    frames: Sequence[int] | None = None,
+    limits: SizeLimits | None = None,
+    region: int | None = None,
 ) -> tuple[list[InputItem], list[tuple[str, str]]]:
     """Turn command-line inputs into frames to predict, reading headers only.
 
     Args:
         inputs: files, folders (recursed) and ``@list.txt`` files.
         frames: frame indices to keep in multi-frame files (``None``: every frame).
+        limits: size limits checked on every header (default :data:`lunet.limits.DEFAULT_LIMITS`).
+        region: the calibrated B-mode region to segment in DICOM files with several (``None``: each of them).
 
     Returns:
         ``(items, errors)``: the frames in input order, and ``(path, message)`` for inputs that cannot be used
-        (missing, unknown type, unreadable header); those are logged and skipped, never raised.
+        (missing, unknown type, unreadable header, beyond the limits): logged and skipped, never raised.
     """
+    limits = limits or DEFAULT_LIMITS
     items: list[InputItem] = []
     errors: list[tuple[str, str]] = []
     queue = [str(p) for p in inputs]
@@ -182,7 +179,9 @@ def expand_inputs(
             continue
         path = Path(raw)
         if path.is_dir():
-            queue[:0] = [str(p) for p in _folder_files(path)]
+            files, unknown = _folder_files(path)
+            errors.extend((str(p), _unreadable_message(p)) for p in unknown)
+            queue[:0] = [str(p) for p in files]
             continue
         if not path.is_file():
             errors.append((raw, f"{path}: no such file or folder"))
@@ -194,105 +193,109 @@ def expand_inputs(
             )
             continue
         try:
-            n_frames = _frame_count(path, kind)
+            n_frames, regions = _layout(path, kind, limits)
         except (ValueError, OSError) as err:
             errors.append((raw, str(err)))
             continue
+        if region is not None:
+            if kind != "dicom":
+                regions = [None]
+            elif regions != [None] and region not in regions:
+                errors.append((raw, f"{path}: no calibrated B-mode region {region} (regions {regions})"))
+                continue
+            else:
+                regions = [region]
         stem = InputItem(path, kind).stem
         pid, view, instant = _camus_fields(stem)
         if n_frames == 1:
-            items.append(InputItem(path, kind, None, pid, view, instant))
+            items.extend(InputItem(path, kind, None, pid, view, instant, r) for r in regions)
             continue
         wanted = range(n_frames) if frames is None else [f for f in frames if 0 <= f < n_frames]
         if frames is not None and len(wanted) < len(frames):
             logger.warning("%s: %d frames; frames out of range ignored", path, n_frames)
-        items.extend(InputItem(path, kind, f) for f in wanted)
+        items.extend(InputItem(path, kind, f, region=r) for f in wanted for r in regions)
     for raw, message in errors:
         logger.error("skipping input %s", message if raw in message else f"{raw}: {message}")
     return items, errors
 
 
-def _check_spacing(path: Path, spacing: Sequence[float]) -> tuple[float, float]:
-    row_mm, col_mm = (float(s) for s in spacing)
-    if not all(math.isfinite(s) and s > 0 for s in (row_mm, col_mm)):
-        raise InputFormatError(f"{path}: invalid pixel spacing ({row_mm}, {col_mm}) mm (must be > 0)")
-    return row_mm, col_mm
+def _png_size(path: Path, limits: SizeLimits) -> tuple[int, int]:
+    """``(rows, cols)`` of a PNG/JPEG from its header (Pillow's lazy open), refused beyond ``limits``.
+
+    Pillow's own decompression-bomb guard (``Image.MAX_IMAGE_PIXELS``) stays on: lunet never disables it.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            cols, rows = img.size
+            bands = len(img.getbands())
+    except Image.DecompressionBombError as err:
+        raise InputFormatError(f"{path}: refused by Pillow's decompression-bomb guard ({err})") from None
+    except (OSError, UnidentifiedImageError, SyntaxError) as err:
+        raise InputFormatError(f"{path}: unreadable image ({err})") from None
+    problem = limits.problem(rows, cols, 1, bands)
+    if problem:
+        raise InputFormatError(f"{path}: {problem}")
+    return rows, cols
 
 
-def to_grayscale(array: np.ndarray) -> np.ndarray:
-    """(rows, cols) or (rows, cols, 3|4) → float32 (rows, cols), ITU-R BT.601 luma for colour images."""
-    array = np.asarray(array)
-    if array.ndim == 3 and array.shape[-1] in (3, 4):
-        rgb = array[..., :3].astype(np.float32)
-        return rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    if array.ndim == 3 and array.shape[-1] == 1:
-        array = array[..., 0]
-    return array.astype(np.float32)
-
-
-def _read_png(item: InputItem, spacing: Sequence[float] | None) -> LoadedImage:
+def _read_png(item: InputItem, spacing: Sequence[float] | None, limits: SizeLimits) -> LoadedImage:
     from PIL import Image, UnidentifiedImageError
 
     if spacing is None:
         raise InputFormatError(
             f"{item.path}: PNG/JPEG files carry no pixel spacing; give it with --spacing ROW_MM COL_MM"
         )
+    _png_size(item.path, limits)
     try:
         with Image.open(item.path) as img:
             img.load()
             array = np.asarray(img.convert("RGB") if img.mode in ("P", "PA", "CMYK", "YCbCr", "LA") else img)
+    except Image.DecompressionBombError as err:
+        raise InputFormatError(f"{item.path}: refused by Pillow's decompression-bomb guard ({err})") from None
     except (OSError, UnidentifiedImageError, SyntaxError) as err:
         raise InputFormatError(f"{item.path}: unreadable image ({err})") from None
-    return LoadedImage(item, to_grayscale(array), _check_spacing(item.path, spacing))
+    return LoadedImage(item, to_grayscale(array), check_spacing(item.path, spacing))
 
 
-#: The last multi-frame file read (key, decoded content): frames of one file are read in a row, so each
-#: file is decoded once, and at most one file's pixels are held.
-_LAST_FILE: list[tuple[tuple[str, int, int], Any]] = []
-
-
-def cached_file(path: Path, load: Callable[[Path], Any]) -> Any:
-    """``load(path)``, reusing the previous result while ``path`` (name, size, mtime) is the same file."""
-    stat = path.stat()
-    key = (str(path), stat.st_size, stat.st_mtime_ns)
-    if _LAST_FILE and _LAST_FILE[0][0] == key:
-        return _LAST_FILE[0][1]
-    _LAST_FILE.clear()
-    value = load(path)
-    _LAST_FILE.append((key, value))
-    return value
-
-
-def _read_itk(item: InputItem, spacing: Sequence[float] | None) -> LoadedImage:
+def _read_itk(item: InputItem, spacing: Sequence[float] | None, limits: SizeLimits) -> LoadedImage:
     from lunet.data.camus_io import read_image
 
-    array, own = read_image(item.path) if item.frame is None else cached_file(item.path, read_image)
+    array, own = cached_file(item.path, lambda p: read_image(p, limits))
     if array.ndim == 3:
         frame = item.frame or 0
         if frame >= array.shape[0]:
             raise InputFormatError(f"{item.path}: frame {frame} out of range ({array.shape[0]} frames)")
         array = array[frame]
-    if spacing is not None and tuple(spacing) != tuple(own):
-        logger.debug("%s: using the file's own spacing %s mm, not --spacing", item.path, own)
-    return LoadedImage(item, array.astype(np.float32), (float(own[0]), float(own[1])))
+    if spacing is not None and tuple(spacing) != tuple(own) and item.frame in (None, 0):
+        logger.info("%s: --spacing ignored: the file has its own spacing %s mm", item.path, own)
+    return LoadedImage(item, array, (float(own[0]), float(own[1])))
 
 
-def read_item(item: InputItem, spacing: Sequence[float] | None = None) -> LoadedImage:
+def read_item(
+    item: InputItem, spacing: Sequence[float] | None = None, limits: SizeLimits | None = None
+) -> LoadedImage:
     """Read one frame; ``spacing`` ``(row_mm, col_mm)`` is used only where the file has none (PNG, DICOM).
 
-    Raises:
-        InputFormatError (or the data area's ``CamusFormatError``, also a ``ValueError``): unreadable input.
-    """
-    if item.kind == "png":
-        loaded = _read_png(item, spacing)
-    elif item.kind == "dicom":
-        from lunet.inference.dicom import read_dicom
+    Args:
+        item: from :func:`expand_inputs`.
+        spacing: the user's ``--spacing``.
+        limits: size limits, checked on the header before decoding (default ``DEFAULT_LIMITS``).
 
-        loaded = read_dicom(item, spacing)
+    Raises:
+        InputFormatError (or the data area's ``CamusFormatError``, also a ``ValueError``): unreadable input,
+        or one beyond the limits.
+    """
+    limits = limits or DEFAULT_LIMITS
+    if item.kind == "png":
+        loaded = _read_png(item, spacing, limits)
+    elif item.kind == "dicom":
+        loaded = read_dicom(item, spacing, limits)
     else:
-        loaded = _read_itk(item, spacing)
+        loaded = _read_itk(item, spacing, limits)
     if loaded.image.ndim != 2 or min(loaded.image.shape) < 2:
         raise InputFormatError(f"{item.path}: expected a 2-D image, got shape {loaded.image.shape}")
-    if not np.isfinite(loaded.image).all():
+    if loaded.image.dtype.kind == "f" and not np.isfinite(loaded.image).all():
         raise InputFormatError(f"{item.path}: image holds NaN or infinite values")
     return loaded
