@@ -74,21 +74,12 @@ def mhd_liar(path: Path, dim_size: tuple[int, ...], raw_bytes: int) -> Path:
 
 def dicom_beyond(path: Path, rows: int, cols: int, frames: int) -> Path:
     """An ultrasound DICOM whose header promises ``frames × rows × cols`` (the pixel data holds one row)."""
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, UltrasoundMultiFrameImageStorage, generate_uid
+    import pydicom
+    from inference_helpers import write_dicom
 
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = UltrasoundMultiFrameImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID, ds.SOPInstanceUID = UltrasoundMultiFrameImageStorage, meta.MediaStorageSOPInstanceUID
-    ds.Modality = "US"
-    ds.Rows, ds.Columns, ds.NumberOfFrames = rows, cols, frames
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
-    ds.PixelSpacing = ["0.3", "0.3"]
+    write_dicom(path, np.zeros((2, 1, cols), np.uint8), pixel_spacing=(0.3, 0.3))
+    ds = pydicom.dcmread(path)
+    ds.Rows, ds.NumberOfFrames = rows, frames
     ds.PixelData = np.zeros(cols, np.uint8).tobytes()
     ds.save_as(path, enforce_file_format=True)
     return path
