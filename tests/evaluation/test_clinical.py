@@ -1,4 +1,4 @@
-"""Simpson's biplane rule against analytic spheroid volumes; EF; agreement statistics."""
+"""Simpson's biplane rule (geometric convention) against analytic spheroid volumes; EF."""
 
 from __future__ import annotations
 
@@ -10,11 +10,10 @@ import pytest
 
 from lunet.evaluation.clinical import (
     SimpsonOptions,
-    agreement,
     ejection_fraction_percent,
+    patient_volumes,
     simpson_biplane_ml,
 )
-from lunet.evaluation.records import patient_volumes
 
 
 def spheroid_section(
@@ -84,22 +83,3 @@ def test_degenerate_masks_give_nan_with_warning(caplog: pytest.LogCaptureFixture
         assert math.isnan(simpson_biplane_ml(good, sp, one, sp))
     assert "degenerate 2CH" in caplog.text and "degenerate 4CH" in caplog.text
     assert math.isnan(patient_volumes({("2CH", "ED"): (good, sp)})["edv_ml"])
-
-
-def test_agreement_matches_scipy() -> None:
-    from scipy import stats
-
-    rng = np.random.default_rng(1)
-    ref = rng.normal(100, 20, 50)
-    pred = ref + rng.normal(2, 5, 50)
-    pred[3] = np.nan  # dropped pair
-    a = agreement(pred, ref)
-    keep = np.isfinite(pred)
-    diff = pred[keep] - ref[keep]
-    assert a.n == 49
-    assert a.corr == pytest.approx(stats.pearsonr(pred[keep], ref[keep])[0], rel=1e-12)
-    assert a.bias == pytest.approx(diff.mean())
-    assert a.sd == pytest.approx(diff.std(ddof=1))
-    assert a.loa_high == pytest.approx(diff.mean() + 1.96 * diff.std(ddof=1))
-    assert a.mae == pytest.approx(np.abs(diff).mean())
-    assert math.isnan(agreement(np.array([1.0]), np.array([2.0])).corr)

@@ -54,6 +54,24 @@ def _thresholds(args: argparse.Namespace) -> dict:
     return {"thresholds": OutlierThresholds(**values), "anatomical_bounds": source}
 
 
+def _add_ef_convention(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--ef-convention",
+        choices=("geometric", "camus"),
+        default=None,
+        help="Simpson's biplane convention: camus = the CAMUS reference procedure (one disc height per "
+        "patient; default on CAMUS data), geometric = per-instant long axis (default on the phantom)",
+    )
+
+
+def _simpson(args: argparse.Namespace) -> dict:
+    """``simpson`` keyword of the evaluation functions (None: the default convention of the data)."""
+    from lunet.evaluation.clinical import SimpsonOptions
+
+    convention = args.ef_convention
+    return {"simpson": SimpsonOptions.for_convention(convention) if convention else None}
+
+
 def _print_summary(tables: dict, out: str) -> None:
     print(f"wrote per_image.csv, per_patient.csv, clinical.csv, tables.md, tables.json to {out}")
     if tables.get("synthetic"):
@@ -66,7 +84,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from lunet.evaluation.evaluate import evaluate_run
 
     out = args.out or str(Path(args.run) / "evaluation")
-    _print_summary(evaluate_run(args.run, out, **_thresholds(args)), out)
+    _print_summary(evaluate_run(args.run, out, **_thresholds(args), **_simpson(args)), out)
     return 0
 
 
@@ -75,7 +93,7 @@ def run_evaluate_folder(args: argparse.Namespace) -> int:
 
     tables = evaluate_folder(
         args.pred, args.ref, args.out, model_name=args.name, boxes_csv=args.boxes, box_margin=args.margin,
-        **_thresholds(args),
+        **_thresholds(args), **_simpson(args),
     )  # fmt: skip
     _print_summary(tables, args.out)
     return 0
@@ -87,7 +105,7 @@ def run_volumes(args: argparse.Namespace) -> int:
 
     from lunet.evaluation.evaluate import json_safe, reference_volumes
 
-    result = reference_volumes(args.data)
+    result = reference_volumes(args.data, **_simpson(args))
     if args.json:  # NaN (missing or degenerate masks) is written as null
         print(json.dumps(json_safe(result), indent=2, allow_nan=False))
         return 0
@@ -104,6 +122,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("run", help="run folder (config.json, predictions/)")
     p.add_argument("--out", help="output folder (default RUN/evaluation)")
     _add_threshold_options(p)
+    _add_ef_convention(p)
     p.set_defaults(func=run_evaluate)
 
     p = subparsers.add_parser(
@@ -120,6 +139,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--margin", type=float, default=0.05, help="margin of the reference boxes (0.05)")
     _add_threshold_options(p)
+    _add_ef_convention(p)
     p.set_defaults(func=run_evaluate_folder)
 
     p = subparsers.add_parser("volumes", help="EDV/ESV/EF by Simpson's biplane rule from reference masks")
@@ -127,4 +147,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--json", action="store_true", help="print JSON {'patients': {id: {edv_ml, esv_ml, ef_percent}}}"
     )
+    _add_ef_convention(p)
     p.set_defaults(func=run_volumes)

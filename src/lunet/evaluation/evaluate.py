@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from lunet.data.labels import Label
-from lunet.evaluation.clinical import SimpsonOptions
+from lunet.evaluation.clinical import SimpsonOptions, patient_volumes
 from lunet.evaluation.outliers import ANATOMICAL_BOUND_SOURCES, OutlierThresholds, patient_outliers
-from lunet.evaluation.records import patient_volumes, score_image
+from lunet.evaluation.records import score_image
 from lunet.evaluation.references import Key, References
 from lunet.evaluation.tables import build_tables, tables_markdown
 from lunet.io import write_text_atomic
@@ -161,7 +161,8 @@ def evaluate_models(
         boxes: ``{row name: boxes.csv}`` for models with a box.
         box_margin: margin of the reference boxes (0.05 for "-m5").
         thresholds: outlier bounds (RU-Net Table I defaults).
-        simpson: Simpson choices.
+        simpson: Simpson choices; None: ``camus`` on CAMUS data, ``geometric`` on the phantom
+            (:func:`lunet.evaluation.clinical.default_simpson_options`).
         anatomical_bounds: ``"paper"`` keeps the anatomical bounds of ``thresholds``; ``"reference"``
             replaces them by the lowest Sp and Cx of the evaluated images' reference masks (the papers'
             rule applied to this data, :func:`lunet.evaluation.outliers.reference_anatomical_bounds`);
@@ -175,7 +176,7 @@ def evaluate_models(
             f"anatomical_bounds must be one of {ANATOMICAL_BOUND_SOURCES}, got {anatomical_bounds!r}"
         )
     thresholds = thresholds or OutlierThresholds()
-    refs = References(ref_dir, simpson or SimpsonOptions())
+    refs = References(ref_dir, simpson)
     per_image: list[dict[str, object]] = []
     clinical: list[dict[str, object]] = []
     for name, pred_dir in models.items():
@@ -275,7 +276,7 @@ def reference_volumes(
     Returns:
         ``{"patients": {"patient0001": {"edv_ml", "esv_ml", "ef_percent"}}}`` (NaN where masks are missing).
     """
-    refs = References(data_dir, simpson or SimpsonOptions())
+    refs = References(data_dir, simpson)
     patients = {}
     for pid in sorted(refs.records):
         values = refs.clinical(pid)

@@ -1,15 +1,16 @@
-"""Per-image and per-patient records: every metric of one prediction in one flat dict (a CSV row)."""
+"""Per-image records: every metric of one prediction in one flat dict (a CSV row).
+
+Patient volumes: :func:`lunet.evaluation.clinical.patient_volumes`.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 
 import numpy as np
 
 from lunet.boxes import reference_box
 from lunet.data.labels import Label, Structure, structure_mask
-from lunet.evaluation.clinical import SimpsonOptions, ejection_fraction_percent, simpson_biplane_ml
 from lunet.evaluation.localization import bb_out, box_errors_mm, box_iou
 from lunet.evaluation.segmentation import segmentation_scores
 from lunet.evaluation.shape import shape_scores
@@ -61,28 +62,3 @@ def score_image(
         else:
             row.update({key: math.nan for key in BOX_COLUMNS})
     return row
-
-
-def patient_volumes(
-    lv_masks: Mapping[tuple[str, str], tuple[np.ndarray, tuple[float, float]]],
-    options: SimpsonOptions | None = None,
-) -> dict[str, float]:
-    """EDV, ESV (ml) and EF (%) of one patient by Simpson's biplane rule.
-
-    Args:
-        lv_masks: ``{(view, instant): (lv_mask (rows, cols), spacing (row_mm, col_mm))}``, views "2CH"/"4CH"
-            and instants "ED"/"ES".
-        options: Simpson choices.
-
-    Returns:
-        ``{"edv_ml", "esv_ml", "ef_percent"}``; NaN where a mask is missing or degenerate.
-    """
-    out: dict[str, float] = {}
-    for instant, key in (("ED", "edv_ml"), ("ES", "esv_ml")):
-        a2c, a4c = lv_masks.get(("2CH", instant)), lv_masks.get(("4CH", instant))
-        if a2c is None or a4c is None:
-            out[key] = math.nan
-        else:
-            out[key] = simpson_biplane_ml(a2c[0], a2c[1], a4c[0], a4c[1], options)
-    out["ef_percent"] = ejection_fraction_percent(out["edv_ml"], out["esv_ml"])
-    return out

@@ -11,9 +11,9 @@ from dataclasses import replace
 import numpy as np
 
 from lunet.data.labels import INSTANTS, VIEWS, Label
-from lunet.evaluation.clinical import SimpsonOptions
+from lunet.evaluation.clinical import SimpsonOptions, default_simpson_options, patient_volumes
 from lunet.evaluation.outliers import OutlierThresholds, reference_anatomical_bounds
-from lunet.evaluation.records import SHAPE_PREFIXES, patient_volumes
+from lunet.evaluation.records import SHAPE_PREFIXES
 from lunet.evaluation.shape import convexity, simplicity
 
 Key = tuple[str, str, str]  # (patient, view, instant)
@@ -22,11 +22,12 @@ Key = tuple[str, str, str]  # (patient, view, instant)
 class References:
     """Reference labels, qualities and clinical values of a CAMUS-style folder (read lazily, cached)."""
 
-    def __init__(self, ref_dir: str | os.PathLike[str] | None, simpson: SimpsonOptions) -> None:
+    def __init__(self, ref_dir: str | os.PathLike[str] | None, simpson: SimpsonOptions | None = None) -> None:
         from lunet.data.camus import scan_camus
 
         self.records = {r.patient_id.lower(): r for r in scan_camus(ref_dir).patients} if ref_dir else {}
-        self.simpson = simpson
+        # None: camus on CAMUS data, geometric on the phantom (clinical.default_simpson_options)
+        self.simpson = simpson or default_simpson_options(self.synthetic)
         self._volumes: dict[str, dict[str, float]] = {}
         self._shapes: dict[Key, dict[str, float]] = {}
 

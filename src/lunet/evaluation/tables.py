@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from lunet.evaluation.clinical import agreement
+from lunet.evaluation.agreement import agreement
 from lunet.evaluation.outliers import OutlierThresholds, anatomical_outlier, geometric_outlier
 
 SYNTHETIC_NOTE = "SYNTHETIC phantom data — not CAMUS"

@@ -57,6 +57,7 @@ def run_predict(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         limits=limits,
         region=args.region,
+        ef_convention=args.ef_convention,
     )
     result = predict_paths(args.model, args.inputs, args.out, options)
     summary = Path(args.out) / "summary.csv"
@@ -112,6 +113,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         f"exit status: {EXIT_OK} all inputs predicted; {EXIT_SOME_BAD} some inputs unreadable or refused "
         f"(listed in summary.csv), the rest predicted; {EXIT_ALL_BAD} no input could be predicted"
     )
+    p.add_argument("--ef-convention", choices=("geometric", "camus"), default="geometric",
+                   help="Simpson convention of the patients' EDV/ESV/EF: geometric (per-instant long "
+                   "axis, default) or camus (the CAMUS reference procedure: one disc height a patient)",
+                   )  # fmt: skip
     from lunet.inference.sequence_commands import add_sequence_arguments
 
     add_sequence_arguments(p)

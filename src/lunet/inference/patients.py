@@ -1,4 +1,5 @@
-"""Per-patient clinical indices from predicted masks: EDV, ESV (ml) and EF (%) by Simpson's biplane method.
+"""Per-patient clinical indices from predicted masks: EDV, ESV (ml) and EF (%) by Simpson's biplane method
+(:func:`lunet.evaluation.clinical.patient_volumes`, in the Simpson convention ``ef_convention``).
 
 A patient is complete when its 2CH and 4CH views are predicted at ED and ES (CAMUS file names
 ``patientXXXX_{2CH,4CH}_{ED,ES}``). LV masks are held only until the patient is complete, so memory stays
@@ -18,34 +19,14 @@ logger = logging.getLogger(__name__)
 _NEEDED = {("2CH", "ED"), ("4CH", "ED"), ("2CH", "ES"), ("4CH", "ES")}
 
 
-def patient_volumes(masks: dict[tuple[str, str], tuple[np.ndarray, tuple[float, float]]]) -> dict[str, float]:
-    """EDV, ESV (ml) and EF (%) from LV masks keyed by ``(view, instant)``.
-
-    Args:
-        masks: ``{("2CH", "ED"): (lv_mask (rows, cols) bool, spacing (row_mm, col_mm)), ...}``, all four keys.
-
-    Returns:
-        ``{"edv_ml", "esv_ml", "ef_percent"}`` (NaN where a mask is degenerate).
-    """
-    from lunet.evaluation.clinical import ejection_fraction_percent, simpson_biplane_ml
-
-    volumes = {}
-    for instant in ("ED", "ES"):
-        m2, s2 = masks[("2CH", instant)]
-        m4, s4 = masks[("4CH", instant)]
-        volumes[instant] = simpson_biplane_ml(m2, s2, m4, s4)
-    return {
-        "edv_ml": volumes["ED"],
-        "esv_ml": volumes["ES"],
-        "ef_percent": ejection_fraction_percent(volumes["ED"], volumes["ES"]),
-    }
-
-
 class PatientAccumulator:
     """Collects LV masks per patient; emits the clinical JSON as soon as a patient is complete."""
 
-    def __init__(self, out_dir: Path) -> None:
+    def __init__(self, out_dir: Path, ef_convention: str = "geometric") -> None:
+        from lunet.evaluation.simpson import SimpsonOptions
+
         self.out_dir = out_dir
+        self.simpson = SimpsonOptions.for_convention(ef_convention)
         self._pending: dict[str, dict[tuple[str, str], Any]] = {}
         self._names: dict[str, dict[str, str]] = {}
         self.written: list[Path] = []
@@ -53,6 +34,7 @@ class PatientAccumulator:
     def add(self, patient_id: str, view: str, instant: str, lv_mask: np.ndarray, spacing: tuple[float, float],
             name: str, qc_pass: bool) -> Path | None:  # fmt: skip
         """Record one view/instant; returns the per-patient JSON path once the patient is complete."""
+        from lunet.evaluation.clinical import patient_volumes
         from lunet.inference.writers import output_path, write_json
 
         masks = self._pending.setdefault(patient_id, {})
@@ -61,11 +43,12 @@ class PatientAccumulator:
         if set(masks) != _NEEDED:
             return None
         done = self._pending.pop(patient_id)
-        values = patient_volumes({k: (v[0], v[1]) for k, v in done.items()})
+        values = patient_volumes({k: (v[0], v[1]) for k, v in done.items()}, self.simpson)
         data = {
             "patient_id": patient_id,
             **values,
             "method": "Simpson biplane, method of discs (lunet.evaluation.clinical)",
+            "ef_convention": self.simpson.convention,
             "images": self._names.pop(patient_id),
             "all_images_qc_pass": all(v[2] for v in done.values()),
         }

@@ -50,6 +50,7 @@ class PredictOptions:
     progress: bool = True
     limits: SizeLimits = DEFAULT_LIMITS  # checked on every header before decoding
     region: int | None = None  # the DICOM B-mode region to segment (None: each one)
+    ef_convention: str = "geometric"  # Simpson convention of the patients' EDV/ESV/EF (or "camus")
 
 
 @dataclass
@@ -202,7 +203,8 @@ def predict_paths(
     )
     ctx = {
         "out_dir": out, "backend": predictor.backend, "model": predictor.model_name,
-        "overlay": options.overlay, "thresholds": default_thresholds(), "patients": PatientAccumulator(out),
+        "overlay": options.overlay, "thresholds": default_thresholds(),
+        "patients": PatientAccumulator(out, options.ef_convention),
     }  # fmt: skip
     with tqdm(total=len(items), unit="img", disable=not options.progress, desc="predict") as bar:
         for chunk in _batches(items, options.batch_size):

@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 
+from lunet.evaluation.agreement import agreement
+
 #: Colours of the runs, in order (matplotlib's tab10).
 RUN_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
 QUANTITY_NAMES = {"edv": ("EDV", "ml"), "esv": ("ESV", "ml"), "ef": ("EF", "%")}
@@ -45,30 +47,6 @@ def figure_png(figure, dpi: int = 80) -> bytes:
     return buffer.getvalue()
 
 
-def agreement(pred: np.ndarray, ref: np.ndarray) -> dict[str, float]:
-    """Pearson r, bias (mean pred − ref), limits-of-agreement half-width (1.96·SD) and MAE of pairs.
-
-    Pairs with a NaN are dropped; fewer than two pairs give NaN for r and the SD.
-    """
-    pred, ref = np.asarray(pred, dtype=np.float64), np.asarray(ref, dtype=np.float64)
-    keep = np.isfinite(pred) & np.isfinite(ref)
-    pred, ref = pred[keep], ref[keep]
-    diff = pred - ref
-    if diff.size == 0:
-        return {"r": math.nan, "bias": math.nan, "loa": math.nan, "mae": math.nan, "n": 0}
-    sd = float(np.std(diff, ddof=1)) if diff.size > 1 else math.nan
-    r = math.nan
-    if diff.size > 1 and np.std(pred) > 0 and np.std(ref) > 0:
-        r = float(np.corrcoef(pred, ref)[0, 1])
-    return {
-        "r": r,
-        "bias": float(diff.mean()),
-        "loa": 1.96 * sd,
-        "mae": float(np.abs(diff).mean()),
-        "n": diff.size,
-    }
-
-
 def _pairs(rows: list[dict], quantity: str) -> tuple[np.ndarray, np.ndarray]:
     """Finite ``(predicted, reference)`` values of one quantity (pairs with a NaN are dropped)."""
     values = np.array([row[quantity] for row in rows if quantity in row], dtype=np.float64).reshape(-1, 2)
@@ -100,13 +78,12 @@ def clinical_figure(runs: list[tuple[str, list[dict]]]) -> bytes | None:
             low = min(low, pred.min(), ref.min())
             high = max(high, pred.max(), ref.max())
             top.scatter(
-                ref, pred, s=12, alpha=0.7, color=colour(index), label=f"{label} (r={stats['r']:.3f})"
+                ref, pred, s=12, alpha=0.7, color=colour(index), label=f"{label} (r={stats.corr:.3f})"
             )
             mean, diff = (pred + ref) / 2, pred - ref
             bottom.scatter(mean, diff, s=12, alpha=0.7, color=colour(index), label=label)
-            for level, style in ((stats["bias"], "-"), (stats["bias"] + stats["loa"], "--")):
+            for level, style in ((stats.bias, "-"), (stats.loa_low, "--"), (stats.loa_high, "--")):
                 bottom.axhline(level, color=colour(index), linestyle=style, linewidth=1)
-            bottom.axhline(stats["bias"] - stats["loa"], color=colour(index), linestyle="--", linewidth=1)
         if math.isfinite(low):
             top.plot([low, high], [low, high], color="0.4", linewidth=1, linestyle=":")
         else:
