@@ -58,3 +58,31 @@ def test_predict_patient_file_in_the_camus_convention(tmp_path: Path) -> None:
     assert data["ef_convention"] == "camus"
     expected = patient_volumes(masks, SimpsonOptions.for_convention("camus"))
     assert {k: data[k] for k in expected} == pytest.approx(expected)
+
+
+def test_table3_states_the_convention_and_the_bootstrap_intervals(camus_dir: Path, tmp_path: Path) -> None:
+    from eval_helpers import write_nifti
+
+    from lunet.evaluation.evaluate import evaluate_folder
+    from lunet.report.tables import flatten_row
+
+    pred = tmp_path / "pred"
+    for k, pid in enumerate(("patient0001", "patient0002", "patient0003")):
+        for key, (a, b) in SIZES.items():
+            labels = lv_labels(SHAPE, SPACING, a + k, b - k / 2, shift_rows=k)
+            write_nifti(pred / pid / f"{pid}_{key}.nii.gz", labels, SPACING)
+    tables = evaluate_folder(pred, camus_dir, tmp_path / "out")
+    table3 = tables["table3"]
+    assert table3["ef_convention"] == "geometric" and "geometric convention" in table3["title"]
+    row = next(r for r in table3["rows"] if r["reference"] == "simpson")
+    assert len(row["ef_percent"]["corr_ci"]) == 2 and len(row["edv_ml"]["mae_ci"]) == 2
+    low, high = row["edv_ml"]["mae_ci"]
+    assert (low <= row["edv_ml"]["mae"] <= high) or not np.isfinite(low)  # 3 patients: BCa may be undefined
+    saved = json.loads((tmp_path / "out" / "tables.json").read_text())
+    assert saved["table3"]["ci"]["method"].startswith("BCa")
+    assert "95 % CI" in (tmp_path / "out" / "tables.md").read_text()
+    assert "ef_percent mae 95% CI" in flatten_row(row)
+    camus = evaluate_folder(
+        pred, camus_dir, tmp_path / "camus", simpson=SimpsonOptions.for_convention("camus")
+    )
+    assert camus["table3"]["ef_convention"] == "camus"

@@ -196,7 +196,10 @@ def evaluate_models(
             {"model": name, "patient": p, "quality": refs.quality(p), **{k: int(v) for k, v in f.items()}}
             for p, f in flags.items()
         ]
-    tables = build_tables(per_image, per_patient, clinical, thresholds, synthetic=refs.synthetic)
+    tables = build_tables(
+        per_image, per_patient, clinical, thresholds, synthetic=refs.synthetic,
+        ef_convention=refs.simpson.convention,
+    )  # fmt: skip
     out_dir = Path(out_dir)
     write_text_atomic(out_dir / "per_image.csv", _csv_text(per_image))
     write_text_atomic(out_dir / "per_patient.csv", _csv_text(per_patient))

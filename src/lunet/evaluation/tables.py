@@ -2,7 +2,9 @@
 
 - Table I, localization, all patients: IoU, errors on x_c, y_c, h, w (mm), BB out (# and % of images).
 - Table II, segmentation, good + medium quality: Dice, d_m, d_H of LV_Endo and LV_Epi; geometric outliers.
-- Table III, clinical, good + medium quality: corr, bias ± 1.96·SD (loa), MAE of EDV, ESV, EF, per reference.
+- Table III, clinical, good + medium quality: corr, bias ± 1.96·SD (loa), MAE of EDV, ESV, EF, per reference,
+  with 95 % bootstrap confidence intervals of corr and MAE (``corr_ci``, ``mae_ci``: ``[low, high]``;
+  :mod:`lunet.evaluation.agreement`); its title names the Simpson convention (``ef_convention``).
 - Table IV, all patients: d_m, d_H of both structures; geometric, anatomical and both outliers.
 
 Values are mean ± SD (SD with ddof=1) over images, NaN skipped. Outliers are given per image (the papers'
@@ -19,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from lunet.evaluation.agreement import agreement
+from lunet.evaluation.agreement import CI_METHOD, agreement, agreement_ci
 from lunet.evaluation.outliers import OutlierThresholds, anatomical_outlier, geometric_outlier
 
 SYNTHETIC_NOTE = "SYNTHETIC phantom data — not CAMUS"
@@ -77,8 +79,13 @@ def build_tables(
     clinical: Sequence[Row],
     thresholds: OutlierThresholds | None = None,
     synthetic: bool = False,
+    ef_convention: str = "geometric",
+    ci_seed: int = 0,
 ) -> dict[str, object]:
-    """Tables I–IV as JSON-ready dicts (see the module docstring); every row has a ``model`` key."""
+    """Tables I–IV as JSON-ready dicts (see the module docstring); every row has a ``model`` key.
+
+    ``ef_convention`` names the Simpson convention of the clinical values; ``ci_seed`` seeds the bootstrap.
+    """
     thresholds = thresholds or OutlierThresholds()
     suffix = f" [{SYNTHETIC_NOTE}]" if synthetic else ""
     tables: dict[str, object] = {
@@ -125,9 +132,11 @@ def build_tables(
                 pred = [float(c.get(index, math.nan)) for c in gm_clinical]  # type: ignore[arg-type]
                 ref = [float(c.get(f"{reference}_{index}", math.nan)) for c in gm_clinical]  # type: ignore[arg-type]
                 a = agreement(np.asarray(pred), np.asarray(ref))
+                ci = agreement_ci(np.asarray(pred), np.asarray(ref), seed=ci_seed)
                 row3[index] = {"mean": a.bias, "sd": a.sd, "corr": a.corr, "bias": a.bias,
-                               "loa_low": a.loa_low,
-                               "loa_high": a.loa_high, "mae": a.mae, "n": a.n}  # fmt: skip
+                               "loa_low": a.loa_low, "loa_high": a.loa_high, "mae": a.mae, "n": a.n,
+                               "corr_ci": [ci.corr_low, ci.corr_high], "mae_ci": [ci.mae_low, ci.mae_high],
+                               }  # fmt: skip
             t3.append(row3)
     tables["table1"] = {"title": "Table I: localization accuracy, all patients" + suffix, "rows": t1}
     tables["table2"] = {
@@ -135,8 +144,11 @@ def build_tables(
         "rows": t2,
     }
     tables["table3"] = {
-        "title": "Table III: clinical metrics, good + medium quality patients" + suffix,
+        "title": f"Table III: clinical metrics, good + medium quality patients (Simpson: {ef_convention} "
+        f"convention; [95 % CI]: {CI_METHOD})" + suffix,
         "rows": t3,
+        "ef_convention": ef_convention,
+        "ci": {"confidence": 0.95, "method": CI_METHOD, "n_resamples": 2000, "seed": ci_seed},
     }
     tables["table4"] = {
         "title": "Table IV: segmentation accuracy and outliers, all patients" + suffix,
@@ -158,6 +170,14 @@ def _cnt(stat: object) -> str:
     if not isinstance(stat, Mapping) or not stat["total"]:
         return "–"
     return f"{stat['count']} ({stat['percent']:.1f} %)"
+
+
+def _ci(bounds: object, digits: int) -> str:
+    """`` [low, high]`` of a confidence interval, or nothing when it is missing or undefined."""
+    if not isinstance(bounds, Sequence) or len(bounds) != 2:
+        return ""
+    low, high = (math.nan if b is None else float(b) for b in bounds)
+    return f" [{low:.{digits}f}, {high:.{digits}f}]" if math.isfinite(low) and math.isfinite(high) else ""
 
 
 def _table(title: str, header: Sequence[str], lines: Sequence[Sequence[str]]) -> list[str]:
@@ -196,7 +216,12 @@ def tables_markdown(tables: Mapping[str, Any]) -> str:
         cells = [r["model"], r["reference"]]
         for index in CLINICAL_INDICES:
             s = r[index]
-            cells += [f"{s['corr']:.3f}", f"{s['bias']:.1f} ± {1.96 * s['sd']:.1f}", f"{s['mae']:.1f}"]
+            corr = f"{s['corr']:.3f}{_ci(s.get('corr_ci'), 3)}"
+            cells += [
+                corr,
+                f"{s['bias']:.1f} ± {1.96 * s['sd']:.1f}",
+                f"{s['mae']:.1f}{_ci(s.get('mae_ci'), 1)}",
+            ]
         rows3.append(cells)
     header3 = [f"{i} {m}" for i in ("EDV", "ESV", "EF") for m in ("corr", "loa", "mae")]
     lines += _table(t3["title"], ["model", "reference", *header3], rows3)

@@ -160,6 +160,9 @@ def build_html(runs: list[RunData], data_dirs: list[Path | None], synthetic: lis
     sections.append("<h2>Tables of the LU-Net paper (Tables I–IV)</h2>" + tables_html(labelled))
     series = series_of(runs)
     references = sorted({ref for run in runs for ref in run.clinical_reference.values()})
+    conventions = sorted(
+        {str(run.tables.get("table3", {}).get("ef_convention", "geometric")) for run in runs}
+    )
     sections.append("<h2>Clinical indices</h2>")
     sections.append(
         _figure_section(
@@ -168,7 +171,8 @@ def build_html(runs: list[RunData], data_dirs: list[Path | None], synthetic: lis
             "clinical agreement",
             "Simpson's biplane volumes from the predicted 2CH and 4CH LV masks against the reference "
             f"({', '.join(references) or 'none found'}; simpson_* = the same rule on the reference masks); "
-            "one colour per model. Solid line: bias; dashed: bias ± 1.96 SD.",
+            "one colour per model. Solid line: bias; dashed: bias ± 1.96 SD. Simpson convention: "
+            f"{', '.join(conventions)}; 95 % bootstrap confidence intervals of corr and MAE: Table III.",
         )
     )
     sections.append("<h2>Segmentation distances and outliers</h2>")

@@ -84,6 +84,11 @@ def flatten_row(row: dict, prefix: str = "") -> dict[str, object]:
             finite = math.isfinite(bias) and math.isfinite(sd)
             flat[f"{name} loa"] = f"{format_number(bias)} ± {format_number(1.96 * sd)}" if finite else "–"
             flat[f"{name} mae"] = _num(value["mae"])
+            for stat in ("corr", "mae"):  # 95 % bootstrap confidence intervals, when evaluated
+                bounds = value.get(f"{stat}_ci")
+                if isinstance(bounds, list) and len(bounds) == 2:
+                    text = ", ".join(format_number(_num(b)) for b in bounds)
+                    flat[f"{name} {stat} 95% CI"] = f"[{text}]"
         elif _is_leaf(value):
             flat[name] = value
         else:
