@@ -25,8 +25,12 @@ import math
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from lunet.config import TrainConfig
 
 from _common import make_phantom, print_header, print_table, quiet_lightning, setup_torch
 
@@ -40,7 +44,7 @@ def train_all(root: Path, cache_dir: Path, out: Path, args: argparse.Namespace) 
 
     seconds = {}
     for model in args.models:
-        config = TrainConfig(
+        config = TrainConfig.create(
             model=model, data=str(root), cache=str(cache_dir), fold=args.fold, n_folds=args.n_folds,
             seed=args.seed, size=args.size, margin=0.05, epochs=args.epochs, batch_size=args.batch,
             lr=args.lr, patience=0, accelerator="gpu" if args.device.startswith("cuda") else "cpu",
@@ -143,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_torch(args.device, args.threads)
     quiet_lightning()
     print_header("bench_accuracy: SYNTHETIC phantom, one fold", args.device)
-    from lunet.data.preprocess import CachedImages, build_cache
+    from lunet.data.cache import CachedImages, build_cache
     from lunet.evaluation.evaluate import evaluate_models
     from lunet.training.fit import select_fold
 
@@ -192,11 +196,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def args_config(args: argparse.Namespace, root: Path, cache_dir: Path) -> object:
+def args_config(args: argparse.Namespace, root: Path, cache_dir: Path) -> TrainConfig:
     """The TrainConfig fields that decide the fold (to rebuild it for the threshold baseline)."""
     from lunet.config import TrainConfig
 
-    return TrainConfig(
+    return TrainConfig.create(
         data=str(root), cache=str(cache_dir), fold=args.fold, n_folds=args.n_folds, seed=args.seed
     )
 

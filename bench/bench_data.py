@@ -2,7 +2,7 @@
 
 1. Phantom generation (``lunet.data.synthetic.generate_dataset``, the code of ``lunet synth``): annotated
    images/s at the native-like size and at 256×256 (4 annotated images per patient, every file written).
-2. Cache building (``lunet.data.preprocess.build_cache``, the code of ``lunet preprocess``): frames/s.
+2. Cache building (``lunet.data.cache.build_cache``, the code of ``lunet preprocess``): frames/s.
 3. Loading alone, no model: images/s reading training batches of ``--batch`` frames through lunet's
    ``CacheDataModule.train_dataloader()`` (the loader ``lunet train`` uses: seeded shuffling, one dict per
    frame, reference boxes, default collate), against the same-run baseline of raw ``numpy`` memmap slicing of
@@ -109,8 +109,9 @@ def main(argv: list[str] | None = None) -> int:
         args.workers = [0]
     setup_torch("cpu", args.threads)
     print_header("bench_data: phantom generation, cache building, batch loading")
-    from lunet.data.preprocess import CachedImages, build_cache
-    from lunet.training.datamodule import AugmentConfig, CacheDataModule
+    from lunet.config import AugmentConfig
+    from lunet.data.cache import CachedImages, build_cache
+    from lunet.training.datamodule import CacheDataModule
 
     with tempfile.TemporaryDirectory(prefix="bench_data_") as name:
         tmp = Path(name)

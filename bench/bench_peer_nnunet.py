@@ -188,7 +188,7 @@ def run(args: argparse.Namespace, out: Path) -> int:
 
     import torch
 
-    from lunet.data.preprocess import CachedImages, build_cache
+    from lunet.data.cache import CachedImages, build_cache
     from lunet.evaluation.evaluate import evaluate_models
     from lunet.training.fit import select_fold
 

@@ -27,11 +27,16 @@ import math
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import lightning as L
+import numpy as np
 import torch
 
 from _common import make_phantom, print_header, print_table, quiet_lightning, setup_torch, sync, verdict
+
+if TYPE_CHECKING:
+    from lunet.config import TrainConfig
 
 TARGET_RATIO = 0.9
 
@@ -53,7 +58,7 @@ class StepClock(L.Callback):
             self.stop, self.epochs = time.perf_counter(), (self.epochs[0], trainer.current_epoch)
 
 
-def lunet_seconds(config: object, run_dir: Path, args: argparse.Namespace) -> tuple[float, int]:
+def lunet_seconds(config: TrainConfig, run_dir: Path, args: argparse.Namespace) -> tuple[float, int]:
     """Seconds of ``args.steps`` steps through ``lunet.training.train``; and the epoch boundaries crossed."""
     from lunet.training.fit import train
 
@@ -64,28 +69,31 @@ def lunet_seconds(config: object, run_dir: Path, args: argparse.Namespace) -> tu
     return clock.stop - clock.start, clock.epochs[1] - clock.epochs[0]
 
 
-def plain_seconds(config: object, cache_dir: Path, fold_rows: object, args: argparse.Namespace) -> float:
+def plain_seconds(
+    config: TrainConfig, cache_dir: Path, fold_rows: np.ndarray, args: argparse.Namespace
+) -> float:
     """Seconds of ``args.steps`` steps of a bare PyTorch loop on pre-loaded device tensors."""
-    from lunet.data.preprocess import CachedImages
+    from lunet.config import AugmentConfig
+    from lunet.data.cache import CachedImages
     from lunet.models.registry import get_spec
-    from lunet.training.datamodule import AugmentConfig, CachedFrames
+    from lunet.training.datamodule import CachedFrames
     from lunet.training.fit import build_model
-    from lunet.training.losses import LossConfig, composite_loss
+    from lunet.training.losses import composite_loss
 
     n_batches = args.warmup + args.steps
-    frames = CachedFrames(CachedImages(cache_dir), fold_rows, config.margin, AugmentConfig())  # type: ignore[attr-defined]
+    frames = CachedFrames(CachedImages(cache_dir), fold_rows, config.model.box_margin, AugmentConfig())
     items = [frames[i % len(frames)] for i in range(n_batches * args.batch)]
     batches = [
         {k: torch.stack([it[k] for it in items[b * args.batch : (b + 1) * args.batch]]).to(args.device)
          for k in ("image", "label", "box")}
         for b in range(n_batches)
     ]  # fmt: skip
-    L.seed_everything(config.seed, verbose=False)  # type: ignore[attr-defined]
+    L.seed_everything(config.seed, verbose=False)
     model, _ = build_model(config)
     model = model.to(args.device).train()
-    needs_box = get_spec(config.model).needs_reference_box  # type: ignore[attr-defined]
-    loss_config = LossConfig.from_train(config)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)  # type: ignore[attr-defined]
+    needs_box = get_spec(config.model.name).needs_reference_box
+    loss_config = config.loss
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.optim.lr)
     autocast = torch.autocast(
         args.device.split(":")[0], torch.bfloat16, enabled=args.precision == "bf16-mixed"
     )
@@ -136,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     quiet_lightning()
     print_header("bench_training: lunet training path vs a plain PyTorch loop", args.device)
     from lunet.config import TrainConfig
-    from lunet.data.preprocess import CachedImages, build_cache
+    from lunet.data.cache import CachedImages, build_cache
     from lunet.training.fit import select_fold
 
     patients = args.patients or default_patients(args)
@@ -146,14 +154,14 @@ def main(argv: list[str] | None = None) -> int:
         root = make_phantom(tmp / "phantom", patients, size="256", seed=args.seed)
         cache_dir = build_cache(root, tmp / "cache", size=args.size)
         for model in args.models:
-            config = TrainConfig(
+            config = TrainConfig.create(
                 model=model, data=str(root), cache=str(cache_dir), size=args.size, batch_size=args.batch,
                 epochs=10_000, max_steps=args.warmup + args.steps, patience=0, seed=args.seed,
                 accelerator="gpu" if args.device.startswith("cuda") else "cpu", precision=args.precision,
                 num_workers=args.num_workers, progress_bar=False,
             )  # fmt: skip
             fold = select_fold(config, CachedImages(cache_dir), tmp / "folds_probe")
-            train_rows = CachedImages(cache_dir).indices_for(fold.train)  # type: ignore[attr-defined]
+            train_rows = CachedImages(cache_dir).indices_for(fold.train)
             lunet_s, plain_s, crossed = math.inf, math.inf, 0
             for r in range(args.repeats):
                 plain_s = min(plain_s, plain_seconds(config, cache_dir, train_rows, args))

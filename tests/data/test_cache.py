@@ -10,8 +10,9 @@ import pytest
 from camus_fixtures import SPACING, label_map
 
 from lunet.boxes import reference_box
+from lunet.data.cache import CachedImages, build_cache
 from lunet.data.camus import CamusFormatError, scan_camus
-from lunet.data.preprocess import CachedImages, build_cache, prepare_image, resize_label
+from lunet.data.preprocess import prepare_image, resize_label
 
 
 def test_cache_round_trip(mhd_root, tmp_path):

@@ -66,7 +66,7 @@ def test_train_then_resume_with_more_epochs(phantom_data, tmp_path):
     )  # exists: needs --resume
     assert main(["train", "--out", str(run), "--resume", "--epochs", "2", "--no-progress"]) == 0
     config = TrainConfig.from_json(run / "config.json")
-    assert (config.epochs, config.lr, config.size) == (2, 1e-4, 64) and len(rows(run)) == 2
+    assert (config.trainer.epochs, config.optim.lr, config.data.size) == (2, 1e-4, 64) and len(rows(run)) == 2
 
 
 def test_cv_trains_every_fold_and_gathers_out_of_fold_predictions(phantom_data, tmp_path):
@@ -75,7 +75,7 @@ def test_cv_trains_every_fold_and_gathers_out_of_fold_predictions(phantom_data, 
     patients = sorted(p.name for p in (run / "predictions").iterdir())
     assert patients == [f"patient{i:04d}" for i in range(1, 7)]
     assert all((run / f"fold_{k}" / "model.safetensors").is_file() for k in (1, 2, 3))
-    assert TrainConfig.from_json(run / "config.json").model == "unet1"
+    assert TrainConfig.from_json(run / "config.json").model.name == "unet1"
     assert main(["cv", *flags(phantom_data, run, tmp_path / "cache"), "--gather"]) == 0
 
 
@@ -128,3 +128,41 @@ def test_ddp_on_two_cpu_processes_matches_one_process(phantom_data, tmp_path):
         assert float(rb["train_loss"]) == pytest.approx(float(ra["train_loss"]), abs=0.03)
         assert float(rb["val_loss"]) == pytest.approx(float(ra["val_loss"]), abs=0.01)
     assert (ddp / "model.safetensors").is_file() and (ddp / "predictions").is_dir()
+
+
+def test_flags_are_generated_from_the_config_and_keep_their_old_names(tmp_path, capsys):
+    from lunet.cli import build_parser
+    from lunet.config import flag_fields
+    from lunet.training.commands import build_config
+
+    parser = build_parser()
+    args = parser.parse_args(
+        ["train", "--out", str(tmp_path / "run"), "--data", str(tmp_path), "--model", "runet",
+         "--margin", "0.15", "--augment", "--no-progress", "--lr", "1e-4", "--override", "dil=3",
+         "--batch-size", "4", "--fold", "2", "--devices", "auto", "--dice-classes", "1,2,3",
+         "--augment-shift", "0.1", "--no-deterministic"]
+    )  # fmt: skip
+    config = build_config(args)
+    assert config.model.name == "runet" and config.model.overrides == {"dil": 3, "box_margin": 0.15}
+    assert config.augment.enabled and config.augment.shift == 0.1 and not config.trainer.progress_bar
+    assert (config.optim.lr, config.data.batch_size, config.data.fold, config.trainer.devices) == (
+        1e-4,
+        4,
+        2,
+        "auto",
+    )
+    assert config.loss.dice_classes == (1, 2, 3) and not config.trainer.deterministic
+    with pytest.raises(SystemExit):
+        parser.parse_args(["train", "--help"])
+    text = capsys.readouterr().out
+    for leaf in flag_fields():
+        if leaf.flag != "model_overrides":
+            assert leaf.option in text
+
+
+def test_a_wrong_model_fails_before_writing_anything(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--out", str(out), "--data", str(tmp_path), "--model", "lunnet"]) == 2
+    assert "unknown model 'lunnet'" in capsys.readouterr().err and not out.exists()
+    assert main(["train", "--out", str(out), "--data", str(tmp_path / "nothing")]) == 2
+    assert "dataset folder not found" in capsys.readouterr().err and not out.exists()

@@ -1,12 +1,24 @@
+import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 
-from lunet.config import ConfigError, TrainConfig
+from lunet.config import (
+    SECTIONS,
+    ConfigError,
+    DataConfig,
+    ModelConfig,
+    TrainConfig,
+    flag_fields,
+    flat_view,
+)
+
+FLAT_V1 = Path(__file__).parent / "fixtures" / "config_flat_v1.json"
 
 
 def test_json_round_trip_is_exact(tmp_path):
-    config = TrainConfig(
+    config = TrainConfig.create(
         model="runet",
         model_overrides={"dil": 30, "shift": 0.7},
         data="/d",
@@ -20,30 +32,94 @@ def test_json_round_trip_is_exact(tmp_path):
     path = tmp_path / "config.json"
     config.to_json(path)
     loaded = TrainConfig.from_json(path)
-    assert loaded == config and loaded.dice_classes == (1, 2, 3)
-    assert json.loads(path.read_text())["model_overrides"] == {"dil": 30, "shift": 0.7}
+    assert loaded == config and loaded.loss.dice_classes == (1, 2, 3)
+    saved = json.loads(path.read_text())
+    assert saved["format"] == 2 and saved["model"] == {
+        "name": "runet",
+        "overrides": {"dil": 30, "shift": 0.7},
+    }
+    assert set(saved) == {"format", "seed", *SECTIONS}
+
+
+def test_each_field_has_one_owner_and_a_unique_flag_name():
+    flags = [leaf.flag for leaf in flag_fields()]
+    assert len(flags) == len(set(flags)) == 38
+    # the learning rate, the loss weights and the augmentation exist once, in their section
+    assert [leaf.section for leaf in flag_fields() if leaf.flag in ("lr", "loc_weight", "augment_shift")] == [
+        "loss",
+        "optim",
+        "augment",
+    ]
 
 
 def test_paper_defaults():
     config = TrainConfig()
-    assert (config.lr, config.patience, config.loc_weight, config.box_clip) == (1e-3, 20, 10.0, 0.99)
-    assert config.dice_classes == (1, 2) and config.warmup_reference_box_epochs == 0 and not config.augment
+    assert (config.optim.lr, config.trainer.patience, config.loss.loc_weight, config.loss.box_clip) == (
+        1e-3,
+        20,
+        10.0,
+        0.99,
+    )
+    assert config.loss.dice_classes == (1, 2) and config.trainer.warmup_reference_box_epochs == 0
+    assert not config.augment.enabled and config.model.box_margin == 0.05
 
 
 def test_replace_ignores_unset_flags_and_rejects_unknown_fields():
-    config = TrainConfig(epochs=7)
-    assert config.replace(epochs=None, lr=1e-4) == TrainConfig(epochs=7, lr=1e-4)
+    config = TrainConfig.create(epochs=7)
+    assert config.replace(epochs=None, lr=1e-4) == TrainConfig.create(epochs=7, lr=1e-4)
     with pytest.raises(ConfigError, match="unknown config field"):
         config.replace(epoch=3)
 
 
+def test_margin_is_the_box_margin_override_and_nothing_else():
+    config = TrainConfig.create(model="lunet", margin=0.15, model_overrides={"dil": 3})
+    assert config.model == ModelConfig("lunet", {"dil": 3, "box_margin": 0.15})
+    assert config.model.box_margin == 0.15 and '"margin"' not in json.dumps(config.to_dict())
+    assert config.replace(model_overrides={"box_margin": 0.3}).model.box_margin == 0.3
+
+
+def test_sections_are_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        TrainConfig().data.size = 128  # type: ignore[misc]
+
+
 @pytest.mark.parametrize(
     "bad",
-    [{"size": 100}, {"fold": 11}, {"ul2_mode": "mx"}, {"lr": 0}, {"margin": 1.5}, {"box_clip_mode": "x"}],
+    [
+        {"size": 100},
+        {"fold": 11},
+        {"ul2_mode": "mx"},
+        {"lr": 0},
+        {"margin": 1.5},
+        {"box_clip_mode": "x"},
+        {"epochs": 0},
+        {"max_time_s": -1.0},
+    ],
 )
 def test_invalid_values_are_config_errors(bad):
     with pytest.raises(ConfigError):
-        TrainConfig(**bad)
+        TrainConfig.create(**bad)
+
+
+def test_a_flat_config_json_of_the_previous_version_still_loads():
+    """The fixture was written by lunet's flat TrainConfig (format 1) before the sections existed."""
+    config = TrainConfig.from_json(FLAT_V1)
+    assert config.data == DataConfig(root="/data/CAMUS", fold=3, size=128, batch_size=8)
+    assert config.model == ModelConfig("lunet", {"box_margin": 0.15})  # margin once, no stale copy
+    assert (config.optim.lr, config.loss.loc_weight, config.trainer.epochs, config.trainer.patience) == (
+        1e-4,
+        5.0,
+        60,
+        10,
+    )
+    assert config.augment.enabled and config.augment.shift == 0.1 and config.trainer.devices == "auto"
+    assert config.trainer.warmup_reference_box_epochs == 5 and not config.trainer.progress_bar
+    assert TrainConfig.from_json(config.to_json()) == config
+    flat = json.loads(FLAT_V1.read_text())
+    view = flat_view(config.to_dict())
+    assert {k: view[k] for k in flat if k != "model_overrides"} == {
+        k: v for k, v in flat.items() if k != "model_overrides"
+    }
 
 
 def test_bad_files_name_the_file(tmp_path):
@@ -53,6 +129,12 @@ def test_bad_files_name_the_file(tmp_path):
         TrainConfig.from_json(path)
     path.write_text('{"modle": "unet1"}')
     with pytest.raises(ConfigError, match="modle"):
+        TrainConfig.from_json(path)
+    path.write_text('{"format": 2, "data": {"root": "/d", "sise": 64}}')
+    with pytest.raises(ConfigError, match=f"{path}.*sise"):
+        TrainConfig.from_json(path)
+    path.write_text('{"format": 3, "data": {}}')
+    with pytest.raises(ConfigError, match="format 3"):
         TrainConfig.from_json(path)
     with pytest.raises(ConfigError, match="no such config file"):
         TrainConfig.from_json(tmp_path / "missing.json")

@@ -3,8 +3,9 @@ import pytest
 import torch
 
 from lunet.boxes import enlarge_box, reference_box
+from lunet.config import AugmentConfig
 from lunet.data.folds import Fold
-from lunet.training.datamodule import AugmentConfig, CacheDataModule, CachedFrames, EpochShardSampler
+from lunet.training.datamodule import CacheDataModule, CachedFrames, EpochShardSampler
 
 
 def _module(cache, **kwargs):

@@ -1,6 +1,7 @@
 """Integration tests of ``lunet.training.fit`` on six phantom patients at 64×64 (a few seconds per run)."""
 
 import csv
+import json
 import logging
 
 import lightning as L
@@ -17,7 +18,7 @@ FRAMES = ("2CH_ED", "2CH_ES", "4CH_ED", "4CH_ES")
 
 
 def tiny_config(data, cache, **changes):
-    base = TrainConfig(
+    base = TrainConfig.create(
         model="unet1",
         data=str(data),
         cache=str(cache),
@@ -63,10 +64,11 @@ def test_run_folder_and_predictions_on_the_original_grid(reference_run, phantom_
     for name in ("config.json", "version.txt", "metrics.csv", "model.safetensors", "model.json"):
         assert (run / name).is_file(), name
     assert sorted(p.name for p in (run / "folds").iterdir())[0] == "subGroup1_testing.txt"
-    assert len(metric_rows(run)) == 3 and TrainConfig.from_json(run / "config.json").size == 64
-    for name in ("best.ckpt", "last.ckpt"):  # plain types only: loadable without unpickling code
-        ckpt = torch.load(run / "checkpoints" / name, map_location="cpu", weights_only=True)
-        assert "state_dict" in ckpt and ckpt["hyper_parameters"]["config"]["model"] == "unet1"
+    assert len(metric_rows(run)) == 3 and TrainConfig.from_json(run / "config.json").data.size == 64
+    # the optimiser state only in last.ckpt (plain types: loadable without unpickling code)
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["last.ckpt"]
+    ckpt = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert "optimizer_states" in ckpt and ckpt["hyper_parameters"]["config"]["model"]["name"] == "unet1"
     test_ids = (run / "folds" / "subGroup1_testing.txt").read_text().split()
     assert sorted(p.name for p in (run / "predictions").iterdir()) == sorted(test_ids)
     pid = test_ids[0]
@@ -77,9 +79,13 @@ def test_run_folder_and_predictions_on_the_original_grid(reference_run, phantom_
         np.testing.assert_allclose(spacing, ref_spacing, rtol=1e-5)
     model, meta = load_bundle(run)
     assert meta["model"] == "unet1" and meta["size"] == 64
-    best = torch.load(run / "checkpoints" / "best.ckpt", weights_only=True)["state_dict"]
-    for key, value in model.state_dict().items():
-        assert torch.equal(value, best[f"model.{key}"])
+    outcome = json.loads((run / "training.json").read_text())
+    assert (outcome["epochs_run"], outcome["epochs_max"], outcome["stop_reason"]) == (3, 3, "max_epochs")
+    losses = [float(r["val_loss"]) for r in metric_rows(run)]
+    assert meta["epoch"] == outcome["best_epoch"] == 1 + losses.index(min(losses))
+    last = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+    same = all(torch.equal(value, last[f"model.{key}"]) for key, value in model.state_dict().items())
+    assert same == (outcome["best_epoch"] == 3)  # the bundle holds the best epoch's weights
     assert not (run / "predictions" / "boxes.csv").exists() and not (run / "predictions_o1").exists()
 
 
@@ -123,7 +129,9 @@ def test_box_models_write_boxes_and_o1(model, phantom_data, tmp_path):
     }
     assert all(0 <= float(r["x_min"]) < float(r["x_max"]) <= 1 for r in rows)
     assert (run / "predictions_o1").is_dir() == (model == "lunet")
-    assert load_bundle(run)[1]["overrides"].get("margin") == (0.05 if model == "lunet" else None)
+    meta = load_bundle(run)[1]
+    assert "margin" not in meta["overrides"]
+    assert TrainConfig.from_dict(meta["config"]).model.box_margin == 0.05
 
 
 def test_lightning_lines_are_printed_once_when_the_root_logger_is_configured(monkeypatch):

@@ -28,7 +28,9 @@ import numpy as np
 
 from lunet.data.camus_errors import CamusFormatError
 from lunet.data.labels import INSTANTS, VIEWS
+from lunet.data.preprocess import prepare_image, resize_label
 from lunet.io import atomic_path, write_text_atomic
+from lunet.logs import info_once
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +71,6 @@ def _init_worker() -> None:
 def _prepare_patient(args: tuple) -> tuple[str, list[dict] | str]:
     """Worker: the four annotated frames of one patient, resized (or the error message)."""
     from lunet.boxes import reference_box
-    from lunet.data.preprocess import prepare_image, resize_label
 
     record, size = args
     out = []
@@ -151,7 +152,9 @@ def build_cache(
     dataset = scan_camus(root)
     key = cache_fingerprint(dataset.patients, size)
     if _is_complete(cache_dir, key):
-        logger.info("%s: cache up to date (%d patients, size %d)", cache_dir, len(dataset.patients), size)
+        info_once(
+            logger, "%s: cache up to date (%d patients, size %d)", cache_dir, len(dataset.patients), size
+        )
         return cache_dir
     cache_dir.mkdir(parents=True, exist_ok=True)
     (cache_dir / MARKER).unlink(missing_ok=True)  # invalidate first, re-mark last

@@ -32,6 +32,7 @@ from lunet.data.camus_records import (
     index_patient_files,
     load_patient,
 )
+from lunet.logs import info_once
 
 __all__ = [
     "QUALITIES",
@@ -163,7 +164,8 @@ def scan_camus(root: str | os.PathLike[str]) -> CamusDataset:
         logger.warning("%s: mixed file formats %s; release reported as %s", root, dict(releases), release)
     records = sorted(patients.values(), key=lambda p: p.patient_id)
     without_gt = sum(not p.has_ground_truth for p in records)
-    logger.info(
+    info_once(
+        logger,
         "%s: %d patients (%s release), %d without ground truth (prediction only), %d skipped, "
         "%d names ignored",
         root, len(records), release, without_gt, len(skipped), len(ignored),

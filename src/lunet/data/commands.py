@@ -39,7 +39,7 @@ def _folds(args: argparse.Namespace) -> int:
 
 
 def _preprocess(args: argparse.Namespace) -> int:
-    from lunet.data.preprocess import CachedImages, build_cache
+    from lunet.data.cache import CachedImages, build_cache
 
     path = build_cache(args.root, args.cache, size=args.size, workers=args.workers)
     print(f"cache ready: {path} ({len(CachedImages(path))} images at {args.size}x{args.size})")

@@ -1,4 +1,4 @@
-"""Resizing with the spacing carried along, the one intensity normalisation, and the training cache.
+"""Resizing with the spacing carried along, and the one intensity normalisation.
 
 Intensity rule (used by training *and* inference, nowhere else): per-image min–max scaling to ``[0, 1]``,
 ``(x - min) / (max - min)``; a constant image becomes all zeros. It needs no knowledge of the source bit
@@ -8,19 +8,15 @@ positive affine change of the grey levels. The order is fixed: resize first, the
 
 Resizing follows the pixel-edge convention of ``lunet.boxes`` (``align_corners=False``): bilinear for
 images, nearest neighbour for labels, no anti-aliasing; spacing becomes ``spacing × old_shape / new_shape``.
+
+The training cache built on these functions is :mod:`lunet.data.cache`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from lunet.data.cache import CachedImages, CachedItem, build_cache, cache_fingerprint
-
 __all__ = [
-    "CachedImages",
-    "CachedItem",
-    "build_cache",
-    "cache_fingerprint",
     "normalize_intensity",
     "prepare_image",
     "resize_image",

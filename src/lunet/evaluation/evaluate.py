@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lunet.config import flat_view
 from lunet.data.labels import Label
 from lunet.evaluation.clinical import SimpsonOptions, patient_volumes
 from lunet.evaluation.outliers import ANATOMICAL_BOUND_SOURCES, OutlierThresholds, patient_outliers
@@ -236,7 +237,7 @@ def evaluate_run(
     if not config_path.is_file():
         raise EvaluationError(f"{config_path}: not found; is {run_dir} a lunet run folder?")
     try:
-        config = json.loads(config_path.read_text())
+        config = flat_view(json.loads(config_path.read_text()))
         data_dir = config["data"]
     except (json.JSONDecodeError, KeyError, TypeError):
         raise EvaluationError(f"{config_path}: not a JSON object with a 'data' entry") from None

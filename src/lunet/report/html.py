@@ -14,6 +14,7 @@ import logging
 from pathlib import Path
 
 from lunet import __version__
+from lunet.config import flat_view
 from lunet.report.readers import (
     ReportInputError,
     RunData,
@@ -68,10 +69,15 @@ def png_img(png: bytes, alt: str) -> str:
 
 
 def _runs_table(runs: list[RunData], synthetic: list[bool], data_dirs: list[Path | None]) -> str:
-    head = "".join(f"<th>{h}</th>" for h in ("run", "folder", *CONFIG_FIELDS, "data", "synthetic"))
+    head = "".join(
+        f"<th>{h}</th>"
+        for h in ("run", "folder", *CONFIG_FIELDS, "epochs run", "stopped by", "data", "synthetic")
+    )
     rows = []
     for run, synth, data in zip(runs, synthetic, data_dirs):
         cells = [run.label, str(run.run_dir)] + [_config_value(run.config, f) for f in CONFIG_FIELDS]
+        outcome = read_json(run.run_dir / "training.json")  # lunet.training.outcome.TrainingOutcome
+        cells += [str(outcome.get("epochs_run", "–")), str(outcome.get("stop_reason", "–")).replace("_", " ")]
         cells += [str(data) if data else "not found", "yes" if synth else "no"]
         rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
     details = "".join(
@@ -260,7 +266,7 @@ def write_report(runs: list[Path], out_html: Path, data_dir: Path | None = None)
         if not run.is_dir():
             raise ReportInputError(f"{run}: run folder not found")
         ensure_evaluation(run)
-    configs = [read_json(run / "config.json") for run in paths]
+    configs = [flat_view(read_json(run / "config.json")) for run in paths]
     labels = unique_labels(paths, configs)
     loaded = [load_run(run, label) for run, label in zip(paths, labels)]
     data_dirs = [Path(data_dir) if data_dir else data_dir_of(c, r) for c, r in zip(configs, paths)]

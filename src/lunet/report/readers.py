@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lunet.config import flat_view
 from lunet.report.columns import ReportInputError, parse_clinical, parse_per_image
 
 logger = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ def read_json(path: Path) -> dict:
 def load_run(run_dir: Path, label: str | None = None) -> RunData:
     """Read a run folder whose ``evaluation/`` exists (see :func:`lunet.report.html.write_report`)."""
     evaluation = run_dir / "evaluation"
-    config = read_json(run_dir / "config.json")
+    config = flat_view(read_json(run_dir / "config.json"))
     clinical, reference = parse_clinical(
         read_csv(evaluation / "clinical.csv"), str(evaluation / "clinical.csv")
     )

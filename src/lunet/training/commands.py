@@ -1,74 +1,100 @@
-"""``lunet train``, ``lunet cv`` and ``lunet demo`` (argument parsing only)."""
+"""``lunet train``, ``lunet cv`` and ``lunet demo`` (argument parsing only).
+
+The flags of ``train`` and ``cv`` are generated from the fields of :class:`lunet.config.TrainConfig` (one flag
+per field, named by its flag name: ``batch_size`` → ``--batch-size``); those of ``demo`` from
+:class:`lunet.training.demo.DemoSettings`. A flag left unset keeps the value of the config it starts from.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
+import types
+import typing
 from pathlib import Path
-
-# CLI flags named as their TrainConfig field (flags left unset keep the config's value)
-_FIELDS = (
-    "data", "model", "fold", "n_folds", "folds_dir", "generated_folds", "cache", "epochs", "lr", "batch_size",
-    "size", "margin", "patience", "seed", "accelerator", "devices", "num_nodes", "strategy", "precision",
-    "num_workers", "max_steps", "ul2_mode", "warmup_reference_box_epochs", "loc_weight",
-)  # fmt: skip
+from typing import Any
 
 
 def _devices(text: str) -> int | str:
     return int(text) if text.isdigit() else text
 
 
+def _int_tuple(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def _str_tuple(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def _parser_of(annotation: Any) -> Any:
+    """The argparse ``type`` of a field annotation; ``None`` for a field that has no flag of its own."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        if set(args) == {int, str}:
+            return _devices
+        annotation = args[0]
+    if annotation in (int, float, str):
+        return annotation
+    if typing.get_origin(annotation) is tuple:
+        return _int_tuple if typing.get_args(annotation)[0] is int else _str_tuple
+    return None
+
+
+def add_field_flag(
+    parser: argparse.ArgumentParser,
+    flag: str,
+    annotation: Any,
+    help_text: str,
+    option: str | None = None,
+    **extra: Any,
+) -> None:
+    """One option (default ``--<flag with dashes>``; dest ``flag``, default ``None``) for a dataclass field.
+
+    Booleans get ``--name`` / ``--no-name``; numbers and strings their type; tuples comma-separated values.
+    """
+    name = option or "--" + flag.replace("_", "-")
+    if annotation is bool:
+        parser.add_argument(
+            name, dest=flag, action=argparse.BooleanOptionalAction, default=None, help=help_text
+        )
+        return
+    kind = _parser_of(annotation)
+    if kind is None:
+        raise TypeError(f"{flag}: no command-line form for type {annotation}")
+    parser.add_argument(name, dest=flag, type=kind, default=None, help=help_text, **extra)
+
+
 def _add_train_flags(parser: argparse.ArgumentParser) -> None:
-    add = parser.add_argument
-    add("--data", help="dataset root (CAMUS layout: either release, or `lunet synth` output)")
-    add("--model", help="network name (see `lunet models`; default unet1)")
-    add("--out", required=True, type=Path, help="run folder to write")
-    add("--config", type=Path, help="a config.json to start from (flags override its fields)")
-    add("--n-folds", type=int, help="number of cross-validation folds (default 10)")
-    add("--folds-dir", help="folder of published fold lists subGroup<k>_{training,validation,testing}.txt")
-    add(
-        "--generated",
-        dest="generated_folds",
-        action="store_true",
-        default=None,
-        help="stratified folds from --seed even on the CAMUS training set (default there: official folds)",
+    from lunet.config import flag_fields
+
+    parser.add_argument("--out", required=True, type=Path, help="run folder to write")
+    parser.add_argument("--config", type=Path, help="a config.json to start from (flags override its fields)")
+    for leaf in flag_fields():
+        if leaf.flag == "model_overrides":
+            continue  # --override and --margin below
+        extra = {"choices": leaf.choices} if leaf.choices else {}
+        add_field_flag(parser, leaf.flag, leaf.type, leaf.help, leaf.option, **extra)
+    parser.add_argument("--no-progress", dest="progress_bar", action="store_false", help="no progress bar")
+    parser.add_argument("--margin", type=float, help="box margin, the model option box_margin (default 0.05)")
+    parser.add_argument(
+        "--override", action="append", default=[], metavar="KEY=JSON", help="model option, e.g. dil=30"
     )
-    add("--cache", help="cache folder of the resized images (default <out>/../cache/<data>_<size>)")
-    add("--epochs", type=int, help="maximum epochs (default 500; early stopping usually stops before)")
-    add("--lr", type=float, help="Adam learning rate (default 1e-3; the paper also uses 1e-4)")
-    add("--batch-size", type=int, help="global batch size (default 16)")
-    add("--size", type=int, help="input side in pixels, a multiple of 32 (default 256)")
-    add("--margin", type=float, help="box margin (default 0.05; 0.15 for -m15)")
-    add("--patience", type=int, help="early-stopping patience in epochs (default 20; 0 = off)")
-    add("--seed", type=int, help="seed of folds, weights, shuffling (default 0)")
-    add("--ul2-mode", choices=("mu", "mo"), help="U-L1/U-L2 loss: box+segmentation (mu) or box only (mo)")
-    add("--loc-weight", type=float, help="weight of the box loss in multi-task training (default 10)")
-    add("--warmup-reference-box-epochs", type=int, help="LU-Net: crop with the reference box for N epochs")
-    add("--override", action="append", default=[], metavar="KEY=JSON", help="model option, e.g. dil=30")
-    add(
-        "--augment",
-        action="store_true",
-        default=None,
-        help="light augmentation (off by default, as the paper)",
+    parser.add_argument(
+        "--resume", action="store_true", help="continue the run in --out from its last checkpoint"
     )
-    add("--deterministic", action="store_true", default=None, help="deterministic algorithms")
-    add("--accelerator", help="cpu, gpu or auto (default)")
-    add("--devices", type=_devices, help="devices per node (int or auto; default 1)")
-    add("--num-nodes", type=int, help="nodes for DDP (default 1)")
-    add("--strategy", help="Lightning strategy, e.g. ddp (default auto)")
-    add("--precision", help="32-true (default), 16-mixed, bf16-mixed")
-    add("--num-workers", type=int, help="data-loader workers (default 0)")
-    add("--max-steps", type=int, help="stop after this many optimiser steps (default: no limit)")
-    add("--sync-batchnorm", action="store_true", default=None, help="DDP: synchronise BatchNorm statistics")
-    add("--no-progress", action="store_true", help="no progress bar")
-    add("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from lunet.training.demo import DemoSettings
+
     train = subparsers.add_parser("train", help="train one model on one fold and predict its test patients")
     _add_train_flags(train)
-    train.add_argument("--fold", type=int, help="test fold, 1-based (default 1)")
     train.set_defaults(func=run_train)
 
     cv = subparsers.add_parser(
@@ -88,47 +114,45 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     demo.add_argument(
         "--full", action="store_true", help="paper protocol (256 px, 500 patients, 10 folds; GPU)"
     )
-    demo.add_argument("--patients", type=int, help="number of synthetic patients")
-    demo.add_argument("--epochs", type=int, help="epochs per model")
-    demo.add_argument("--size", type=int, help="image side")
-    demo.add_argument("--models", help="comma-separated models (default unet1,lunet)")
+    hints = typing.get_type_hints(DemoSettings)
+    for f in dataclasses.fields(DemoSettings):
+        add_field_flag(demo, f.name, hints[f.name], f.metadata["help"])
     demo.set_defaults(func=run_demo)
 
 
-def build_config(args: argparse.Namespace) -> object:
-    """TrainConfig from (in order) defaults, ``--config`` or the run's config.json on --resume, then the
-    flags."""
-    from lunet.config import TrainConfig
+def _overrides(items: list[str], base: dict[str, Any]) -> dict[str, Any]:
+    overrides = dict(base)
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--override {item!r}: expected KEY=VALUE (VALUE in JSON, e.g. dil=30)")
+        try:
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key] = value
+    return overrides
 
-    base = TrainConfig(data=args.data or "")
+
+def build_config(args: argparse.Namespace) -> Any:
+    """TrainConfig from (in order) defaults, ``--config`` or the run's config.json on ``--resume``, then the
+    flags; validated against the model registry and the file system before anything is written."""
+    from lunet.config import TrainConfig, flag_fields
+    from lunet.training.fit import check_config
+
+    base = TrainConfig()
     saved = args.out / "config.json"
     if args.config is not None:
         base = TrainConfig.from_json(args.config)
     elif args.resume and saved.is_file():
         base = TrainConfig.from_json(saved)
-    changes = {name: getattr(args, name, None) for name in _FIELDS}
-    if args.augment:
-        changes["augment"] = True
-    if args.deterministic:
-        changes["deterministic"] = True
-    if args.sync_batchnorm:
-        changes["sync_batchnorm"] = True
-    if args.no_progress:
-        changes["progress_bar"] = False
+    changes = {leaf.flag: getattr(args, leaf.flag, None) for leaf in flag_fields()}
+    changes["margin"] = args.margin
     if args.override:
-        overrides = dict(base.model_overrides)
-        for item in args.override:
-            key, sep, value = item.partition("=")
-            if not sep:
-                raise ValueError(f"--override {item!r}: expected KEY=VALUE (VALUE in JSON, e.g. dil=30)")
-            try:
-                overrides[key] = json.loads(value)
-            except json.JSONDecodeError:
-                overrides[key] = value
-        changes["model_overrides"] = overrides
+        changes["model_overrides"] = _overrides(args.override, base.model.overrides)
     config = base.replace(**changes)
-    if not config.data:
+    if not config.data.root:
         raise ValueError("--data is required (a CAMUS folder or the output of `lunet synth`)")
+    check_config(config)
     return config
 
 
@@ -153,7 +177,7 @@ def run_cv(args: argparse.Namespace) -> int:
     from lunet.training.cv import cross_validate, gather_predictions, parse_folds
 
     config = build_config(args)
-    n_folds = config.n_folds  # type: ignore[attr-defined]
+    n_folds = config.data.n_folds
     if args.gather:
         run = gather_predictions(config, args.out, range(1, n_folds + 1))
     else:
@@ -169,8 +193,6 @@ def run_demo(args: argparse.Namespace) -> int:
     from lunet.training.demo import run_demo as demo
 
     settings = DemoSettings.full() if args.full else DemoSettings()
-    settings = settings.replace(
-        patients=args.patients, epochs=args.epochs, size=args.size, models=args.models
-    )
+    settings = settings.replace(**{f.name: getattr(args, f.name) for f in dataclasses.fields(DemoSettings)})
     print(demo(args.out, settings))
     return 0

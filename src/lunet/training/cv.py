@@ -20,7 +20,7 @@ from pathlib import Path
 
 from lunet.config import TrainConfig
 from lunet.io import write_text_atomic
-from lunet.training.fit import CHECKPOINTS, RunFolderError, train, write_run_files
+from lunet.training.fit import CHECKPOINTS, RunFolderError, check_config, train, write_run_files
 
 logger = logging.getLogger(__name__)
 
@@ -60,8 +60,10 @@ def cross_validate(
         the cross-validation folder ``RUN`` (``RUN/predictions`` holds every test patient of the gathered
         folds).
     """
+    check_config(config)
     run_dir = Path(run_dir)
-    numbers = parse_folds(folds if folds is not None else f"1-{config.n_folds}", config.n_folds)
+    n_folds = config.data.n_folds
+    numbers = parse_folds(folds if folds is not None else f"1-{n_folds}", n_folds)
     for k in numbers:
         fold_dir = run_dir / f"fold_{k}"
         if (fold_dir / "model.safetensors").is_file() and (fold_dir / "predictions").is_dir():
@@ -72,7 +74,7 @@ def cross_validate(
             config.replace(fold=k), fold_dir, resume=resume or (fold_dir / CHECKPOINTS / "last.ckpt").exists()
         )
     if gather:
-        gather_predictions(config, run_dir, range(1, config.n_folds + 1))
+        gather_predictions(config, run_dir, range(1, n_folds + 1))
     return run_dir
 
 
@@ -85,7 +87,7 @@ def gather_predictions(config: TrainConfig, run_dir: str | Path, folds: Iterable
     done = [k for k in folds if (run_dir / f"fold_{k}" / "predictions").is_dir()]
     if not done:
         raise RunFolderError(f"{run_dir}: no finished fold (fold_K/predictions) to gather")
-    write_run_files(config.replace(data=str(Path(config.data).resolve())), run_dir)
+    write_run_files(config.replace(data=str(Path(config.data.root).resolve())), run_dir)
     for sub in ("predictions", "predictions_o1"):
         boxes: list[dict] = []
         for k in done:
@@ -99,7 +101,7 @@ def gather_predictions(config: TrainConfig, run_dir: str | Path, folds: Iterable
         if boxes:
             write_boxes_csv(run_dir / sub / "boxes.csv", boxes)
     write_text_atomic(run_dir / "folds_gathered.txt", "".join(f"fold_{k}\n" for k in done))
-    missing = sorted(set(range(1, config.n_folds + 1)) - set(done))
+    missing = sorted(set(range(1, config.data.n_folds + 1)) - set(done))
     if missing:
         logger.warning("%s: folds %s not finished yet; their patients have no prediction", run_dir, missing)
     logger.info("%s: gathered out-of-fold predictions of folds %s", run_dir, done)

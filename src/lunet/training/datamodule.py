@@ -1,11 +1,10 @@
-"""Lightning data module over one fold of the preprocessed cache (``lunet.data.preprocess.CachedImages``).
+"""Lightning data module over one fold of the preprocessed cache (:class:`lunet.data.cache.CachedImages`).
 
 A batch is a dict: ``image`` (B, 1, S, S) float32 (already normalised by the cache), ``label`` (B, S, S)
 uint8 (8× lighter to collate and copy than int64; the losses widen it on the device), ``box0`` (B, 4)
-float32 (reference box, margin 0), ``box`` (B, 4) float32
-(``lunet.boxes.enlarge_box(box0, margin)``: the regression target and the oracle's crop) and ``index`` (B,)
-int64 (row of the cache). Only frames with a ground truth and a defined box enter training, validation or
-test.
+float32 (reference box, margin 0), ``box`` (B, 4) float32 (``lunet.boxes.enlarge_box(box0, margin)``: the
+regression target and the oracle's crop) and ``index`` (B,) int64 (row of the cache). Only frames with a
+ground truth and a defined box enter training, validation or test.
 
 Shuffling is deterministic and resumable: :class:`EpochShardSampler` permutes the rows with
 ``numpy.random.default_rng([seed, epoch])`` and gives each process of a DDP run its interleaved share (like
@@ -23,7 +22,6 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import lightning as L
 import numpy as np
@@ -31,18 +29,11 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from lunet.boxes import enlarge_box, reference_box
+from lunet.config import AugmentConfig
+from lunet.data.cache import CachedImages
+from lunet.data.folds import Fold
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class AugmentConfig:
-    """Light augmentation: max translation (fraction of the side), max zoom change, max gamma change."""
-
-    enabled: bool = False
-    shift: float = 0.05
-    scale: float = 0.1
-    gamma: float = 0.2
 
 
 def augment_frame(
@@ -72,7 +63,7 @@ class CachedFrames(Dataset):
     """
 
     def __init__(
-        self, cache: object, rows: np.ndarray, margin: float, augment: AugmentConfig, seed: int = 0
+        self, cache: CachedImages, rows: np.ndarray, margin: float, augment: AugmentConfig, seed: int = 0
     ) -> None:
         self.cache = cache
         self.rows = np.asarray(rows, dtype=np.int64)
@@ -86,9 +77,9 @@ class CachedFrames(Dataset):
     def __getitem__(self, item: int | tuple[int, int]) -> dict[str, torch.Tensor]:
         position, epoch = item if isinstance(item, tuple) else (item, 0)
         row = int(self.rows[position])
-        image = np.array(self.cache.images[row], dtype=np.float32)  # type: ignore[attr-defined]
-        label = np.array(self.cache.labels[row], dtype=np.uint8)  # type: ignore[attr-defined]
-        box0 = np.asarray(self.cache.box0[row], dtype=np.float64)  # type: ignore[attr-defined]
+        image = np.array(self.cache.images[row], dtype=np.float32)
+        label = np.array(self.cache.labels[row], dtype=np.uint8)
+        box0 = np.asarray(self.cache.box0[row], dtype=np.float64)
         if self.augment.enabled:
             rng = np.random.default_rng([self.seed, epoch, row])
             moved_image, moved_label = augment_frame(image, label, rng, self.augment)
@@ -137,8 +128,8 @@ class CacheDataModule(L.LightningDataModule):
     """Train / val / test frames of one fold of a cache.
 
     Args:
-        cache_dir: a complete cache (``lunet.data.preprocess.build_cache``).
-        fold: a ``lunet.data.folds.Fold`` (patient ids of train / val / test).
+        cache_dir: a complete cache (:func:`lunet.data.cache.build_cache`).
+        fold: patient ids of train / val / test.
         batch_size: global batch size (divided by the number of processes).
         margin: box margin of the ``box`` entries.
         seed: shuffling and augmentation seed.
@@ -149,7 +140,7 @@ class CacheDataModule(L.LightningDataModule):
     def __init__(
         self,
         cache_dir: str,
-        fold: object,
+        fold: Fold,
         batch_size: int = 16,
         margin: float = 0.05,
         seed: int = 0,
@@ -164,18 +155,16 @@ class CacheDataModule(L.LightningDataModule):
         self.seed = seed
         self.num_workers = num_workers
         self.augment = augment or AugmentConfig()
-        self.cache: object | None = None
+        self.cache: CachedImages | None = None
 
     def rows(self, split: str) -> np.ndarray:
         """Cache rows of ``split`` (``"train"``, ``"val"``, ``"test"``) with a ground truth and a finite
         box."""
-        from lunet.data.preprocess import CachedImages
-
         if self.cache is None:
             self.cache = CachedImages(self.cache_dir)
         cache = self.cache
-        rows = cache.indices_for(getattr(self.fold, split))  # type: ignore[attr-defined]
-        ok = [r for r in rows if cache.index[r].get("has_gt", True) and np.isfinite(cache.box0[r]).all()]  # type: ignore[attr-defined]
+        rows = cache.indices_for(getattr(self.fold, split))
+        ok = [r for r in rows if cache.index[r].get("has_gt", True) and np.isfinite(cache.box0[r]).all()]
         return np.asarray(ok, dtype=np.int64)
 
     def setup(self, stage: str | None = None) -> None:
@@ -194,6 +183,8 @@ class CacheDataModule(L.LightningDataModule):
         rank, world = self._world() if shard else (0, 1)
         if self.batch_size % world:
             raise ValueError(f"batch size {self.batch_size} is not divisible by the {world} processes")
+        if self.cache is None:
+            self.cache = CachedImages(self.cache_dir)
         dataset = CachedFrames(self.cache, rows, self.margin, augment, self.seed)
         sampler = EpochShardSampler(len(rows), self.seed, shuffle, rank, world)
         return DataLoader(

@@ -21,11 +21,14 @@ import json
 import logging
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lunet.io import write_text_atomic
+
+if TYPE_CHECKING:
+    from lunet.config import TrainConfig
 
 logger = logging.getLogger(__name__)
 
@@ -34,39 +37,34 @@ SYNTHETIC_BANNER = (
 )
 
 
+def _help(text: str) -> dict[str, str]:
+    return {"help": text}
+
+
 @dataclass(frozen=True)
 class DemoSettings:
-    """What the demo generates and trains (defaults: the ≤ 10-minute CPU demo)."""
+    """What the demo generates and trains (defaults: the ≤ 10-minute CPU demo). Every model gets the same
+    budget: ``epochs`` epochs (early stopping only when ``patience`` > 0), no wall-clock cap."""
 
-    patients: int = 40
-    n_folds: int = 5
-    fold: int = 1
-    size: int = 64
-    models: tuple[str, ...] = ("unet1", "lunet")
-    margin: float = 0.05
-    epochs: int = 30
-    batch_size: int = 8
-    lr: float = 1e-3
-    patience: int = 0
-    #: wall-clock cap per model in seconds (None: none); keeps the demo within 10 minutes on slow machines
-    max_time_s: dict[str, float] | None = dataclasses.field(
-        default_factory=lambda: {"unet1": 150.0, "lunet": 300.0}
+    patients: int = field(default=40, metadata=_help("number of synthetic patients (default 40)"))
+    n_folds: int = field(default=5, metadata=_help("number of folds (default 5)"))
+    fold: int = field(default=1, metadata=_help("test fold (default 1)"))
+    size: int = field(default=64, metadata=_help("input side in pixels, a multiple of 32 (default 64)"))
+    models: tuple[str, ...] = field(
+        default=("unet1", "lunet"), metadata=_help("comma-separated models (default unet1,lunet)")
     )
-    cross_validate: bool = False
-    seed: int = 0
+    epochs: int = field(default=30, metadata=_help("epochs per model, the same for every model (default 30)"))
+    batch_size: int = field(default=8, metadata=_help("batch size (default 8)"))
+    lr: float = field(default=1e-3, metadata=_help("Adam learning rate (default 1e-3)"))
+    patience: int = field(default=0, metadata=_help("early-stopping patience, 0 = off (default 0)"))
+    cross_validate: bool = field(default=False, metadata=_help("train every fold (default: one fold)"))
+    seed: int = field(default=0, metadata=_help("seed of the phantom, the folds and the weights (default 0)"))
 
     @classmethod
     def full(cls) -> DemoSettings:
         """The paper protocol (for a GPU): 500 patients, 256×256, 10-fold CV, early stopping (patience 20)."""
         return cls(
-            patients=500,
-            n_folds=10,
-            size=256,
-            epochs=500,
-            batch_size=16,
-            patience=20,
-            max_time_s=None,
-            cross_validate=True,
+            patients=500, n_folds=10, size=256, epochs=500, batch_size=16, patience=20, cross_validate=True
         )
 
     def replace(self, **changes: Any) -> DemoSettings:
@@ -76,30 +74,53 @@ class DemoSettings:
             changes["models"] = tuple(m.strip() for m in changes["models"].split(",") if m.strip())
         return dataclasses.replace(self, **changes)
 
+    def train_config(self, model: str, data: Path, cache: Path) -> TrainConfig:
+        """The training configuration of ``model`` (the same for every model but its name)."""
+        from lunet.config import TrainConfig
+
+        return TrainConfig.create(
+            model=model,
+            data=str(data),
+            cache=str(cache),
+            fold=self.fold,
+            n_folds=self.n_folds,
+            seed=self.seed,
+            size=self.size,
+            epochs=self.epochs,
+            lr=self.lr,
+            batch_size=self.batch_size,
+            patience=self.patience,
+            progress_bar=False,
+        )
+
+
+def check_settings(out: Path, settings: DemoSettings) -> None:
+    """Check the settings and the output folder before any work (a wrong model name fails at once).
+
+    Raises:
+        ValueError: an unknown model or option, a number out of range, or ``out`` a file.
+    """
+    from lunet.training.fit import check_config
+
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out}: exists and is not a folder; choose another --out")
+    if not settings.models:
+        raise ValueError("--models: give at least one model (e.g. unet1,lunet)")
+    if settings.n_folds < 3 or settings.patients < settings.n_folds:
+        raise ValueError(
+            f"--patients {settings.patients}, --n-folds {settings.n_folds}: need at least 3 folds and one "
+            "patient per fold (train, validation and test sets)"
+        )
+    for model in settings.models:
+        check_config(settings.train_config(model, out / "data", out / "cache"), data_exists=False)
+
 
 def _train_model(name: str, data: Path, out: Path, settings: DemoSettings) -> Path:
-    from lunet.config import TrainConfig
     from lunet.training.cv import cross_validate
     from lunet.training.fit import train
 
     run = out / "runs" / name
-    budget = (settings.max_time_s or {}).get(name)
-    config = TrainConfig(
-        model=name,
-        data=str(data),
-        cache=str(out / "cache" / f"data_{settings.size}"),
-        fold=settings.fold,
-        n_folds=settings.n_folds,
-        seed=settings.seed,
-        size=settings.size,
-        margin=settings.margin,
-        epochs=settings.epochs,
-        lr=settings.lr,
-        batch_size=settings.batch_size,
-        patience=settings.patience,
-        max_time_s=budget,
-        progress_bar=False,
-    )
+    config = settings.train_config(name, data, out / "cache" / f"data_{settings.size}")
     if (run / "model.safetensors").is_file() and (run / "predictions").is_dir():
         logger.info("%s: trained already, reused (delete the folder to train again)", run)
         return run
@@ -117,6 +138,32 @@ def _mean(values: list[float]) -> float:
     return sum(finite) / len(finite) if finite else math.nan
 
 
+def epochs_text(run: Path) -> str:
+    """``"30/30"`` (epochs run / limit), with the stop reason when it is not the epoch limit; one entry per
+    fold for a cross-validation folder."""
+    from lunet.training.outcome import read_outcome
+
+    parts = []
+    for folder in [run, *sorted(run.glob("fold_*"))]:
+        outcome = read_outcome(folder)
+        if outcome is not None:
+            reason = (
+                "" if outcome.stop_reason == "max_epochs" else f" ({outcome.stop_reason.replace('_', ' ')})"
+            )
+            parts.append(f"{outcome.epochs_run}/{outcome.epochs_max}{reason}")
+    return ", ".join(parts) or "?"
+
+
+def disk_usage(folder: Path) -> dict[str, int]:
+    """Bytes under each direct sub-folder of ``folder`` (files directly in it under ``"."``)."""
+    usage: dict[str, int] = {}
+    for path in folder.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            top = path.relative_to(folder).parts[0] if path.parent != folder else "."
+            usage[top] = usage.get(top, 0) + path.stat().st_size
+    return usage
+
+
 def summarise_run(run: Path) -> dict[str, Any]:
     """Demo row of an evaluated run: mean Dice / d_m / d_H over all test images (final output o2), outlier
     patients (geometric) and EF mean absolute error against the phantom truth (or the cfg values)."""
@@ -132,7 +179,7 @@ def summarise_run(run: Path) -> dict[str, Any]:
     def col(name: str) -> float:
         return _mean([float(r[name]) if r.get(name) not in (None, "") else math.nan for r in mine])
 
-    out: dict[str, Any] = {"model": final, "images": len(mine)}
+    out: dict[str, Any] = {"model": final, "images": len(mine), "epochs": epochs_text(run)}
     for key in (
         "lv_endo_dice",
         "lv_epi_dice",
@@ -158,6 +205,7 @@ def format_summary(rows: list[dict[str, Any]], settings: DemoSettings, seconds: 
     """Markdown table of the demo rows, with the synthetic-data banner."""
     head = (
         "model",
+        "epochs",
         "LV_Endo Dice",
         "LV_Epi Dice",
         "Endo d_m mm",
@@ -171,7 +219,9 @@ def format_summary(rows: list[dict[str, Any]], settings: DemoSettings, seconds: 
         f"**{SYNTHETIC_BANNER}**",
         "",
         f"{settings.patients} synthetic patients, fold {settings.fold} of {settings.n_folds} held out, "
-        f"{settings.size}×{settings.size} inputs, total {seconds / 60:.1f} min.",
+        f"{settings.size}×{settings.size} inputs, the same budget of {settings.epochs} epochs per model"
+        + (f" (early stopping, patience {settings.patience})" if settings.patience else "")
+        + f", total {seconds / 60:.1f} min.",
         "",
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
@@ -179,6 +229,7 @@ def format_summary(rows: list[dict[str, Any]], settings: DemoSettings, seconds: 
     for r in rows:
         cells = [
             r["model"],
+            r.get("epochs", "?"),
             f"{r['lv_endo_dice']:.3f}",
             f"{r['lv_epi_dice']:.3f}",
             f"{r['lv_endo_mad_mm']:.2f}",
@@ -193,15 +244,21 @@ def format_summary(rows: list[dict[str, Any]], settings: DemoSettings, seconds: 
 
 
 def run_demo(out: str | Path = "lunet-demo", settings: DemoSettings | None = None) -> str:
-    """Run the demo into ``out``; returns the printable summary (table + output folder), also in
-    ``summary.md``."""
-    from lunet.data.preprocess import build_cache
+    """Run the demo into ``out``; returns the printable summary (table, disk use, output folder), also in
+    ``summary.md``.
+
+    Raises:
+        ValueError: invalid settings (checked before anything is generated or written).
+    """
+    settings = settings or DemoSettings()
+    out = Path(out)
+    check_settings(out, settings)
+
+    from lunet.data.cache import build_cache
     from lunet.data.synthetic import generate_dataset
     from lunet.evaluation.evaluate import evaluate_run
     from lunet.report import write_report
 
-    settings = settings or DemoSettings()
-    out = Path(out)
     start = time.monotonic()
     logger.info("lunet demo: %s", SYNTHETIC_BANNER)
     data = out / "data"
@@ -218,7 +275,10 @@ def run_demo(out: str | Path = "lunet-demo", settings: DemoSettings | None = Non
         rows.append(summarise_run(run))
     write_report(runs, out / "report.html")
     text = format_summary(rows, settings, time.monotonic() - start)
-    text += f"\nOutput folder: {out.resolve()}\nReport: {(out / 'report.html').resolve()}\n"
+    usage = disk_usage(out)
+    parts = ", ".join(f"{name} {size / 1e6:.0f} MB" for name, size in sorted(usage.items()) if name != ".")
+    text += f"\nDisk: {sum(usage.values()) / 1e6:.0f} MB in {out.resolve()} ({parts})\n"
+    text += f"Report: {(out / 'report.html').resolve()}\n"
     write_text_atomic(out / "summary.md", text)
     logger.info("demo finished in %.1f min", (time.monotonic() - start) / 60)
     return text

@@ -53,7 +53,7 @@ def predict_rows(
 
     Args:
         model: a lunet network (put in eval mode here).
-        cache: a :class:`lunet.data.preprocess.CachedImages`.
+        cache: a :class:`lunet.data.cache.CachedImages`.
         rows: cache rows to predict.
         out_dir: run folder.
         needs_reference_box: the oracle: fed the reference box (box0 enlarged by ``margin``).

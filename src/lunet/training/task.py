@@ -21,7 +21,6 @@ import io
 import logging
 import math
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,19 +29,13 @@ import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from torch import Tensor, nn
 
+from lunet.config import OptimConfig
 from lunet.data.labels import Label
 from lunet.io import atomic_path, write_text_atomic
 from lunet.models.outputs import BoxOutput, LUNetOutput, final_logits, predicted_box
 from lunet.training.losses import LossConfig, composite_loss
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class OptimConfig:
-    """Adam optimiser settings (the paper: Adam, lr 1e-3 or 1e-4)."""
-
-    lr: float = 1e-3
 
 
 def hard_dice(pred: Tensor, target: Tensor) -> Tensor:
