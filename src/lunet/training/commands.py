@@ -14,7 +14,10 @@ import sys
 import types
 import typing
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lunet.config import TrainConfig
 
 
 def _devices(text: str) -> int | str:
@@ -133,7 +136,7 @@ def _overrides(items: list[str], base: dict[str, Any]) -> dict[str, Any]:
     return overrides
 
 
-def build_config(args: argparse.Namespace) -> Any:
+def build_config(args: argparse.Namespace) -> TrainConfig:
     """TrainConfig from (in order) defaults, ``--config`` or the run's config.json on ``--resume``, then the
     flags; validated against the model registry and the file system before anything is written."""
     from lunet.config import TrainConfig, flag_fields

@@ -57,8 +57,7 @@ def cross_validate(
     after a kill, only finishes what is missing).
 
     Returns:
-        the cross-validation folder ``RUN`` (``RUN/predictions`` holds every test patient of the gathered
-        folds).
+        the folder ``RUN``; ``RUN/predictions`` holds every test patient of the gathered folds.
     """
     check_config(config)
     run_dir = Path(run_dir)
@@ -79,8 +78,7 @@ def cross_validate(
 
 
 def gather_predictions(config: TrainConfig, run_dir: str | Path, folds: Iterable[int]) -> Path:
-    """Copy ``fold_K/predictions*`` of the finished folds into ``RUN/predictions*`` (boxes.csv
-    concatenated)."""
+    """Copy ``fold_K/predictions*`` of the finished folds into ``RUN/predictions*`` (boxes.csv joined)."""
     from lunet.training.predictions import read_boxes_csv, write_boxes_csv
 
     run_dir = Path(run_dir)

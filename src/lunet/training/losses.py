@@ -6,10 +6,8 @@
   Our reading: each of the four absolute errors is clipped at 0.99, then the four are summed (per image), then
   averaged over the batch (``box_clip_mode="value"``). Boxes are normalised to [0, 1], so a single error above
   0.99 is a box on the wrong side of the image and its gradient is dropped. The other reading, clipping the
-  *sum*
-  at 0.99 (``"sum"``), gives no gradient at all to an image whose four errors add up to more than 0.99
-  (usual at
-  initialisation: four errors of 0.25), which would stall training; it is kept as an option.
+  *sum* at 0.99 (``"sum"``), gives no gradient at all to an image whose four errors add up to more than 0.99
+  (usual at initialisation: four errors of 0.25), which would stall training; it is kept as an option.
 - Multi-task: the box term is weighted ``loc_weight`` (10 in the paper).
 
 The composite loss (:func:`composite_loss`) picks the terms from the type of the model output:

@@ -174,8 +174,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
 
 class EpochMetricsCSV(L.Callback):
-    """``metrics.csv``: one row per finished epoch (epoch, step, losses, Dice, IoU, seconds), atomic,
-    resumable.
+    """``metrics.csv``: one row per finished epoch (epoch, step, losses, Dice, IoU, seconds), resumable.
 
     The rows live in the callback's state, which Lightning stores in every checkpoint, so a resumed run
     continues the same file instead of starting it again.
