@@ -37,6 +37,10 @@ SYNTHETIC_BANNER = (
 )
 
 
+#: Demo settings that are TrainConfig fields of the same flag name, passed on unchanged.
+TRAIN_FLAGS = ("fold", "n_folds", "seed", "size", "epochs", "lr", "batch_size", "patience")
+
+
 def _help(text: str) -> dict[str, str]:
     return {"help": text}
 
@@ -78,20 +82,8 @@ class DemoSettings:
         """The training configuration of ``model`` (the same for every model but its name)."""
         from lunet.config import TrainConfig
 
-        return TrainConfig.create(
-            model=model,
-            data=str(data),
-            cache=str(cache),
-            fold=self.fold,
-            n_folds=self.n_folds,
-            seed=self.seed,
-            size=self.size,
-            epochs=self.epochs,
-            lr=self.lr,
-            batch_size=self.batch_size,
-            patience=self.patience,
-            progress_bar=False,
-        )
+        shared = {name: getattr(self, name) for name in TRAIN_FLAGS}
+        return TrainConfig.create(model=model, data=str(data), cache=str(cache), progress_bar=False, **shared)
 
 
 def check_settings(out: Path, settings: DemoSettings) -> None:
