@@ -74,6 +74,10 @@ def run_export(args: argparse.Namespace) -> int:
         raise ValueError(f"unsupported export format {args.format!r} (only onnx)")
     path = export_onnx(args.run, args.out, opset=args.opset or DEFAULT_OPSET, fixed_batch=args.fixed_batch)
     print(path)
+    if args.int8:
+        from lunet.inference.quantize import export_int8
+
+        print(export_int8(args.run, path))
     return 0
 
 
@@ -129,5 +133,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--opset", type=int, default=None, help="ONNX opset (default 17)")
     e.add_argument(
         "--fixed-batch", type=int, default=None, help="export a fixed batch size (no dynamic axis)"
+    )
+    e.add_argument(
+        "--int8",
+        action="store_true",
+        help="also write model.int8.onnx (INT8 QDQ, calibrated on phantom frames)",
     )
     e.set_defaults(func=run_export)

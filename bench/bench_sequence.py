@@ -1,0 +1,209 @@
+"""Whole-sequence speed and INT8 accuracy: a 2 × 20-frame phantom cine pair through U-Net1 (and LU-Net).
+
+SYNTHETIC: every figure here is measured on phantom data, never CAMUS.
+
+In one run: a U-Net1 trained briefly on phantom frames (``--train-steps``; or ``--run`` a trained bundle),
+its fp32 ONNX export and its INT8 QDQ quantization (calibrated on other phantom frames,
+``lunet.inference.quantize``).
+Then, on a two-view phantom cine pair (``--frames`` per view, 256×256 network input, ``--threads`` cores):
+
+- network rate (frames/s) of fp32 ORT and INT8 ORT, batches of ``--batch``, best of ``--repeats``;
+- end-to-end rate of ``predict_cine`` (resize, network, resize back, argmax, curve, ED/ES) for both;
+- Dice of the INT8 LV masks against the fp32 ones (target ≥ 0.995, i.e. a change ≤ 0.005), and both against
+  the phantom's labels; ED/ES frames against the truth (0 and T−1 in ED → ES order);
+- the temporal smoothing of the probabilities (``temporal_sigma`` 1 frame) against none, fp32.
+
+LU-Net (``--models unet1 lunet``) is timed with random weights (its INT8 Dice is not meaningful untrained).
+Run: ``python bench/bench_sequence.py`` (about 5–10 min on 2 idle cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from _common import best_of, print_header, print_table, setup_torch, verdict
+
+SIZE = 256
+
+
+def phantom_pair(index: int, frames: int, seed: int) -> dict:
+    """{view: (frames (T, r, c) float32, labels (T, r, c) uint8, spacing)} of one phantom patient, ED → ES."""
+    from lunet.data.synthetic import PhantomOptions, render_patient
+
+    patient = render_patient(
+        index, seed=seed, size="256", options=PhantomOptions(intermediate_frames=frames - 2)
+    )
+    return {
+        v.value: (r.frames.astype(np.float32), r.frame_labels, tuple(r.spacing))
+        for v, r in patient.views.items()
+    }
+
+
+def train_unet1(steps: int, seed: int, out: Path) -> Path:
+    """U-Net1 after ``steps`` Adam steps (batch 4, cross-entropy) on phantom frames; returns the bundle."""
+    import torch
+
+    from lunet.bundle import save_bundle
+    from lunet.data.preprocess import prepare_image, resize_label
+    from lunet.models import create_model
+
+    images, labels = [], []
+    for index in range(1, 9):
+        for frames, labs, spacing in phantom_pair(index, 5, seed).values():
+            for frame, lab in zip(frames, labs):
+                images.append(prepare_image(frame, spacing, SIZE)[0])
+                labels.append(resize_label(lab, spacing, SIZE)[0])
+    x = torch.from_numpy(np.stack(images)[:, None])
+    y = torch.from_numpy(np.stack(labels).astype(np.int64))
+    torch.manual_seed(seed)
+    model = create_model("unet1")
+    optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
+    rng = np.random.default_rng(seed)
+    model.train()
+    for _ in range(steps):
+        pick = torch.from_numpy(rng.choice(len(x), 4, replace=False))
+        loss = torch.nn.functional.cross_entropy(model(x[pick]), y[pick])
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    print(f"trained U-Net1: {steps} steps on {len(x)} phantom frames, final loss {loss.item():.3f}")
+    return save_bundle(out, model.eval(), {"model": "unet1", "overrides": {}, "size": SIZE, "margin": 0.05})
+
+
+def random_bundle(name: str, seed: int, out: Path) -> Path:
+    """A random-weight model bundle (for timing only)."""
+    import torch
+
+    from lunet.bundle import save_bundle
+    from lunet.models import create_model
+
+    torch.manual_seed(seed)
+    model = create_model(name).eval()
+    return save_bundle(out, model, {"model": name, "overrides": {}, "size": SIZE, "margin": 0.05})
+
+
+def lv_dice(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(T,) Dice of the LV (label 1) of two (T, r, c) label series (1.0 when both are empty)."""
+    a, b = a == 1, b == 1
+    inter = (a & b).reshape(len(a), -1).sum(1)
+    total = a.reshape(len(a), -1).sum(1) + b.reshape(len(b), -1).sum(1)
+    return np.where(total > 0, 2 * inter / np.maximum(total, 1), 1.0)
+
+
+def bench_model(name: str, bundle: Path, pair: dict, args: argparse.Namespace, tmp: Path) -> list[dict]:
+    from lunet.bundle import read_bundle_meta
+    from lunet.inference.backends import Predictor
+    from lunet.inference.export import export_onnx, output_names
+    from lunet.inference.onnx_runtime import make_session
+    from lunet.inference.predict import prepare_image
+    from lunet.inference.quantize import phantom_calibration, quantize_onnx
+    from lunet.inference.sequence import SequenceOptions, analyse, predict_cine
+    from lunet.inference.sequence_io import Cine
+
+    fp32 = export_onnx(bundle, tmp / f"{name}.onnx")
+    int8 = quantize_onnx(fp32, tmp / f"{name}.int8.onnx", phantom_calibration(args.calibration, SIZE))
+    names, meta = output_names(name), read_bundle_meta(bundle)
+    batch = np.stack([prepare_image(f, sp, SIZE) for fr, _, sp in pair.values() for f in fr])[:, None]
+    rows, labels = [], {}
+    for precision, path in (("fp32", fp32), ("int8", int8)):
+        session = make_session(path, threads=args.threads, providers=["CPUExecutionProvider"])
+        run = lambda b, s=session: s.run(names, {"image": b})  # noqa: E731
+
+        def network(run=run) -> float:
+            start = time.perf_counter()
+            for i in range(0, len(batch), args.batch):
+                run(np.ascontiguousarray(batch[i : i + args.batch]))
+            return time.perf_counter() - start
+
+        seconds = best_of(network, args.repeats)
+        predictor = Predictor(name, SIZE, names, "onnx", meta, run)
+        cines = {
+            v: Cine(Path(f"{v}.nii.gz"), "nifti", fr, sp, hint="half") for v, (fr, _, sp) in pair.items()
+        }
+        options = SequenceOptions(batch_size=args.batch)
+        start = time.perf_counter()
+        results = {v: predict_cine(predictor, c, options) for v, c in cines.items()}
+        end_to_end = time.perf_counter() - start
+        labels[precision] = results
+        row = {
+            "model": name, "precision": precision, "net frames/s": len(batch) / seconds,
+            "net ms/frame": 1000 * seconds / len(batch), "e2e frames/s": len(batch) / end_to_end,
+        }  # fmt: skip
+        if "logits" in names and args.trained.get(name):
+            truth = np.concatenate([lab for _, lab, _ in pair.values()])
+            pred = np.concatenate([r.labels for r in results.values()])
+            row["Dice vs truth"] = float(lv_dice(pred, truth).mean())
+            row["ED/ES exact"] = sum(
+                r.phases.ed_frames == (0,) and r.phases.es_frames == (len(r.labels) - 1,)
+                for r in results.values()
+            )
+            if precision == "fp32":
+                smooth = {
+                    v: analyse(cines[v], _smoothed(predictor, cines[v], args), options).labels for v in cines
+                }
+                row["Dice vs truth, sigma 1"] = float(
+                    lv_dice(np.concatenate([smooth[v] for v in cines]), truth).mean()
+                )
+        rows.append(row)
+    if "logits" in names and args.trained.get(name):
+        fp, q = (np.concatenate([r.labels for r in labels[p].values()]) for p in ("fp32", "int8"))
+        change = 1.0 - float(lv_dice(q, fp).mean())
+        rows[-1]["Dice change vs fp32"] = change
+        print(
+            f"{name}: INT8 vs fp32 LV Dice change {change:.4f} "
+            f"(target ≤ 0.005: {verdict(change, 0.005, False)})"
+        )
+    rate = rows[-1]["net frames/s"]
+    print(f"{name}: INT8 network rate {rate:.1f} frames/s (target ≥ 30: {verdict(rate, 30.0)})")
+    return rows
+
+
+def _smoothed(predictor: object, cine: object, args: argparse.Namespace) -> np.ndarray:
+    from lunet.inference.sequence import segment_frames
+
+    return segment_frames(predictor, cine.frames, cine.spacing, args.batch, temporal_sigma=1.0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=["unet1"], choices=["unet1", "lunet"])
+    parser.add_argument("--run", default=None, help="a trained U-Net1 bundle (default: train one briefly)")
+    parser.add_argument("--train-steps", type=int, default=150)
+    parser.add_argument("--frames", type=int, default=20, help="frames per view")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--calibration", type=int, default=32, help="phantom frames to calibrate INT8")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    setup_torch("cpu", args.threads)
+    print_header(f"Sequence speed, fp32 vs INT8 ONNX Runtime (SYNTHETIC phantom, {args.threads} threads)")
+    pair = phantom_pair(101, args.frames, args.seed)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="lunet-seq-") as tmp_dir:
+        tmp = Path(tmp_dir)
+        args.trained = {}
+        for name in args.models:
+            if name == "unet1":
+                start = time.perf_counter()
+                bundle = (
+                    Path(args.run) if args.run else train_unet1(args.train_steps, args.seed, tmp / "unet1")
+                )
+                print(f"U-Net1 ready in {time.perf_counter() - start:.0f} s")
+                args.trained[name] = True
+            else:
+                bundle = random_bundle(name, args.seed, tmp / name)
+            rows += bench_model(name, bundle, pair, args, tmp)
+    columns = ["model", "precision", "net frames/s", "net ms/frame", "e2e frames/s", "Dice vs truth",
+               "Dice vs truth, sigma 1", "Dice change vs fp32", "ED/ES exact"]  # fmt: skip
+    print_table(rows, columns, digits=3)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
