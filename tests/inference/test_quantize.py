@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from inference_helpers import SIZE, make_bundle
 
 from lunet.cli import main
-
-from .inference_helpers import SIZE, make_bundle
 
 pytest.importorskip("onnxruntime")
 

@@ -7,13 +7,12 @@ import json
 import numpy as np
 import pytest
 from PIL import Image
+from sequence_helpers import SPACING, DarkDiskPredictor, disk_cine, half_cycle_radii
 
 from lunet.data.camus_io import write_image
 from lunet.inference.sequence import SequenceOptions, biplane_volumes, predict_cine
 from lunet.inference.sequence_io import read_cine
 from lunet.inference.sequence_outputs import write_animation, write_curve_plot, write_sequence
-
-from .sequence_helpers import SPACING, DarkDiskPredictor, disk_cine, half_cycle_radii
 
 
 def _cine(tmp_path, radii, name="patient0001_2CH_half_sequence.nii.gz", seed=0):

@@ -6,12 +6,11 @@ import json
 
 import numpy as np
 import pytest
+from inference_helpers import make_bundle, write_dicom
+from sequence_helpers import SPACING, disk_cine, half_cycle_radii
 
 from lunet.cli import main
 from lunet.data.camus_io import write_image
-
-from .inference_helpers import make_bundle, write_dicom
-from .sequence_helpers import SPACING, disk_cine, half_cycle_radii
 
 
 def _patient(folder):

@@ -90,6 +90,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 def run_evaluate_folder(args: argparse.Namespace) -> int:
     from lunet.evaluation.evaluate import evaluate_folder
+    from lunet.evaluation.sequence import evaluate_folder_sequences
+
+    line, frames_too = evaluate_folder_sequences(args.pred, args.ref, args.out)
+    if line:
+        print(line)
+        if not frames_too:
+            return 0
 
     tables = evaluate_folder(
         args.pred, args.ref, args.out, model_name=args.name, boxes_csv=args.boxes, box_margin=args.margin,
