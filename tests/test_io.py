@@ -24,3 +24,18 @@ def test_atomic_path_keeps_suffixes_for_format_detection(tmp_path):
         tmp.write_bytes(b"x")
         assert not target.exists()
     assert target.read_bytes() == b"x"
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
+def test_written_files_respect_the_umask(tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        write_text_atomic(tmp_path / "a.json", "{}")
+        with atomic_path(tmp_path / "b.nii.gz") as tmp:
+            tmp.write_bytes(b"x")
+        with atomic_write(tmp_path / "c.bin") as handle:
+            handle.write(b"x")
+    finally:
+        os.umask(old)
+    for name in ("a.json", "b.nii.gz", "c.bin"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~umask, name

@@ -1,12 +1,27 @@
-"""Atomic file writing: a kill mid-write never leaves a half-written file that later loads."""
+"""Atomic file writing: a kill mid-write never leaves a half-written file that later loads.
+
+Files are created with the permissions of an ordinary ``open`` (``0o666`` less the process umask), not the
+``0o600`` of :func:`tempfile.mkstemp`, so colleagues sharing a server can read what lunet writes.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+
+_UMASK_LOCK = threading.Lock()
+
+
+def file_mode() -> int:
+    """``0o666`` less the current umask: the mode ``open(path, "w")`` would give a new file."""
+    with _UMASK_LOCK:  # os.umask can only be read by setting it
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return 0o666 & ~mask
 
 
 @contextlib.contextmanager
@@ -18,6 +33,7 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[obj
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.fchmod(fd, file_mode())
     try:
         with os.fdopen(fd, mode) as handle:
             yield handle
@@ -40,6 +56,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     suffix = "".join(path.suffixes)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
+    os.fchmod(fd, file_mode())
     os.close(fd)
     try:
         yield Path(tmp)

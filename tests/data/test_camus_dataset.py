@@ -82,9 +82,19 @@ def test_patient_missing_a_view_is_skipped_and_named(nifti_root, caplog):
     with caplog.at_level(logging.WARNING):
         dataset = scan_camus(nifti_root)
     assert [p.patient_id for p in dataset.patients] == ["patient0001", "patient0003"]
-    assert dataset.skipped[0][0] == folder and "missing 4CH_ES" in dataset.skipped[0][1]
+    assert dataset.skipped[0][0] == folder and "missing patient0002_4CH_ES.nii.gz" in dataset.skipped[0][1]
     assert "patient0002" in caplog.text
-    with pytest.raises(CamusFormatError, match=r"patient0002: incomplete patient, missing 4CH_ES"):
+    with pytest.raises(
+        CamusFormatError, match=r"patient0002: incomplete patient, missing patient0002_4CH_ES\.nii\.gz$"
+    ):
+        load_patient(folder)
+
+
+def test_missing_file_named_with_the_release_extension(mhd_root):
+    folder = next(mhd_root.rglob("patient0001"))
+    for path in folder.glob("*_2CH_ED.*"):
+        path.unlink()
+    with pytest.raises(CamusFormatError, match=r"missing patient0001_2CH_ED\.mhd$"):
         load_patient(folder)
 
 

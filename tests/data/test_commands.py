@@ -50,3 +50,18 @@ def test_preprocess_command(nifti_root, tmp_path, capsys):
     assert main(["preprocess", str(nifti_root), "--cache", str(cache), "--size", "16", "--workers", "1"]) == 0
     assert "12 images at 16x16" in capsys.readouterr().out
     assert (cache / "complete.json").is_file()
+
+
+def test_summary_and_volumes_say_synthetic_on_phantom_data(nifti_root, capsys):
+    assert main(["data", "summary", str(nifti_root)]) == 0
+    assert "SYNTHETIC" not in capsys.readouterr().out
+    patient = next(nifti_root.rglob("patient0001"))
+    (patient / "phantom_truth.json").write_text("{}")  # what `lunet synth` writes in each patient folder
+    assert main(["data", "summary", str(nifti_root)]) == 0
+    assert capsys.readouterr().out.startswith("*** SYNTHETIC phantom data — not CAMUS ***")
+    assert main(["data", "summary", str(nifti_root), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["synthetic"] is True
+    assert main(["volumes", str(nifti_root)]) == 0
+    assert capsys.readouterr().out.startswith("*** SYNTHETIC phantom data — not CAMUS ***")
+    assert main(["volumes", str(nifti_root), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["data_note"] == "SYNTHETIC phantom data — not CAMUS"

@@ -72,12 +72,9 @@ def write_photometric(path: Path, rgb: np.ndarray, photometric: str) -> Path:
         index_of = np.argsort(order).astype(np.uint8)  # order[index_of[g]] == g
         write_dicom(path, grey, pixel_spacing=(0.3, 0.3))
         lut = (order.astype(np.uint16) * 257).tobytes()
-        return _retag(
-            path, "PALETTE COLOR", index_of[grey].tobytes(),
-            RedPaletteColorLookupTableDescriptor=[256, 0, 16], GreenPaletteColorLookupTableDescriptor=[256, 0, 16],
-            BluePaletteColorLookupTableDescriptor=[256, 0, 16], RedPaletteColorLookupTableData=lut,
-            GreenPaletteColorLookupTableData=lut, BluePaletteColorLookupTableData=lut,
-        )  # fmt: skip
+        fields = {f"{c}PaletteColorLookupTable{k}": v for c in ("Red", "Green", "Blue")
+                  for k, v in (("Descriptor", [256, 0, 16]), ("Data", lut))}  # fmt: skip
+        return _retag(path, "PALETTE COLOR", index_of[grey].tobytes(), **fields)
     if photometric == "YBR_FULL":
         write_dicom(path, rgb, pixel_spacing=(0.3, 0.3))
         return _retag(path, "YBR_FULL", convert_color_space(rgb, "RGB", "YBR_FULL").tobytes())

@@ -19,6 +19,17 @@ def test_nan_logits_become_background_not_an_arbitrary_class():
     assert (label[10:22, 10:22] == 1).all()
 
 
+def test_the_untrained_atrium_channel_is_never_output():
+    logits = np.zeros((4, 8, 8), np.float32)
+    logits[3] = 5.0  # the LA channel wins everywhere …
+    logits[1, :4] = 6.0  # … except where the LV beats it
+    logits[0, 4:, :4] = -1.0  # below, background alone is weaker than LV, but BG + LA is not
+    logits[1, 4:, :4] = 1.0
+    label = labels_on_grid(logits, (8, 8))
+    assert set(np.unique(label)) == {0, 1}
+    assert (label[:4] == 1).all() and (label[4:] == 0).all()
+
+
 def test_all_nan_logits_give_an_empty_mask_that_the_metrics_score_as_a_failure():
     label = labels_on_grid(torch.full((4, 8, 8), float("nan")), (8, 8))
     assert label.sum() == 0

@@ -229,14 +229,15 @@ def load_patient(directory: str | Path, subset: str | None = None) -> PatientRec
     for path in ignored:
         logger.debug("ignoring %s (not a CAMUS file name)", path)
     needed = [f"{v.value}_{i.value}" for v in VIEWS for i in INSTANTS]
-    missing = [key for key in needed if key not in files] + [
+    suffixes = {p.name.lower().rsplit(".", 2)[-1] for p in files.values()}
+    release = "mhd2019" if suffixes == {"mhd"} else "nifti"
+    extension = ".mhd" if release == "mhd2019" else ".nii.gz"
+    missing = [f"{directory.name}_{key}{extension}" for key in needed if key not in files] + [
         f"Info_{v.value}.cfg" for v in VIEWS if v not in cfgs
     ]
     if missing:
         raise CamusFormatError(f"{directory}: incomplete patient, missing {', '.join(missing)}")
     info = {view: read_info_cfg(cfgs[view]) for view in VIEWS}
-    suffixes = {p.name.lower().rsplit(".", 2)[-1] for p in files.values()}
-    release = "mhd2019" if suffixes == {"mhd"} else "nifti"
     gt_keys = [f"{key}_gt" for key in needed]
     present = [key for key in gt_keys if key in files]
     if 0 < len(present) < len(gt_keys):

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 
 from lunet.data.camus_errors import CamusFormatError
 from lunet.data.labels import INSTANTS, VIEWS
+
+#: Said by every summary of phantom data (as the evaluation tables and the report say it).
+SYNTHETIC_NOTE = "SYNTHETIC phantom data — not CAMUS"
+
+
+def is_synthetic(root: str | os.PathLike[str]) -> bool:
+    """True when ``root`` holds the lunet phantom (a patient folder with ``phantom_truth.json``)."""
+    root = Path(root)
+    return any(any(root.glob(pattern)) for pattern in ("*/phantom_truth.json", "*/*/phantom_truth.json"))
 
 
 def _stats(values: list[float]) -> dict[str, float] | None:
@@ -26,7 +36,7 @@ def summarize(root: str | os.PathLike[str]) -> dict:
         ``with_ground_truth`` (patients), ``quality`` and ``ef_category`` counts (patients),
         ``rows``/``cols`` (pixels) and ``row_mm``/``col_mm`` (spacing, mm) as min/median/max,
         ``skipped`` and ``missing`` file lists, ``ignored`` (count of non-CAMUS names),
-        ``unreadable`` headers.
+        ``unreadable`` headers, ``synthetic`` (the phantom) and ``data_note`` (:data:`SYNTHETIC_NOTE` or "").
     """
     from lunet.data.camus import scan_camus
     from lunet.data.camus_io import read_header
@@ -51,8 +61,11 @@ def summarize(root: str | os.PathLike[str]) -> dict:
                 col_mm.append(spacing[1])
     quality = Counter(p.image_quality for p in dataset.patients)
     ef = Counter(p.ef_category for p in dataset.patients)
+    synthetic = is_synthetic(dataset.root)
     return {
         "root": str(dataset.root),
+        "synthetic": synthetic,
+        "data_note": SYNTHETIC_NOTE if synthetic else "",
         "release": dataset.release,
         "patients": len(dataset.patients),
         "images": images,
@@ -91,6 +104,8 @@ def format_summary(summary: dict) -> str:
         f"col spacing (mm):  {span(summary['col_mm'], '.4f')}",
         f"ignored names:     {summary['ignored']}",
     ]
+    if summary.get("synthetic"):
+        lines.insert(0, f"*** {SYNTHETIC_NOTE} ***")
     for title, key in (("skipped", "skipped"), ("missing files", "missing"), ("unreadable", "unreadable")):
         if summary[key]:
             lines.append(f"{title} ({len(summary[key])}):")

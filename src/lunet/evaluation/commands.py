@@ -110,12 +110,17 @@ def run_volumes(args: argparse.Namespace) -> int:
     import json
     import math
 
+    from lunet.data.summary import SYNTHETIC_NOTE, is_synthetic
     from lunet.evaluation.evaluate import json_safe, reference_volumes
 
     result = reference_volumes(args.data, **_simpson(args))
+    synthetic = is_synthetic(args.data)
     if args.json:  # NaN (missing or degenerate masks) is written as null
-        print(json.dumps(json_safe(result), indent=2, allow_nan=False))
+        note = {"synthetic": synthetic, "data_note": SYNTHETIC_NOTE if synthetic else ""}
+        print(json.dumps(json_safe({**note, **result}), indent=2, allow_nan=False))
         return 0
+    if synthetic:
+        print(f"*** {SYNTHETIC_NOTE} ***")
     print(f"{'patient':<12} {'EDV ml':>8} {'ESV ml':>8} {'EF %':>6}")
     for pid, v in result["patients"].items():
         cells = [f"{v[k]:.1f}" if math.isfinite(v[k]) else "nan" for k in ("edv_ml", "esv_ml", "ef_percent")]

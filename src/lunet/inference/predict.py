@@ -112,7 +112,7 @@ def _write_one(
     }  # fmt: skip
     if label is not None:
         mask_path = write_mask(output_path(out_dir, "masks", name, MASK_SUFFIX[item.kind]), label, spacing)
-        qc = qc_report(label, spacing, ctx["thresholds"])
+        qc = qc_report(label, spacing, ctx["thresholds"], loaded.image)
         areas = areas_mm2(label, spacing)
         record.update(
             mask=mask_path.relative_to(out_dir.resolve()), areas_mm2=areas, qc=qc, qc_pass=qc["qc_pass"]

@@ -67,7 +67,10 @@ def _finite(value: float) -> float | None:
 
 
 def qc_report(
-    label_map: np.ndarray, spacing: tuple[float, float], thresholds: QCThresholds | None = None
+    label_map: np.ndarray,
+    spacing: tuple[float, float],
+    thresholds: QCThresholds | None = None,
+    image: np.ndarray | None = None,
 ) -> dict[str, object]:
     """Anatomical QC of one predicted label map.
 
@@ -75,14 +78,17 @@ def qc_report(
         label_map: (rows, cols) uint8 labels (``Label``).
         spacing: (row_mm, col_mm).
         thresholds: lower bounds of Sp and Cx (default :func:`default_thresholds`).
+        image: the (rows, cols) frame, for the sector-border check of :mod:`lunet.inference.sanity`.
 
     Returns:
         ``{"structures": {"lv"|"myo"|"lv_epi": {"area_mm2", "simplicity", "convexity", "components",
         "holes"}},
-        "flags": [names of failed checks], "qc_pass": bool, "thresholds": {...}, "reading": str}``.
+        "sanity": {measures of :func:`lunet.inference.sanity.sanity_checks`}, "flags": [names of failed
+        checks, shape and sanity], "qc_pass": bool, "thresholds": {...}, "reading": str}``.
         Scores of empty structures are ``None`` (JSON null).
     """
     from lunet.evaluation.shape import shape_scores
+    from lunet.inference.sanity import sanity_checks
 
     thresholds = thresholds or default_thresholds()
     label_map = np.asarray(label_map)
@@ -121,8 +127,11 @@ def qc_report(
             flags.append(f"{name}_simplicity")
         if cx is not None and cx < cx_min:
             flags.append(f"{name}_convexity")
+    sanity_flags, sanity = sanity_checks(label_map, spacing, image)  # borders, LV area, enclosure
+    flags.extend(sanity_flags)
     return {
         "structures": structures,
+        "sanity": sanity,
         "flags": flags,
         "qc_pass": not flags,
         "thresholds": asdict(thresholds),

@@ -132,13 +132,12 @@ def box_report(box: np.ndarray, shape: tuple[int, int], spacing: tuple[float, fl
 
 
 def areas_mm2(label: np.ndarray, spacing: tuple[float, float]) -> dict[str, float]:
-    """Areas in mm² of LV, myocardium, LA and LV_Epi."""
+    """Areas in mm² of LV, myocardium and LV_Epi (the atrium is never output: no ``la`` key)."""
     pixel = float(spacing[0]) * float(spacing[1])
     counts = np.bincount(np.asarray(label, dtype=np.uint8).ravel(), minlength=4)
     return {
         "lv": float(counts[Label.LV]) * pixel,
         "myo": float(counts[Label.MYO]) * pixel,
-        "la": float(counts[Label.LA]) * pixel,
         "lv_epi": float(counts[Label.LV] + counts[Label.MYO]) * pixel,
     }
 
