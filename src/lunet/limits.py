@@ -52,18 +52,19 @@ class SizeLimits:
         if pixels > self.max_pixels:
             return (
                 f"{rows} × {cols} pixels per frame ({pixels / 1e6:.1f} Mpx) is beyond the limit of "
-                f"{self.max_pixels / 1e6:.1f} Mpx (raise it with --max-pixels if the file is genuine)"
+                f"{self.max_pixels / 1e6:.1f} Mpx (lunet predict --max-pixels raises it)"
             )
         if frames > self.max_frames:
             return (
                 f"{frames} frames is beyond the limit of {self.max_frames} frames per file "
-                "(raise it with --max-frames if the file is genuine)"
+                "(lunet predict --max-frames raises it)"
             )
         decoded = pixels * int(frames) * int(bytes_per_pixel)
         if decoded > self.max_bytes:
             return (
-                f"{frames} frames of {rows} × {cols} pixels decode to {decoded / 2**20:,.0f} MiB, beyond the "
-                f"limit of {self.max_bytes / 2**20:,.0f} MiB per file (raise it with --max-decoded-mb)"
+                f"{frames} frames of {rows} × {cols} pixels decode to {decoded / 2**20:,.0f} MiB, beyond "
+                f"the limit of {self.max_bytes / 2**20:,.0f} MiB per file (lunet predict --max-decoded-mb "
+                "raises it)"
             )
         return None
 
