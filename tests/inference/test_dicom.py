@@ -113,3 +113,15 @@ def test_unknown_file_in_a_folder_is_reported(tmp_path: Path) -> None:
     items, errors = expand_inputs([tmp_path])
     assert [i.path.name for i in items] == ["1.2.840.99"]
     assert len(errors) == 1 and "scan0001: not an image lunet reads" in errors[0][1]
+
+
+def test_rle_encoded_reads_as_native(tmp_path: Path) -> None:
+    import pydicom
+    from pydicom.uid import RLELossless
+
+    native = write_photometric(tmp_path / "native.dcm", colour_echo(), "RGB")
+    ds = pydicom.dcmread(native)
+    ds.compress(RLELossless)
+    ds.save_as(tmp_path / "rle.dcm")
+    (a,), (b,) = _read(native), _read(tmp_path / "rle.dcm")
+    np.testing.assert_array_equal(a.image, b.image)
