@@ -125,3 +125,23 @@ def test_rle_encoded_reads_as_native(tmp_path: Path) -> None:
     ds.save_as(tmp_path / "rle.dcm")
     (a,), (b,) = _read(native), _read(tmp_path / "rle.dcm")
     np.testing.assert_array_equal(a.image, b.image)
+
+
+def test_codec_not_installed_and_damaged_data_are_said_in_words(tmp_path: Path) -> None:
+    import pydicom
+    from pydicom.encaps import encapsulate
+    from pydicom.pixels import get_decoder
+    from pydicom.uid import JPEGBaseline8Bit, JPEGLSLossless
+
+    for name, syntax in (("jls.dcm", JPEGLSLossless), ("jpeg.dcm", JPEGBaseline8Bit)):
+        path = write_dicom(tmp_path / name, echo_like(16, 16), pixel_spacing=(0.3, 0.3))
+        ds = pydicom.dcmread(path)
+        ds.file_meta.TransferSyntaxUID = syntax
+        ds.PixelData = encapsulate([b"\xff\xd8 not a codestream \xff\xd9"])
+        ds["PixelData"].VR = "OB"
+        ds.save_as(path, enforce_file_format=True)
+    expected = "no decoder for it is installed" if not get_decoder(JPEGLSLossless).is_available else "cannot"
+    with pytest.raises(InputFormatError, match=rf"jls\.dcm: pixel data .*{expected}"):
+        _read(tmp_path / "jls.dcm")
+    with pytest.raises(InputFormatError, match=r"jpeg\.dcm: pixel data cannot be decoded \(JPEG Baseline"):
+        _read(tmp_path / "jpeg.dcm")
