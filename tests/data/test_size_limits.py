@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hostile_files import nifti_gz_bomb, nifti_gz_liar
 
-from lunet.data.preprocess import CachedImages, build_cache
+from lunet.data.cache import CachedImages, build_cache
 from lunet.data.summary import summarize
 
 
