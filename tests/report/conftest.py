@@ -160,6 +160,22 @@ def _tables(models: list[str], shift: int) -> dict:
     }
 
 
+def sequence_evaluation(shift: int) -> dict:
+    """A sequence.json in the schema of lunet.evaluation.sequence (values made up)."""
+    area = [1500.0 - 40.0 * k for k in range(12)]
+    summary = {
+        "synthetic": True, "sequences": 2, "frames": 24, "lv_endo_dice": 0.9, "lv_endo_mad_mm": 1.1,
+        "lv_endo_hd_mm": 3.4, "lv_epi_dice": 0.92, "ed_abs_error_frames": 0.5, "es_abs_error_frames": 1.0,
+        "ed_abs_error_ms": 12.5, "es_abs_error_ms": 25.0, "roughness_ratio": 1.4, "jump_share": 0.05,
+        "ref_jump_share": 0.0, "jump_mm": 2.0, "ef_mae": 3.2 + shift, "patients_with_ef": 1,
+    }  # fmt: skip
+    curve = {
+        "patient": PATIENTS[0], "view": "2CH", "pred_area_mm2": area, "ed_frames": [1], "es_frames": [12],
+        "ref_ed": 1, "ref_es": 11, "ref_area_mm2": [a + 20.0 for a in area],
+    }  # fmt: skip
+    return {"summary": summary, "sequences": [], "patients": [], "curves": [curve]}
+
+
 def make_run(root: Path, model: str, data_dir: Path, shift: int, two_outputs: bool, evaluated: bool) -> Path:
     """A run folder: config.json, predictions (reference shifted by ``shift`` rows), maybe evaluation/.
 
@@ -263,10 +279,12 @@ def fake_setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     lunet.evaluation on it), run_b (lunet, two outputs, boxes) has hand-written evaluation files."""
     root = tmp_path_factory.mktemp("report_setup")
     data = make_data(root / "data")
+    run_b = make_run(root / "run_lunet", "lunet", data, shift=-2, two_outputs=True, evaluated=True)
+    (run_b / "evaluation" / "sequence.json").write_text(json.dumps(sequence_evaluation(-2)))
     return {
         "data": data,
         "run_a": make_run(root / "run_unet1", "unet1", data, shift=1, two_outputs=False, evaluated=False),
-        "run_b": make_run(root / "run_lunet", "lunet", data, shift=-2, two_outputs=True, evaluated=True),
+        "run_b": run_b,
     }
 
 

@@ -58,7 +58,8 @@ def _probe(html_path: Path, tmp: Path) -> tuple[str, str, str]:
 
 def test_report_renders_in_chromium(fake_report, tmp_path):
     images, errors, stderr = _probe(fake_report, tmp_path)
-    assert images == "5/5" and errors == "0"
+    assert images == "6/6" and errors == "0"  # the 6th: the whole-sequence LV curves
+    assert 'id="sequences"' in fake_report.read_text(encoding="utf-8")
     assert "Uncaught" not in stderr
     assert not re.search(r"CONSOLE.*(error|Error)", stderr)
     shot = tmp_path / "shot.png"

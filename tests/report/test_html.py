@@ -35,7 +35,7 @@ def test_report_is_one_self_contained_file(fake_report):
     text = fake_report.read_text(encoding="utf-8")
     tags = _tags(text)
     images = [attrs for tag, attrs in tags if tag == "img"]
-    assert len(images) == 5  # clinical, distances, outliers, gallery, side-by-side
+    assert len(images) == 6  # clinical, distances, outliers, gallery, side-by-side, sequence curves
     for attrs in images:
         assert attrs["src"].startswith(PNG_PREFIX), attrs["src"][:40]
         png = base64.b64decode(attrs["src"][len(PNG_PREFIX) :], validate=True)

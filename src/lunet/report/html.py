@@ -234,6 +234,9 @@ def build_html(runs: list[RunData], data_dirs: list[Path | None], synthetic: lis
         )
     if notes:
         sections.append('<ul class="note">' + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>")
+    from lunet.report.sequence import sequence_section
+
+    sections.append(sequence_section(runs, synthetic))
     body = "\n".join(sections)
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
