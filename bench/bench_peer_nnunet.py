@@ -12,7 +12,7 @@ Both tools get the same data and the same budget, and both are scored by the sam
   val patients are the same; nnU-Net's final validation pass is skipped;
 - prediction: nnU-Net's own predictor (Gaussian sliding window, mirroring TTA, its defaults) returns
   probabilities on the resized grid; both tools' outputs go back to the original 256×256 grid by
-  ``lunet.inference.postprocess.labels_on_grid`` and are scored by
+  ``lunet.models.postprocess.labels_on_grid`` and are scored by
   ``lunet.evaluation.evaluate.evaluate_models``.
 
 Run it with an interpreter that has nnunetv2 as well as lunet (nnunetv2's requirements pull a CUDA torch and
@@ -126,7 +126,7 @@ def predict_nnunet(model_dir: str, cache: object, rows: np.ndarray, out: Path) -
     from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor
 
     from lunet.data.camus_io import write_image
-    from lunet.inference.postprocess import labels_on_grid
+    from lunet.models.postprocess import labels_on_grid
     from lunet.training.predictions import frame_name
 
     predictor = nnUNetPredictor(

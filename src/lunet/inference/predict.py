@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from lunet.inference.postprocess import labels_on_grid
 from lunet.inference.readers import InputItem, LoadedImage, expand_inputs, read_item
 from lunet.limits import DEFAULT_LIMITS, SizeLimits
+from lunet.models.postprocess import labels_on_grid
 
 logger = logging.getLogger(__name__)
 

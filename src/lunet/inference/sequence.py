@@ -1,7 +1,7 @@
 """Whole-sequence segmentation: every frame of a cine, LV area curve, ED/ES per beat, biplane volumes, EF.
 
 Frames go through the model in batches exactly as single images do (:func:`lunet.inference.predict.
-prepare_image`, then :func:`lunet.inference.postprocess.labels_on_grid`). ``temporal_sigma > 0`` smooths the
+prepare_image`, then :func:`lunet.models.postprocess.labels_on_grid`). ``temporal_sigma > 0`` smooths the
 class probabilities along time (Gaussian of that many frames, on the network's S×S grid) before the argmax;
 it is off by default (``bench/bench_sequence.py`` measures whether it helps). Phases come from the LV area
 curve (:mod:`lunet.inference.sequence_phases`). With both views of a patient, EDV/ESV use Simpson's biplane
@@ -74,8 +74,8 @@ def segment_frames(
     """
     from scipy import ndimage
 
-    from lunet.inference.postprocess import labels_on_grid
     from lunet.inference.predict import prepare_image
+    from lunet.models.postprocess import labels_on_grid
 
     shape = frames.shape[1:]
     logits = []

@@ -1,5 +1,4 @@
-"""Training of lunet: losses, the Lightning module and data module, ``train`` / ``cross_validate`` /
-``run_demo``.
+"""Training of lunet: losses, the Lightning module and data module, ``train`` and ``cross_validate``.
 
 The public functions are loaded lazily so that importing ``lunet.training.commands`` (the CLI) does not import
 torch or Lightning.
@@ -14,7 +13,6 @@ _EXPORTS = {
     "cross_validate": "lunet.training.cv",
     "gather_predictions": "lunet.training.cv",
     "predict_rows": "lunet.training.predictions",
-    "run_demo": "lunet.training.demo",
     "soft_dice_loss": "lunet.training.losses",
     "box_l1_loss": "lunet.training.losses",
     "composite_loss": "lunet.training.losses",

@@ -2,7 +2,7 @@
 
 The flags of ``train`` and ``cv`` are generated from the fields of :class:`lunet.config.TrainConfig` (one flag
 per field, named by its flag name: ``batch_size`` → ``--batch-size``); those of ``demo`` from
-:class:`lunet.training.demo.DemoSettings`. A flag left unset keeps the value of the config it starts from.
+:class:`lunet.demo.DemoSettings`. A flag left unset keeps the value of the config it starts from.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def _add_train_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from lunet.training.demo import DemoSettings
+    from lunet.demo import DemoSettings
 
     train = subparsers.add_parser("train", help="train one model on one fold and predict its test patients")
     _add_train_flags(train)
@@ -192,8 +192,8 @@ def run_cv(args: argparse.Namespace) -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from lunet.training.demo import DemoSettings
-    from lunet.training.demo import run_demo as demo
+    from lunet.demo import DemoSettings
+    from lunet.demo import run_demo as demo
 
     settings = DemoSettings.full() if args.full else DemoSettings()
     settings = settings.replace(**{f.name: getattr(args, f.name) for f in dataclasses.fields(DemoSettings)})

@@ -22,9 +22,9 @@ import numpy as np
 import torch
 
 from lunet.boxes import enlarge_box
-from lunet.inference.postprocess import labels_on_grid
 from lunet.io import write_text_atomic
 from lunet.models.outputs import BoxOutput, final_logits, first_logits, predicted_box
+from lunet.models.postprocess import labels_on_grid
 
 logger = logging.getLogger(__name__)
 

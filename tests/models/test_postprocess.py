@@ -4,8 +4,8 @@ import numpy as np
 import torch
 
 from lunet.evaluation.segmentation import segmentation_scores
-from lunet.inference.postprocess import labels_on_grid
 from lunet.models.crop import background_logits_fill, crop_to_box, paste_from_box
+from lunet.models.postprocess import labels_on_grid
 
 
 def test_nan_logits_become_background_not_an_arbitrary_class():

@@ -1,14 +1,19 @@
 """``lunet demo``: the whole pipeline on synthetic phantom data, U-Net1 against LU-Net, in minutes on a CPU.
 
+It sits above every area (data, training, evaluation, report), which it calls in turn; nothing imports it
+but the CLI.
+
 Steps: generate a synthetic CAMUS-layout dataset (:func:`lunet.data.synthetic.generate_dataset`), build the
 resized cache, train ``unet1`` and ``lunet`` (margin 5 %) on one fold, predict its held-out test patients on
 the original image grid, evaluate (:func:`lunet.evaluation.evaluate.evaluate_run`), write the HTML report
 (:func:`lunet.report.write_report`) and a side-by-side summary (``summary.md``).
 
-Default settings (measured on a 2-core CPU, see ``DemoSettings``): 40 patients, 5 folds (24 training, 8
-validation, 8 test patients = 32 test images), 64×64 inputs, at most 30 epochs per model with a wall-clock cap
-so that the demo ends within 10 minutes on a slower machine. ``--full`` is the paper protocol for a GPU: 500
-patients, 256×256, 10-fold cross-validation, early stopping with patience 20.
+Default settings (``DemoSettings``): 40 patients, 5 folds (24 training, 8 validation, 8 test patients = 32
+test images), 64×64 inputs and the same budget for every model: 30 epochs, no early stopping and no wall-clock
+cap, so the comparison does not depend on the machine's load (only the time does; each model's CPU time is
+logged). ``RUN/training.json`` of each model records the epochs run and why training stopped; the summary and
+the report show it. ``--full`` is the paper protocol for a GPU: 500 patients, 256×256, 10-fold
+cross-validation, early stopping with patience 20.
 
 Every number the demo prints is on SYNTHETIC data: it shows that the pipeline works, not how the methods do on
 CAMUS.

@@ -1,8 +1,8 @@
 import pytest
 
 from lunet.cli import main
+from lunet.demo import DemoSettings, check_settings, disk_usage, format_summary, run_demo
 from lunet.models.registry import UnknownModelError
-from lunet.training.demo import DemoSettings, check_settings, disk_usage, format_summary, run_demo
 
 
 def test_settings_full_is_the_paper_protocol_and_flags_override():
