@@ -85,6 +85,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     out = args.out or str(Path(args.run) / "evaluation")
     _print_summary(evaluate_run(args.run, out, **_thresholds(args), **_simpson(args)), out)
+    from lunet.evaluation.sequence import evaluate_run_sequences, summary_line
+
+    if sequences := evaluate_run_sequences(args.run, out, predict=args.sequences):
+        print(summary_line(sequences["summary"]))
     return 0
 
 
@@ -133,6 +137,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("evaluate", help="evaluate a run folder (Tables I–IV of LU-Net)")
     p.add_argument("run", help="run folder (config.json, predictions/)")
     p.add_argument("--out", help="output folder (default RUN/evaluation)")
+    p.add_argument(
+        "--sequences", action="store_true",
+        help="also segment the test patients' half sequences and score them (needs *_half_sequence_gt)",
+    )  # fmt: skip
     _add_threshold_options(p)
     _add_ef_convention(p)
     p.set_defaults(func=run_evaluate)

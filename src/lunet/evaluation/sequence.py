@@ -262,3 +262,42 @@ def evaluate_folder_sequences(
     except EvaluationError:
         return line, False
     return line, True
+
+
+def evaluate_run_sequences(
+    run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], predict: bool = False
+) -> dict[str, Any] | None:
+    """The sequence part of ``lunet evaluate RUN``: score ``RUN/predictions_sequence`` against the run's data.
+
+    Args:
+        run_dir: a run folder (``config.json``, ``folds/``, the model bundle).
+        out_dir: the evaluation folder.
+        predict: first segment the half sequences of the run's test patients with the run's model
+            (``lunet predict --sequence``, no animations) into ``RUN/predictions_sequence``.
+
+    Returns:
+        The ``sequence.json`` content, or None when the run has no sequence predictions.
+    """
+    from lunet.config import flat_view
+    from lunet.data.camus import scan_camus
+    from lunet.data.folds import read_fold_lists
+
+    run_dir = Path(run_dir)
+    config = flat_view(json.loads((run_dir / "config.json").read_text()))
+    data_dir = Path(str(config.get("data", "")))
+    if not data_dir.is_absolute() and not data_dir.is_dir():
+        data_dir = run_dir / data_dir
+    pred = run_dir / "predictions_sequence"
+    if predict:
+        from lunet.inference.sequence import SequenceOptions
+        from lunet.inference.sequence_outputs import predict_sequences
+
+        test = set(read_fold_lists(run_dir / "folds")[int(config.get("fold", 1)) - 1].test)
+        folders = [p.directory for p in scan_camus(data_dir).patients if p.patient_id in test]
+        folders = [f for f in folders if any(f.glob("*_sequence*"))]
+        if not folders:
+            raise ValueError(f"{data_dir}: none of the run's {len(test)} test patients has a sequence file")
+        predict_sequences(run_dir, folders, pred, SequenceOptions(animation=False))
+    if not sequence_predictions(pred):
+        return None
+    return evaluate_sequences(pred, data_dir, out_dir)
