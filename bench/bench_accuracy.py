@@ -20,7 +20,6 @@ Run: ``python bench/bench_accuracy.py [--quick] [--patients 40] [--epochs 20] [-
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 import tempfile
 import time
@@ -33,6 +32,7 @@ if TYPE_CHECKING:
     from lunet.config import TrainConfig
 
 from _common import make_phantom, print_header, print_table, quiet_lightning, setup_torch
+from lunet.evaluation.schema import ImageRecord, read_records
 
 MODELS = ("unet1", "lunet", "runet", "unet1-oracle")
 
@@ -98,12 +98,11 @@ def summary_rows(tables: dict, per_image: Path, seconds: dict[str, float]) -> li
     for r in tables["table3"]["rows"]:  # prefer the phantom truth, then Simpson on the reference masks
         if r["model"] not in t3 or r["reference"] == "truth":
             t3[r["model"]] = r
-    with per_image.open() as f:
-        images = list(csv.DictReader(f))
+    images = read_records(per_image, ImageRecord)
     rows = []
     for model in seconds:
         r2, r4, r3 = t2.get(model, {}), t4.get(model, {}), t3.get(model, {})
-        endo_all = [float(r["lv_endo_dice"]) for r in images if r["model"] == model and r.get("lv_endo_dice")]
+        endo_all = [r.lv_endo_dice for r in images if r.model == model and math.isfinite(r.lv_endo_dice)]
 
         def m(row: dict, key: str) -> float:
             return float(row.get(key, {}).get("mean", math.nan))
@@ -116,8 +115,8 @@ def summary_rows(tables: dict, per_image: Path, seconds: dict[str, float]) -> li
             "model": model, "Dice endo": m(r2, "lv_endo_dice"), "Dice epi": m(r2, "lv_epi_dice"),
             "d_m endo": m(r2, "lv_endo_mad_mm"), "d_m epi": m(r2, "lv_epi_mad_mm"),
             "d_H endo": m(r2, "lv_endo_hd_mm"), "d_H epi": m(r2, "lv_epi_hd_mm"),
-            "geo out (img)": count(r4, "geometric_outliers_images"),
-            "anat out (img)": count(r4, "anatomical_outliers_images"),
+            "geo out (img)": count(r4, "geometric_images"),
+            "anat out (img)": count(r4, "anatomical_images"),
             "EF MAE %": float(r3.get("ef_percent", {}).get("mae", math.nan)) if r3 else math.nan,
             "EF ref": r3.get("reference", "-"),
             "Dice endo (all)": float(np.mean(endo_all)) if endo_all else math.nan,

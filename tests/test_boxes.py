@@ -48,3 +48,26 @@ def test_enlarged_box_contains_mask_and_stays_in_image(r0, dr, c0, dc, margin):
     assert np.all(box >= 0) and np.all(box <= 1)
     assert box[0] <= tight[0] and box[1] <= tight[1] and box[2] >= tight[2] and box[3] >= tight[3]
     np.testing.assert_allclose(enlarge_box(tight, margin), box)
+
+
+def test_boxes_csv_round_trip_and_errors(tmp_path):
+    from lunet.boxes import BOX_CSV_COLUMNS, BoxFileError, read_boxes_csv, write_boxes_csv
+
+    path = tmp_path / "boxes.csv"
+    boxes = {
+        ("patient0002", "4CH", "ES"): (0.1, 0.2, 0.3, 0.4),
+        ("patient0001", "2CH", "ED"): np.array([0, 0, 1, 1]),
+    }
+    write_boxes_csv(path, boxes)
+    lines = path.read_text().splitlines()
+    assert lines[0] == ",".join(BOX_CSV_COLUMNS) and lines[1].startswith("patient0001,2CH,ED,")  # sorted
+    found = read_boxes_csv(path)
+    assert set(found) == set(boxes) and found[("patient0002", "4CH", "ES")].tolist() == [0.1, 0.2, 0.3, 0.4]
+    path.write_text(lines[0] + "\nPATIENT0003,2ch,ed,0.1,0.2,0.3,0.4\n")
+    assert list(read_boxes_csv(path)) == [("patient0003", "2CH", "ED")]  # CAMUS case of names
+    path.write_text(lines[0] + "\npatient0001,2CH,ED,0.1,oops,0.3,0.4\n")
+    with pytest.raises(BoxFileError, match=r"boxes\.csv: line 2"):
+        read_boxes_csv(path)
+    path.write_text("patient,x_min\n")
+    with pytest.raises(BoxFileError, match="header"):
+        read_boxes_csv(path)

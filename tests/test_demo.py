@@ -63,12 +63,14 @@ def test_summary_table_is_labelled_synthetic():
         "lv_endo_hd_mm": 3.0,
         "lv_epi_mad_mm": 1.1,
         "lv_epi_hd_mm": 4.0,
-        "outlier_patients": "1/8",
+        "geometric_images": "1/8",
+        "anatomical_images": "0/8",
         "ef_mae": 2.0,
     }
     text = format_summary([row], DemoSettings(), 125.0)
     assert "SYNTHETIC" in text and "| unet1 | 12/30 (early stopping) | 0.900 | 0.910 |" in text
     assert "the same budget of 30 epochs per model" in text and "2.1 min" in text
+    assert "| 1/8 | 0/8 | 2.0 |" in text
 
 
 @pytest.mark.slow

@@ -13,6 +13,12 @@ extent is ``h``, i.e. each axis is enlarged on both sides by ``m`` times its own
 
 from __future__ import annotations
 
+import csv
+import io
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
 import numpy as np
 
 from lunet.data.labels import Label
@@ -70,3 +76,55 @@ def box_to_pixels(box: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """
     height, width = shape
     return np.asarray(box, dtype=np.float64) * np.array([width, height, width, height], dtype=np.float64)
+
+
+#: Columns of ``boxes.csv``, the file of predicted boxes of a run (``RUN/predictions/boxes.csv``).
+BOX_CSV_COLUMNS = ("patient", "view", "instant", "x_min", "y_min", "x_max", "y_max")
+BoxKey = tuple[str, str, str]  # (patient, view, instant)
+
+
+class BoxFileError(ValueError):
+    """A ``boxes.csv`` that cannot be read; the message names the file and the line."""
+
+
+def write_boxes_csv(path: str | os.PathLike[str], boxes: Mapping[BoxKey, Sequence[float]]) -> None:
+    """Write ``boxes.csv`` atomically: :data:`BOX_CSV_COLUMNS`, sorted by patient, view, instant.
+
+    Args:
+        path: destination.
+        boxes: ``{(patient, view, instant): (x_min, y_min, x_max, y_max)}`` normalised (module docstring).
+    """
+    from lunet.io import write_text_atomic
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(BOX_CSV_COLUMNS)
+    for key in sorted(boxes):
+        writer.writerow([*key, *(repr(float(v)) for v in boxes[key])])
+    write_text_atomic(path, buffer.getvalue())
+
+
+def read_boxes_csv(path: str | os.PathLike[str]) -> dict[BoxKey, np.ndarray]:
+    """The boxes of a ``boxes.csv``: ``{(patient, view, instant): float64 (4,) box}``.
+
+    Patient ids are lower-cased, views and instants upper-cased (as in CAMUS file names).
+
+    Raises:
+        BoxFileError: the header is not :data:`BOX_CSV_COLUMNS` or a line does not parse.
+    """
+    path = Path(path)
+    with open(path, newline="") as handle:
+        reader = csv.reader(handle)
+        header = tuple(next(reader, ()))
+        if header != BOX_CSV_COLUMNS:
+            raise BoxFileError(f"{path}: header {','.join(header)!r}, expected {','.join(BOX_CSV_COLUMNS)!r}")
+        boxes: dict[BoxKey, np.ndarray] = {}
+        for line, row in enumerate(reader, start=2):
+            try:
+                if len(row) != len(BOX_CSV_COLUMNS):
+                    raise ValueError
+                key = (row[0].lower(), row[1].upper(), row[2].upper())
+                boxes[key] = np.array([float(v) for v in row[3:]], dtype=np.float64)
+            except ValueError:
+                raise BoxFileError(f"{path}: line {line} is not '{','.join(BOX_CSV_COLUMNS)}'") from None
+    return boxes

@@ -168,19 +168,15 @@ def disk_usage(folder: Path) -> dict[str, int]:
 
 def summarise_run(run: Path) -> dict[str, Any]:
     """Demo row of an evaluated run: mean Dice / d_m / d_H over all test images (final output o2), outlier
-    patients (geometric) and EF mean absolute error against the phantom truth (or the cfg values)."""
-    import csv
+    images (geometric, anatomical: the papers' count) and EF mean absolute error against the phantom truth
+    (or the cfg values), read by exact key from ``evaluation/`` (:mod:`lunet.evaluation.schema`)."""
+    from lunet.evaluation.schema import FILES, ImageRecord, check_tables, read_records
 
     evaluation = run / "evaluation"
-    with open(evaluation / "per_image.csv", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    models = sorted({r["model"] for r in rows})
+    records = read_records(evaluation / FILES[ImageRecord], ImageRecord)
+    models = sorted({r.model for r in records})
     final = next((m for m in models if m.endswith("-o2")), models[0])
-    mine = [r for r in rows if r["model"] == final]
-
-    def col(name: str) -> float:
-        return _mean([float(r[name]) if r.get(name) not in (None, "") else math.nan for r in mine])
-
+    mine = [r for r in records if r.model == final]
     out: dict[str, Any] = {"model": final, "images": len(mine), "epochs": epochs_text(run)}
     for key in (
         "lv_endo_dice",
@@ -190,15 +186,16 @@ def summarise_run(run: Path) -> dict[str, Any]:
         "lv_epi_mad_mm",
         "lv_epi_hd_mm",
     ):
-        out[key] = col(key)
+        out[key] = _mean([getattr(r, key) for r in mine])
     tables = json.loads((evaluation / "tables.json").read_text())
-    t4 = next((r for r in tables.get("table4", {}).get("rows", []) if r.get("model") == final), {})
-    geo = t4.get("geometric_outliers_patients", {})
-    out["outlier_patients"] = f"{geo.get('count', '?')}/{geo.get('total', '?')}"
-    clinical = [r for r in tables.get("table3", {}).get("rows", []) if r.get("model") == final]
-    by_ref = {r.get("reference"): r for r in clinical}
-    ref = by_ref.get("truth") or by_ref.get("cfg") or (clinical[0] if clinical else {})
-    mae = (ref.get("ef_percent") or {}).get("mae") if ref else None
+    check_tables(tables, str(evaluation / "tables.json"))
+    t4 = next(r for r in tables["table4"]["rows"] if r["model"] == final)
+    for kind in ("geometric", "anatomical"):
+        count = t4[f"{kind}_images"]
+        out[f"{kind}_images"] = f"{count['count']}/{count['total']}"
+    by_ref = {r["reference"]: r for r in tables["table3"]["rows"] if r["model"] == final}
+    ref = by_ref.get("truth") or by_ref.get("cfg") or next(iter(by_ref.values()), None)
+    mae = ref["ef_percent"]["mae"] if ref else None
     out["ef_mae"] = float(mae) if mae is not None else math.nan
     return out
 
@@ -214,7 +211,8 @@ def format_summary(rows: list[dict[str, Any]], settings: DemoSettings, seconds: 
         "Endo d_H mm",
         "Epi d_m mm",
         "Epi d_H mm",
-        "geo. outlier patients",
+        "geo. outlier images",
+        "anat. outlier images",
         "EF MAE %",
     )
     lines = [
@@ -238,7 +236,8 @@ def format_summary(rows: list[dict[str, Any]], settings: DemoSettings, seconds: 
             f"{r['lv_endo_hd_mm']:.2f}",
             f"{r['lv_epi_mad_mm']:.2f}",
             f"{r['lv_epi_hd_mm']:.2f}",
-            r["outlier_patients"],
+            r["geometric_images"],
+            r["anatomical_images"],
             f"{r['ef_mae']:.1f}",
         ]
         lines.append("| " + " | ".join(cells) + " |")

@@ -63,8 +63,8 @@ def test_predict_patient_file_in_the_camus_convention(tmp_path: Path) -> None:
 def test_table3_states_the_convention_and_the_bootstrap_intervals(camus_dir: Path, tmp_path: Path) -> None:
     from eval_helpers import write_nifti
 
+    from lunet.evaluation.display import agreement_cells
     from lunet.evaluation.evaluate import evaluate_folder
-    from lunet.report.tables import flatten_row
 
     pred = tmp_path / "pred"
     for k, pid in enumerate(("patient0001", "patient0002", "patient0003")):
@@ -81,7 +81,8 @@ def test_table3_states_the_convention_and_the_bootstrap_intervals(camus_dir: Pat
     saved = json.loads((tmp_path / "out" / "tables.json").read_text())
     assert saved["table3"]["ci"]["method"].startswith("BCa")
     assert "95 % CI" in (tmp_path / "out" / "tables.md").read_text()
-    assert "ef_percent mae 95% CI" in flatten_row(row)
+    cell = {"corr": 0.7, "bias": 1.0, "sd": 2.0, "mae": 3.0, "corr_ci": [0.5, 0.9], "mae_ci": [2.0, 4.0]}
+    assert agreement_cells(cell) == ["0.700 [0.500, 0.900]", "1.0 ± 3.9", "3.0 [2.0, 4.0]"]
     camus = evaluate_folder(
         pred, camus_dir, tmp_path / "camus", simpson=SimpsonOptions.for_convention("camus")
     )

@@ -14,6 +14,7 @@ from eval_helpers import lv_labels, write_nifti
 from lunet.boxes import reference_box
 from lunet.cli import main
 from lunet.evaluation.evaluate import EvaluationError, evaluate_folder, evaluate_run, oracle_box_study
+from lunet.evaluation.schema import SCHEMA_VERSION, ImageRecord, PatientRecord, read_records
 
 SPACING = (0.4, 0.3)
 SHAPE = (128, 112)
@@ -71,7 +72,15 @@ def test_evaluate_run(camus_dir: Path, tmp_path: Path) -> None:
     assert t["table2"]["rows"][1]["patients"] == 2  # the Poor patient is left out
     assert t["table4"]["rows"][1]["patients"] == 3
     o1 = t["table4"]["rows"][0]
-    assert o1["geometric_outliers_patients"]["count"] == 2  # 24 rows x 0.4 mm = 9.6 mm > 8.8 mm
+    assert o1["geometric_patients"]["count"] == 2  # 24 rows x 0.4 mm = 9.6 mm > 8.8 mm
+    assert o1["geometric_lv_endo_patients"]["count"] == 2 and o1["geometric_images"]["count"] == 8
+    assert t["schema_version"] == SCHEMA_VERSION and t["paper"]["comparable"] is False
+    assert {r["quality"] for r in t["table2_quality"]["rows"]} == {"Good", "Medium", "Poor"} & {
+        r["quality"] for r in t["table2_quality"]["rows"]}  # fmt: skip
+    records = read_records(out / "per_image.csv", ImageRecord)
+    assert len(records) == 24 and all(r.geometric is not None for r in records)
+    patients = read_records(out / "per_patient.csv", PatientRecord)
+    assert {p.images for p in patients} == {4}
     assert o1["lv_endo_hd_mm"]["mean"] == pytest.approx(9.6 * 8 / 12)
     assert "SYNTHETIC" in t["table2"]["title"] and t["synthetic"]
     md = (out / "tables.md").read_text()
@@ -144,7 +153,7 @@ def test_anatomical_bounds_from_the_references(camus_dir: Path, tmp_path: Path) 
     assert bounds["myo_simplicity"] == min(float(r["ref_epi_simplicity"]) for r in rows)  # type: ignore[index]
     assert bounds["lv_simplicity"] != 0.741  # type: ignore[index]
     # predictions equal to the references are never anatomical outliers under the references' own bounds
-    assert tables["table4"]["rows"][0]["anatomical_outliers_images"]["count"] == 0  # type: ignore[index]
+    assert tables["table4"]["rows"][0]["anatomical_images"]["count"] == 0  # type: ignore[index]
     # the bounds depend on the references only, not on the predictions
     other = evaluate_folder(shifted, camus_dir, tmp_path / "b", anatomical_bounds="reference")
     assert other["thresholds"] == bounds

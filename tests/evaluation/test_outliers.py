@@ -1,69 +1,92 @@
-"""Outlier rules on hand-made records."""
+"""Outlier rules on hand-made records: per image, per structure, and LU-Net's per-patient rule."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
 from lunet.evaluation.outliers import (
     OutlierThresholds,
     anatomical_outlier,
-    geometric_outlier,
-    patient_outliers,
+    geometric_flags,
+    image_flags,
+    patient_records,
     reference_anatomical_bounds,
 )
+from lunet.evaluation.schema import ImageRecord
 
 # a realistic horseshoe myocardium region has low Sp/Cx; the epicardial contour is nearly convex
 GOOD_SHAPE = {"lv_simplicity": 0.9, "lv_convexity": 0.99, "epi_simplicity": 0.9, "epi_convexity": 0.98}
 GOOD_SHAPE |= {"myo_simplicity": 0.35, "myo_convexity": 0.4}
+TH = OutlierThresholds()
 
 
-def image(patient: str, instant: str, mad: float = 1.0, hd: float = 4.0, **shape: float) -> dict[str, object]:
-    row: dict[str, object] = {"patient": patient, "view": "2CH", "instant": instant}
-    for s in ("lv_endo", "lv_epi"):
-        row[f"{s}_mad_mm"], row[f"{s}_hd_mm"] = 1.0, 4.0
-    row["lv_epi_mad_mm"], row["lv_epi_hd_mm"] = mad, hd
-    row.update(GOOD_SHAPE)
-    row.update(shape)
-    return row
+def image(patient: str, instant: str, view: str = "2CH", endo_hd: float = 4.0, epi_mad: float = 1.0,
+          epi_hd: float = 4.0, **shape: float) -> ImageRecord:  # fmt: skip
+    record = ImageRecord(
+        "m", patient, view, instant, "Good", lv_endo_dice=0.9, lv_endo_mad_mm=1.0, lv_endo_hd_mm=endo_hd,
+        lv_epi_dice=0.9, lv_epi_mad_mm=epi_mad, lv_epi_hd_mm=epi_hd, **(GOOD_SHAPE | shape),
+    )  # fmt: skip
+    return replace(record, **image_flags(record, TH, has_reference=True))
 
 
-def test_geometric_bounds_depend_on_instant() -> None:
-    assert not geometric_outlier(image("p", "ED", mad=3.5, hd=8.2))  # equal to the bound is not above it
-    assert geometric_outlier(image("p", "ED", mad=3.6))
-    assert not geometric_outlier(image("p", "ES", mad=3.9, hd=8.7))
-    assert geometric_outlier(image("p", "ES", hd=8.9))
-    assert geometric_outlier(image("p", "ED", hd=math.nan))  # an empty mask counts
-    assert not geometric_outlier(image("p", "ED", hd=9.0), OutlierThresholds(structures=("lv_endo",)))
+def test_geometric_bounds_depend_on_instant_and_structure() -> None:
+    assert geometric_flags(image("p", "ED", epi_mad=3.5, epi_hd=8.2), TH) == {
+        "lv_endo": False,
+        "lv_epi": False,
+    }
+    assert geometric_flags(image("p", "ED", epi_mad=3.6), TH) == {"lv_endo": False, "lv_epi": True}
+    assert not any(geometric_flags(image("p", "ES", epi_mad=3.9, epi_hd=8.7), TH).values())
+    assert geometric_flags(image("p", "ES", endo_hd=8.9), TH) == {"lv_endo": True, "lv_epi": False}
+    assert geometric_flags(image("p", "ED", epi_hd=math.nan), TH)["lv_epi"]  # an empty mask counts
+    flagged = image("p", "ED", endo_hd=9.0)
+    assert (flagged.geometric_lv_endo, flagged.geometric_lv_epi, flagged.geometric) == (True, False, True)
+    with pytest.raises(ValueError, match="instant"):
+        TH.distance_bounds("EF")
+
+
+def test_without_reference_no_geometric_flag() -> None:
+    record = ImageRecord("m", "p", "2CH", "ED", "Good", **GOOD_SHAPE)
+    flags = image_flags(record, TH, has_reference=False)
+    assert flags == {
+        "anatomical": False,
+        "geometric_lv_endo": None,
+        "geometric_lv_epi": None,
+        "geometric": None,
+    }
 
 
 def test_anatomical() -> None:
-    assert not anatomical_outlier(image("p", "ED"))
-    assert anatomical_outlier(image("p", "ED", lv_convexity=0.95))
-    assert anatomical_outlier(image("p", "ED", epi_simplicity=0.5))
-    assert anatomical_outlier(image("p", "ED", epi_convexity=math.nan))
+    assert not anatomical_outlier(image("p", "ED"), TH)
+    assert anatomical_outlier(image("p", "ED", lv_convexity=0.95), TH)
+    assert anatomical_outlier(image("p", "ED", epi_simplicity=0.5), TH)
+    assert anatomical_outlier(image("p", "ED", epi_convexity=math.nan), TH)
     assert not anatomical_outlier(image("p", "ED", lv_convexity=0.95), OutlierThresholds(lv_convexity=0.9))
     on_region = OutlierThresholds(myo_shape_structure="myo")
     assert anatomical_outlier(image("p", "ED"), on_region)  # the horseshoe region fails 0.529 / 0.694
     assert not anatomical_outlier(image("p", "ED", myo_simplicity=0.6, myo_convexity=0.7), on_region)
+    assert not anatomical_outlier(GOOD_SHAPE, TH)  # a mapping (the QC's form) works as well
     with pytest.raises(ValueError, match="myo_shape_structure"):
         OutlierThresholds(myo_shape_structure="atrium")
 
 
-def test_patient_flags() -> None:
+def test_patient_flags_follow_the_eight_scores_of_each_structure() -> None:
     rows = [
-        image("a", "ED"), image("a", "ES", hd=9.0),  # geometric only
+        image("a", "ED"), image("a", "ES", epi_hd=9.0),  # LV_Epi only
         image("b", "ED", lv_simplicity=0.5), image("b", "ES"),  # anatomical only
-        image("c", "ED", mad=5.0), image("c", "ES", epi_convexity=0.1),  # both (different images)
-        image("d", "ED"), image("d", "ES"),  # clean
+        image("c", "ED", endo_hd=9.0), image("c", "ES", epi_convexity=0.1),  # both (different images)
+        image("d", "ED"), image("d", "ES", view="4CH"),  # clean
     ]  # fmt: skip
-    flags = patient_outliers(rows)
-    assert flags["a"] == {"geometric": True, "anatomical": False, "both": False}
-    assert flags["b"] == {"geometric": False, "anatomical": True, "both": False}
-    assert flags["c"] == {"geometric": True, "anatomical": True, "both": True}
-    assert flags["d"] == {"geometric": False, "anatomical": False, "both": False}
-    text = OutlierThresholds().describe()
+    found = {p.patient: p for p in patient_records(rows)}
+    a, b, c, d = (found[k] for k in "abcd")
+    assert (a.geometric_lv_endo, a.geometric_lv_epi, a.geometric, a.anatomical, a.both) == (
+        False, True, True, False, False)  # fmt: skip
+    assert (b.geometric, b.anatomical, b.both) == (False, True, False)
+    assert (c.geometric_lv_endo, c.geometric_lv_epi, c.geometric, c.both) == (True, False, True, True)
+    assert (d.geometric, d.anatomical, d.images) == (False, False, 2)
+    text = TH.describe()
     assert "3.5" in text and "0.741" in text and "0.694" in text and "epicardial" in text
 
 

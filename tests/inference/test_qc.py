@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lunet.inference.qc import QCThresholds, qc_report
+from lunet.evaluation.outliers import OutlierThresholds
+from lunet.inference.qc import qc_report
 
 SPACING = (0.3, 0.2)
 
@@ -67,7 +68,7 @@ def test_lv_with_hole_and_empty_myo() -> None:
 
 
 def test_thresholds_are_applied() -> None:
-    strict = QCThresholds(lv_simplicity=1.5)
+    strict = OutlierThresholds(lv_simplicity=1.5)
     assert "lv_simplicity" in qc_report(heart(), SPACING, strict)["flags"]
 
 
@@ -78,6 +79,6 @@ def test_empty_prediction_fails() -> None:
 
 def test_myo_bounds_on_the_myocardium_region_flag_a_normal_band() -> None:
     """Why the default measures "Myo" on LV_Epi: the open band itself is far from convex."""
-    report = qc_report(heart(), SPACING, QCThresholds(myo_structure="myo"))
+    report = qc_report(heart(), SPACING, OutlierThresholds(myo_shape_structure="myo"))
     assert "myo_convexity" in report["flags"] and report["structures"]["myo"]["convexity"] < 0.694
-    assert "lv_epi" in qc_report(heart(), SPACING)["reading"]
+    assert "epicardial" in qc_report(heart(), SPACING)["reading"]

@@ -1,12 +1,11 @@
 """A fake two-run setup for the report tests: a tiny CAMUS-like data folder and two evaluated run folders.
 
-Hand-written evaluation files follow what lunet.evaluation writes (columns of per_image.csv, per_patient.csv,
-clinical.csv; the tables.json schema); the values are made up but consistent (see ``WORST``).
+The evaluation files are written by lunet.evaluation itself, so the report is tested on the contract as it is
+(:mod:`lunet.evaluation.schema`).
 """
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -20,7 +19,7 @@ SPACING = (0.4, 0.3)
 PATIENTS = ("patient0001", "patient0002", "patient0003")
 VIEWS = ("2CH", "4CH")
 INSTANTS = ("ED", "ES")
-#: Worst image (largest LV_Epi d_H) of each model in the hand-written per_image.csv.
+#: Worst image (largest LV_Epi d_H) of each model: its prediction is shifted most.
 WORST = {"lunet-o1": ("patient0003", "4CH", "ES"), "lunet-o2": ("patient0002", "2CH", "ED")}
 
 
@@ -37,14 +36,6 @@ def ellipse_label(
     la = ((rows - centre[0] - radii[0] - 10) / 5) ** 2 + ((cols - centre[1]) / 7) ** 2 <= 1
     label[la & (label == 0)] = 3
     return label
-
-
-def _write_csv(path: Path, rows: list[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def make_data(root: Path, synthetic: bool = True) -> Path:
@@ -64,100 +55,10 @@ def make_data(root: Path, synthetic: bool = True) -> Path:
                 write_image(folder / f"{patient}_{view}_{instant}.nii.gz", image.astype(np.float32), SPACING)
                 write_image(folder / f"{patient}_{view}_{instant}_gt.nii.gz", label, SPACING)
         if synthetic:
-            (folder / "phantom_truth.json").write_text(json.dumps({"edv_ml": 100.0, "esv_ml": 45.0}))
+            (folder / "phantom_truth.json").write_text(
+                json.dumps({"edv_ml": 100.0, "esv_ml": 45.0, "ef_percent": 55.0})
+            )
     return root
-
-
-def _stat(mean: float, sd: float = 0.05, n: int = 12) -> dict:
-    return {"mean": mean, "sd": sd, "n": n}
-
-
-def _count(count: int, total: int) -> dict:
-    return {"count": count, "total": total, "percent": 100.0 * count / total}
-
-
-def _tables(models: list[str], shift: int) -> dict:
-    """A tables.json in the schema of lunet.evaluation.tables (values made up, distinct per run)."""
-    seg = {
-        f"{s}_{m}": _stat(v + shift / 100)
-        for s in ("lv_endo", "lv_epi")
-        for m, v in (("dice", 0.9), ("mad_mm", 1.2), ("hd_mm", 4.0))
-    }
-    agreement = {
-        "mean": 1.0,
-        "sd": 2.0,
-        "corr": 0.95,
-        "bias": 1.0,
-        "loa_low": -2.9,
-        "loa_high": 4.9,
-        "mae": 1.5,
-    }
-    outliers = {
-        f"{k}_outliers_{u}": _count(1, 12 if u == "images" else 3)
-        for k in ("geometric", "anatomical", "both")
-        for u in ("images", "patients")
-    }
-    box = {k: _stat(1.0 + shift / 10) for k in ("xc_mm", "yc_mm", "h_mm", "w_mm")}
-    return {
-        "synthetic": True,
-        "data_note": "SYNTHETIC phantom data — not CAMUS",
-        "thresholds": {
-            "ed_mad_mm": 3.5,
-            "ed_hd_mm": 8.2,
-            "es_mad_mm": 4.0,
-            "es_hd_mm": 8.8,
-            "lv_simplicity": 0.741,
-            "lv_convexity": 0.96,
-            "myo_simplicity": 0.529,
-            "myo_convexity": 0.694,
-            "structures": ["lv_endo", "lv_epi"],
-        },
-        "thresholds_text": "geometric: d_m > 3.5 mm (ED) ...",
-        "table1": {
-            "title": "Table I: localization",
-            "rows": [
-                {
-                    "model": models[-1],
-                    "patients": 3,
-                    "iou": _stat(0.9 + shift / 100),
-                    **box,
-                    "bb_out": _count(1, 12),
-                }
-            ],
-        },
-        "table2": {
-            "title": "Table II: segmentation",
-            "rows": [
-                {
-                    "model": m,
-                    "patients": 3,
-                    **seg,
-                    **{k: v for k, v in outliers.items() if k.startswith("geo")},
-                }
-                for m in models
-            ],
-        },
-        "table3": {
-            "title": "Table III: clinical",
-            "rows": [
-                {
-                    "model": m,
-                    "reference": "simpson",
-                    "edv_ml": agreement,
-                    "esv_ml": agreement,
-                    "ef_percent": agreement,
-                }
-                for m in models
-            ],
-        },
-        "table4": {
-            "title": "Table IV: outliers",
-            "rows": [
-                {"model": m, "patients": 3, **{k: v for k, v in seg.items() if "dice" not in k}, **outliers}
-                for m in models
-            ],
-        },
-    }
 
 
 def sequence_evaluation(shift: int) -> dict:
@@ -177,11 +78,16 @@ def sequence_evaluation(shift: int) -> dict:
 
 
 def make_run(root: Path, model: str, data_dir: Path, shift: int, two_outputs: bool, evaluated: bool) -> Path:
-    """A run folder: config.json, predictions (reference shifted by ``shift`` rows), maybe evaluation/.
+    """A run folder: config.json, predictions (the reference shifted by ``shift`` rows), maybe evaluation/.
 
-    With ``two_outputs`` the run also has ``predictions_o1/`` and ``predictions/boxes.csv``, and its
-    evaluation rows are ``<model>-o1`` and ``<model>-o2`` (as lunet.evaluation writes them for LU-Net runs).
+    With ``two_outputs`` the run also has ``predictions_o1/`` (shifted one row more) and
+    ``predictions/boxes.csv``, so its evaluation rows are ``<model>-o1`` and ``<model>-o2``. The image of
+    :data:`WORST` is shifted 4 rows more. ``evaluated``: ``evaluation/`` written by ``lunet.evaluation``
+    with RU-Net Table I's anatomical bounds.
     """
+    from lunet.boxes import write_boxes_csv
+    from lunet.evaluation.evaluate import evaluate_run
+
     root.mkdir(parents=True)
     config = {"model": model, "data": str(data_dir), "fold": 0, "epochs": 3, "size": 64, "margin": 0.05}
     (root / "config.json").write_text(json.dumps(config))
@@ -190,74 +96,22 @@ def make_run(root: Path, model: str, data_dir: Path, shift: int, two_outputs: bo
         if two_outputs
         else {model: "predictions"}
     )
-    images, patients, clinical, boxes = [], [], [], []
+    boxes = {}
     for o_index, (name, folder) in enumerate(outputs.items()):
-        worst = WORST.get(name)
-        for p_index, patient in enumerate(PATIENTS):
+        for patient in PATIENTS:
             for view in VIEWS:
                 for instant in INSTANTS:
                     radii = (18.0, 10.0) if instant == "ED" else (15.0, 8.0)
-                    label = ellipse_label(SHAPE, (30.0 + shift + o_index, 28.0), radii)
+                    rows = shift + o_index + (4 if (patient, view, instant) == WORST.get(name) else 0)
+                    label = ellipse_label(SHAPE, (30.0 + rows, 28.0), radii)
                     write_image(
                         root / folder / patient / f"{patient}_{view}_{instant}.nii.gz", label, SPACING
                     )
-                    dh = 9.5 if (patient, view, instant) == worst else 2.0 + p_index + 0.1 * len(images)
-                    images.append(
-                        {
-                            "model": name,
-                            "patient": patient,
-                            "view": view,
-                            "instant": instant,
-                            "quality": "Good",
-                            "lv_endo_dice": 0.90,
-                            "lv_endo_mad_mm": 1.2,
-                            "lv_endo_hd_mm": dh - 0.5,
-                            "lv_epi_dice": 0.93,
-                            "lv_epi_mad_mm": 1.1 + 0.1 * p_index,
-                            "lv_epi_hd_mm": dh,
-                            "lv_simplicity": 0.9,
-                            "lv_convexity": 0.97,
-                            "myo_simplicity": 0.6,
-                            "myo_convexity": 0.7,
-                        }
-                    )
-                    boxes.append([patient, view, instant, 0.2, 0.1, 0.8, 0.7])
-            flags = {"geometric": int(p_index == 2), "anatomical": int(p_index == 1), "both": 0}
-            patients.append({"model": name, "patient": patient, "quality": "Good", **flags})
-            edv, esv = 100.0 + 10 * p_index, 45.0 + 5 * p_index
-            clinical.append(
-                {
-                    "model": name,
-                    "patient": patient,
-                    "quality": "Good",
-                    "edv_ml": edv + shift,
-                    "esv_ml": esv - shift,
-                    "ef_percent": 55.0 + p_index,
-                    "simpson_edv_ml": edv,
-                    "simpson_esv_ml": esv,
-                    "simpson_ef_percent": 55.0 + 2 * p_index,
-                    "cfg_edv_ml": "nan",
-                    "cfg_esv_ml": "nan",
-                    "cfg_ef_percent": 50.0,
-                    "truth_edv_ml": 100.0,
-                    "truth_esv_ml": 45.0,
-                    "truth_ef_percent": "nan",
-                }
-            )
+                    boxes[(patient, view, instant)] = (0.2, 0.1, 0.8, 0.7)
     if two_outputs:
-        _write_csv(
-            root / "predictions" / "boxes.csv",
-            [
-                dict(zip(["patient", "view", "instant", "x_min", "y_min", "x_max", "y_max"], b))
-                for b in boxes[:12]
-            ],
-        )
+        write_boxes_csv(root / "predictions" / "boxes.csv", boxes)
     if evaluated:
-        evaluation = root / "evaluation"
-        _write_csv(evaluation / "per_image.csv", images)
-        _write_csv(evaluation / "per_patient.csv", patients)
-        _write_csv(evaluation / "clinical.csv", clinical)
-        (evaluation / "tables.json").write_text(json.dumps(_tables(list(outputs), shift)))
+        evaluate_run(root, anatomical_bounds="paper")
     return root
 
 
@@ -276,7 +130,7 @@ def run_folder():
 @pytest.fixture(scope="session")
 def fake_setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """``{"data", "run_a", "run_b"}``: synthetic data; run_a (unet1) has no evaluation/ (the report runs
-    lunet.evaluation on it), run_b (lunet, two outputs, boxes) has hand-written evaluation files."""
+    lunet.evaluation on it), run_b (lunet, two outputs, boxes) is evaluated with Table I's bounds."""
     root = tmp_path_factory.mktemp("report_setup")
     data = make_data(root / "data")
     run_b = make_run(root / "run_lunet", "lunet", data, shift=-2, two_outputs=True, evaluated=True)

@@ -1,11 +1,11 @@
 import math
 
+from lunet.evaluation.schema import ImageRecord
 from lunet.report.compare import comparison_cases
 
 
-def _rows(scores: dict[str, float]) -> list[dict]:
-    return [{"patient": p, "view": "2CH", "instant": "ED", "LV_Epi": {"dice": 0.9, "dm": 1.0, "dh": dh}}
-            for p, dh in scores.items()]  # fmt: skip
+def _rows(scores: dict[str, float]) -> list[ImageRecord]:
+    return [ImageRecord("m", p, "2CH", "ED", "Good", lv_epi_hd_mm=dh) for p, dh in scores.items()]
 
 
 def test_similar_helped_and_hardest_cases_like_fig2():

@@ -4,12 +4,14 @@ import numpy as np
 import pytest
 
 from lunet.boxes import box_to_pixels, reference_box
+from lunet.evaluation.schema import ImageRecord
 from lunet.report.gallery import box_outline, prediction_path, select_cases
 
 
 def _row(patient, dh, dice=0.9, view="2CH", instant="ED"):
-    scores = {"LV_Endo": {"dice": dice, "dm": 1.0, "dh": 1.0}, "LV_Epi": {"dice": dice, "dm": 1.0, "dh": dh}}
-    return {"patient": patient, "view": view, "instant": instant, **scores}
+    return ImageRecord(
+        "m", patient, view, instant, "Good", lv_endo_dice=dice, lv_epi_dice=dice, lv_epi_hd_mm=dh
+    )
 
 
 def test_best_median_worst_by_lv_epi_hausdorff():
@@ -30,7 +32,7 @@ def test_mean_dice_when_no_hausdorff():
 def test_box_outline_hugs_the_mask_pixels():
     label = np.zeros((20, 30), np.uint8)
     label[4:10, 7:19] = 1  # rows 4..9, cols 7..18
-    col0, row0, width, height = box_outline(tuple(reference_box(label)), label.shape)
+    col0, row0, width, height = box_outline(reference_box(label), label.shape)
     # pixel c covers [c - 0.5, c + 0.5] in imshow coordinates
     assert (col0, row0, width, height) == pytest.approx((6.5, 3.5, 12.0, 6.0))
     assert box_to_pixels(reference_box(label), label.shape) == pytest.approx([7, 4, 19, 10])
@@ -51,7 +53,7 @@ def test_gallery_draws_every_series_and_notes_missing_predictions(fake_setup, tm
     run_dir = tmp_path / "run"
     shutil.copytree(fake_setup["run_b"], run_dir)
     (run_dir / "predictions" / "patient0002" / "patient0002_2CH_ED.nii.gz").unlink()  # lunet-o2's worst case
-    series = series_of([load_run(run_dir)])
+    series = series_of([load_run(run_dir, "lunet")])
     source = ImageSource(fake_setup["data"])
     png, notes = gallery_figure(series, [source, source])
     assert png is not None and png.startswith(b"\x89PNG")

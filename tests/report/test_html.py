@@ -56,42 +56,46 @@ def test_report_header_banner_and_thresholds(fake_report, fake_setup):
     assert "SYNTHETIC phantom data — not CAMUS" in text
     assert str(fake_setup["run_a"]) in text and str(fake_setup["run_b"]) in text
     assert "<td>0.05</td>" in text and "<td>3</td>" in text  # margin and epochs from config.json
-    # one block per distinct set of bounds: run A's come from lunet.evaluation (synthetic data: anatomical
-    # bounds from its references), run B's are hand-written with RU-Net Table I's values
+    # one block per distinct set of bounds: run A's evaluation (by the report) takes the anatomical bounds
+    # from its references through the 64×64 network grid (synthetic data), run B was evaluated with Table I's
     blocks = re.findall(r'<div class="thresholds">(.*?)</div>', text)
-    assert len(blocks) == 2 and "unet1" in blocks[0] + blocks[1] and "lunet" in blocks[0] + blocks[1]
+    assert len(blocks) == 2
     geometric = (("ed_mad_mm", "3.5"), ("ed_hd_mm", "8.2"), ("es_mad_mm", "4"), ("es_hd_mm", "8.8"))
     table_i = (("lv_simplicity", "0.741"), ("lv_convexity", "0.96"), ("myo_simplicity", "0.529"))
     table_i += (("myo_convexity", "0.694"),)
-    from_refs = [b for b in blocks if "the lowest on the 12 reference masks evaluated" in b]
-    assert len(from_refs) == 1 and "unet1" in from_refs[0]
+    (resampled,) = [b for b in blocks if "round trip through the 64×64 network grid" in b]
+    (paper,) = [b for b in blocks if b is not resampled]
+    assert "Runs: unet1" in resampled and "Runs: lunet" in paper and "RU-Net Table I" in paper
     for block in blocks:
-        assert "source: evaluation/tables.json" in block
-        for key, value in geometric + (() if block in from_refs else table_i):
+        for key, value in geometric + (() if block is resampled else table_i):
             assert f"<td>{key}</td><td>{value}</td>" in block, (key, block)
-    assert "<td>lv_simplicity</td><td>0.741</td>" not in from_refs[0]
+    assert "<td>lv_simplicity</td><td>0.741</td>" not in resampled
+    assert "method-notes" not in text  # no link to files outside the repository
 
 
 def test_tables_have_rows_of_both_runs(fake_report):
     text = fake_report.read_text(encoding="utf-8")
-    for key in ("table1", "table2", "table3", "table4"):
+    for key in ("table1", "table2", "table3", "table4", "table2_quality", "table3_quality", "paper"):
         start = text.index(f'id="{key}"')
         table = text[start : text.index("</table>", start)]
-        assert "<td>lunet</td><td>lunet-o2</td>" in table, key
-        if key != "table1":  # run A (unet1) has no boxes, so no localization row
+        assert "<td>lunet</td>" in table, key
+        if key not in ("table1", "paper"):  # run A (unet1) has no boxes, so no localization row
             assert "<td>unet1</td><td>unet1</td>" in table and "<td>lunet</td><td>lunet-o1</td>" in table, key
-    assert "<th>LV_Epi d_H (mm)</th>" in text and "<th>EDV (ml) corr</th>" in text
-    assert "0.880 ± 0.050" in text  # run B's hand-written LV_Endo Dice (0.9 - 2/100)
+    assert "<th>Epi d_H mm</th>" in text and "<th>EDV ml corr</th>" in text
+    assert "<th>geo. images (paper)</th>" in text and "<th>geo. patients Endo</th>" in text
+    assert "LU-Net (TUFFC 2020) Table II" in text and "reference only" in text
+    assert "good + medium quality patients, as Table III" in text  # the plots say which patients they show
 
 
 def test_real_data_has_no_banner_and_data_dir_overrides_config(camus_folder, run_folder, tmp_path):
     real = camus_folder(tmp_path / "camus", synthetic=False)
-    run = run_folder(tmp_path / "run", "unet1", tmp_path / "moved_away", 0, two_outputs=False, evaluated=True)
-    tables = json.loads((run / "evaluation" / "tables.json").read_text())
-    (run / "evaluation" / "tables.json").write_text(json.dumps(tables | {"synthetic": False}))
+    run = run_folder(tmp_path / "run", "unet1", real, 0, two_outputs=False, evaluated=True)
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps(config | {"data": str(tmp_path / "moved_away")}))
     text = write_report([run], tmp_path / "out" / "r.html").read_text(encoding="utf-8")
     assert "SYNTHETIC" not in text and "no image data folder found" in text  # config's data is gone
     assert sum(tag == "img" for tag, _ in _tags(text)) == 3  # no gallery
+    assert "Ours vs the papers (CAMUS)" in text and "U-Net1" in text  # real data: compared with the papers
     text = write_report([run], tmp_path / "out" / "r.html", data_dir=real).read_text(encoding="utf-8")
     assert "SYNTHETIC" not in text and str(real) in text
     assert sum(tag == "img" for tag, _ in _tags(text)) == 4  # the gallery found the images in ``real``
@@ -122,13 +126,6 @@ def test_a_run_without_evaluation_is_evaluated_first(fake_setup, tmp_path, monke
     assert calls == [(run, run / "evaluation")] and (run / "evaluation" / "tables.json").is_file()
     ensure_evaluation(run)  # already there: not run again
     assert len(calls) == 1
-
-
-def test_missing_evaluation_module_is_a_clear_error(tmp_path, monkeypatch):
-    (tmp_path / "run").mkdir()
-    monkeypatch.setitem(sys.modules, "lunet.evaluation.evaluate", None)  # import fails
-    with pytest.raises(ReportInputError, match=r"run: no evaluation/ folder .*`lunet evaluate"):
-        ensure_evaluation(tmp_path / "run")
 
 
 def test_cli_reports_bad_input_in_one_line(tmp_path, capsys):

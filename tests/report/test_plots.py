@@ -1,8 +1,10 @@
 import io
 import warnings
 
+import numpy as np
 from PIL import Image
 
+from lunet.evaluation.schema import ImageRecord
 from lunet.report.plots import clinical_figure, distance_boxplots, outlier_figure
 
 
@@ -13,28 +15,37 @@ def _png_size(png: bytes) -> tuple[int, int]:
         return image.size
 
 
+def _image(endo_mad: float, endo_hd: float) -> ImageRecord:
+    return ImageRecord("m", "p", "2CH", "ED", "Good", lv_endo_dice=0.9, lv_endo_mad_mm=endo_mad,
+                       lv_endo_hd_mm=endo_hd, lv_epi_dice=0.9, lv_epi_mad_mm=1.0, lv_epi_hd_mm=5.0,
+                       geometric=False)  # fmt: skip
+
+
 def test_figures_are_pngs_or_none_without_data():
-    clinical = [
-        {"patient": f"p{i}", "edv": (100.0 + i, 101.0 + 2 * i), "esv": (40.0, 41.0 + i), "ef": (60.0, 59.0)}
-        for i in range(5)
-    ]
-    width, height = _png_size(clinical_figure([("a", clinical), ("b", clinical[:2])]))
+    i = np.arange(5.0)
+    clinical = {
+        "edv_ml": (100 + i, 101 + 2 * i),
+        "esv_ml": (40 + 0 * i, 41 + i),
+        "ef_percent": (60 - i, 59 + i),
+    }
+    half = {k: (p[:2], r[:2]) for k, (p, r) in clinical.items()}
+    width, height = _png_size(clinical_figure([("a", clinical), ("b", half)]))
     assert width > height > 300
-    epi = {"dice": 0.9, "dm": 1.0, "dh": 5.0}
-    images = [{"LV_Endo": {"dice": 0.9, "dm": 1.0 + i, "dh": 4.0 + i}, "LV_Epi": epi} for i in range(6)]
-    assert _png_size(distance_boxplots([("a", images), ("b", images)], {"dm": [3.5, 4.0], "dh": [8.2, 8.8]}))
+    images = [_image(1.0 + i, 4.0 + i) for i in range(6)]
+    bounds = {"mad_mm": (3.5, 4.0), "hd_mm": (8.2, 8.8)}
+    assert _png_size(distance_boxplots([("a", images), ("b", images)], bounds))
     assert _png_size(outlier_figure([("a", {"geometric": 3, "anatomical": 1, "both": 1}, 10), ("b", {}, 10)]))
-    assert clinical_figure([("a", [])]) is None
+    empty = np.array([])
+    assert clinical_figure([("a", {k: (empty, empty) for k in clinical})]) is None
     assert distance_boxplots([("a", [])]) is None
     assert outlier_figure([("a", {}, 0)]) is None
 
 
 def test_nan_values_give_a_figure_without_warnings():
-    nan = float("nan")
-    clinical = [{"patient": "p1", "edv": (nan, 100.0), "esv": (nan, 40.0), "ef": (nan, 60.0)}]
-    images = [
-        {"LV_Endo": {"dice": 0.0, "dm": nan, "dh": nan}, "LV_Epi": {"dice": 0.5, "dm": 9.0, "dh": 30.0}}
-    ]
+    nan = np.array([float("nan")])
+    one = np.array([1.0])  # one finite EF pair: no SD, no correlation
+    clinical = {"edv_ml": (nan, nan + 1), "esv_ml": (nan, one), "ef_percent": (one, one + 1)}
+    images = [_image(float("nan"), float("nan"))]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert _png_size(clinical_figure([("empty model", clinical)]))

@@ -1,7 +1,10 @@
+import math
+
 import pytest
 import torch
 from torch import nn
 
+from lunet.evaluation.segmentation import dice as evaluation_dice
 from lunet.training.losses import LossConfig, composite_loss
 from lunet.training.task import AtomicCheckpointIO, OptimConfig, SegmentationTask, box_iou, hard_dice
 
@@ -44,9 +47,14 @@ def test_hard_dice_and_box_iou_known_values():
     a = torch.zeros(2, 4, 4, dtype=torch.bool)
     b = a.clone()
     a[0, :2], b[0, :1] = True, True  # 8 vs 4 pixels, overlap 4 → 2·4/12
-    assert hard_dice(a, b).tolist() == pytest.approx([2 / 3, 1.0])  # both empty → 1
+    dice = hard_dice(a, b)
+    assert dice[0].item() == pytest.approx(2 / 3) and math.isnan(dice[1].item())  # both empty → NaN
+    a_np, b_np = a.numpy(), b.numpy()  # the same rule as the evaluation's Dice
+    assert dice[0].item() == pytest.approx(evaluation_dice(a_np[0], b_np[0]))
+    assert math.isnan(evaluation_dice(a_np[1], b_np[1]))
     boxes = torch.tensor([[0.0, 0.0, 0.5, 0.5]])
     assert box_iou(boxes, torch.tensor([[0.25, 0.0, 0.75, 0.5]])).item() == pytest.approx(1 / 3)
+    assert math.isnan(box_iou(torch.zeros(1, 4), torch.zeros(1, 4)).item())  # empty union → NaN
 
 
 def test_atomic_checkpoint_io_never_leaves_a_half_written_file(tmp_path, monkeypatch):

@@ -43,6 +43,7 @@ STRUCTURE_LABELS: dict[Structure, tuple[int, ...]] = {
     Structure.MYO: (Label.MYO,),
 }
 
+#: Output channels of every network (one logit per :class:`Label`); the one definition models import.
 NUM_CLASSES = len(Label)
 VIEWS: tuple[View, ...] = (View.A2C, View.A4C)
 INSTANTS: tuple[Instant, ...] = (Instant.ED, Instant.ES)

@@ -8,25 +8,40 @@ with :func:`lunet.data.camus.scan_camus`; a prediction without a reference gets 
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 import math
 import os
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from lunet.boxes import read_boxes_csv
 from lunet.config import flat_view
 from lunet.data.labels import Label
 from lunet.evaluation.clinical import SimpsonOptions, patient_volumes
-from lunet.evaluation.outliers import ANATOMICAL_BOUND_SOURCES, OutlierThresholds, patient_outliers
+from lunet.evaluation.display import tables_markdown
+from lunet.evaluation.outliers import (
+    ANATOMICAL_BOUND_SOURCES,
+    OutlierThresholds,
+    image_flags,
+    patient_records,
+)
+from lunet.evaluation.paper import paper_comparison
 from lunet.evaluation.records import score_image
 from lunet.evaluation.references import Key, References
-from lunet.evaluation.tables import build_tables, tables_markdown
+from lunet.evaluation.schema import (
+    FILES,
+    ClinicalRecord,
+    ImageRecord,
+    PatientRecord,
+    record_from,
+    write_records,
+)
+from lunet.evaluation.tables import build_tables
 from lunet.io import write_text_atomic
 
 logger = logging.getLogger(__name__)
@@ -59,22 +74,6 @@ def find_predictions(pred_dir: str | os.PathLike[str]) -> dict[Key, Path]:
     return found
 
 
-def read_boxes(path: str | os.PathLike[str]) -> dict[Key, np.ndarray]:
-    """Predicted boxes from ``boxes.csv`` (``patient,view,instant,x_min,y_min,x_max,y_max``)."""
-    path = Path(path)
-    boxes: dict[Key, np.ndarray] = {}
-    with open(path, newline="") as handle:
-        for line, row in enumerate(csv.DictReader(handle), start=2):
-            try:
-                key = (row["patient"].lower(), row["view"].upper(), row["instant"].upper())
-                boxes[key] = np.array([float(row[k]) for k in ("x_min", "y_min", "x_max", "y_max")])
-            except (KeyError, ValueError, TypeError, AttributeError):
-                raise EvaluationError(
-                    f"{path}: line {line} is not 'patient,view,instant,x_min,y_min,x_max,y_max'"
-                ) from None
-    return boxes
-
-
 def _read_prediction(path: Path, ref_shape: tuple[int, ...] | None) -> tuple[np.ndarray, tuple[float, float]]:
     from lunet.data.camus import check_label, read_frame
 
@@ -95,9 +94,10 @@ def score_model(
     refs: References,
     boxes: Mapping[Key, np.ndarray] | None = None,
     box_margin: float = 0.05,
-) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
-    """Per-image records and per-patient clinical records of one model's prediction folder."""
-    images: list[dict[str, object]] = []
+) -> tuple[list[tuple[ImageRecord, bool]], list[ClinicalRecord]]:
+    """Image records (outlier flags not yet set; with whether a reference exists) and clinical records of
+    one model's prediction folder."""
+    images: list[tuple[ImageRecord, bool]] = []
     lv_masks: dict[str, dict[tuple[str, str], tuple[np.ndarray, tuple[float, float]]]] = {}
     for key, path in sorted(find_predictions(pred_dir).items()):
         ref, ref_spacing = refs.label(key)
@@ -107,18 +107,23 @@ def score_model(
             logger.warning("%s: spacing %s differs from the reference's %s; using the reference's",
                            path, pred_spacing, ref_spacing)  # fmt: skip
         box = None if boxes is None else boxes.get(key)
-        row: dict[str, object] = {"model": model, "patient": key[0], "view": key[1], "instant": key[2]}
-        row["quality"] = refs.quality(key[0])
-        row.update(score_image(pred, ref, spacing, box, box_margin))
-        row.update({f"ref_{k}": v for k, v in refs.shape(key).items()})
-        images.append(row)
+        values: dict[str, object] = {"model": model, "patient": key[0], "view": key[1], "instant": key[2]}
+        values["quality"] = refs.quality(key[0])
+        scores = score_image(pred, ref, spacing, box, box_margin)
+        if "bb_out" in scores:
+            scores["bb_out"] = None if math.isnan(scores["bb_out"]) else bool(scores["bb_out"])
+        for name in ("components", "holes"):
+            scores.update({k: int(v) for k, v in scores.items() if k.endswith(name)})
+        values.update(scores)
+        values.update({f"ref_{k}": v for k, v in refs.shape(key).items()})
+        images.append((record_from(ImageRecord, values), ref is not None))
         lv_masks.setdefault(key[0], {})[(key[1], key[2])] = (pred == Label.LV, spacing)
     clinical = []
     for patient, masks in lv_masks.items():
         entry: dict[str, object] = {"model": model, "patient": patient, "quality": refs.quality(patient)}
         entry.update(patient_volumes(masks, refs.simpson))
         entry.update(refs.clinical(patient))
-        clinical.append(entry)
+        clinical.append(record_from(ClinicalRecord, entry))
     return images, clinical
 
 
@@ -133,13 +138,23 @@ def json_safe(value: object) -> object:
     return value
 
 
-def _csv_text(rows: list[dict[str, object]]) -> str:
-    columns = list(dict.fromkeys(k for r in rows for k in r))
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows([{k: r.get(k, "") for k in columns} for r in rows])
-    return buffer.getvalue()
+def _resolve_bounds(
+    source: str,
+    thresholds: OutlierThresholds,
+    refs: References,
+    keys: set[Key],
+    network_size: int | None,
+) -> OutlierThresholds:
+    """The outlier bounds of one evaluation (see :mod:`lunet.evaluation.outliers` for the sources)."""
+    if source == "auto":
+        source = "paper" if not refs.synthetic else "resampled" if network_size else "reference"
+    if source == "paper":
+        return thresholds
+    if source == "resampled" and not network_size:
+        raise EvaluationError(
+            "anatomical bounds 'resampled' need the network input size (--network-size, or a run's config)"
+        )
+    return refs.anatomical_bounds(keys, thresholds, network_size if source == "resampled" else None)
 
 
 def evaluate_models(
@@ -151,6 +166,7 @@ def evaluate_models(
     thresholds: OutlierThresholds | None = None,
     simpson: SimpsonOptions | None = None,
     anatomical_bounds: str = "auto",
+    network_size: int | None = None,
 ) -> dict[str, object]:
     """Evaluate several prediction folders (one table row each) and write the evaluation files.
 
@@ -158,16 +174,19 @@ def evaluate_models(
         models: ``{row name: prediction folder}``.
         ref_dir: CAMUS-style reference folder (either release, or a synthetic one), or None (shape scores
             only).
-        out_dir: destination of ``per_image.csv``, ``per_patient.csv``, ``clinical.csv``, ``tables.md/json``.
+        out_dir: destination of ``per_image.csv``, ``per_patient.csv``, ``clinical.csv``, ``tables.md/json``
+            (:mod:`lunet.evaluation.schema`).
         boxes: ``{row name: boxes.csv}`` for models with a box.
         box_margin: margin of the reference boxes (0.05 for "-m5").
         thresholds: outlier bounds (RU-Net Table I defaults).
         simpson: Simpson choices; None: ``camus`` on CAMUS data, ``geometric`` on the phantom
             (:func:`lunet.evaluation.clinical.default_simpson_options`).
-        anatomical_bounds: ``"paper"`` keeps the anatomical bounds of ``thresholds``; ``"reference"``
-            replaces them by the lowest Sp and Cx of the evaluated images' reference masks (the papers'
-            rule applied to this data, :func:`lunet.evaluation.outliers.reference_anatomical_bounds`);
-            ``"auto"``: ``"reference"`` on synthetic data, ``"paper"`` otherwise.
+        anatomical_bounds: one of :data:`lunet.evaluation.outliers.ANATOMICAL_BOUND_SOURCES`: ``"paper"``
+            keeps the anatomical bounds of ``thresholds``; ``"reference"`` takes the lowest Sp and Cx of the
+            evaluated images' reference masks; ``"resampled"`` the same after a round trip of the references
+            through the ``network_size`` grid; ``"auto"``: ``"resampled"`` (``"reference"`` without a
+            network size) on synthetic data, ``"paper"`` otherwise.
+        network_size: the network input size ``S`` of the predictions (for ``"resampled"``).
 
     Returns:
         The tables dict written to ``tables.json``.
@@ -176,35 +195,31 @@ def evaluate_models(
         raise ValueError(
             f"anatomical_bounds must be one of {ANATOMICAL_BOUND_SOURCES}, got {anatomical_bounds!r}"
         )
-    thresholds = thresholds or OutlierThresholds()
     refs = References(ref_dir, simpson)
-    per_image: list[dict[str, object]] = []
-    clinical: list[dict[str, object]] = []
+    scored: list[tuple[ImageRecord, bool]] = []
+    clinical: list[ClinicalRecord] = []
     for name, pred_dir in models.items():
         box_path = (boxes or {}).get(name)
-        box_map = read_boxes(box_path) if box_path and Path(box_path).is_file() else None
+        box_map = read_boxes_csv(box_path) if box_path and Path(box_path).is_file() else None
         images, volumes = score_model(name, Path(pred_dir), refs, box_map, box_margin)
-        per_image += images
+        scored += images
         clinical += volumes
         logger.info("%s: %d images, %d patients scored", name, len(images), len(volumes))
-    if anatomical_bounds == "reference" or (anatomical_bounds == "auto" and refs.synthetic):
-        keys = {(str(r["patient"]), str(r["view"]), str(r["instant"])) for r in per_image}
-        thresholds = refs.anatomical_bounds(keys, thresholds)
-    per_patient = []
-    for name in models:
-        flags = patient_outliers([r for r in per_image if r["model"] == name], thresholds)
-        per_patient += [
-            {"model": name, "patient": p, "quality": refs.quality(p), **{k: int(v) for k, v in f.items()}}
-            for p, f in flags.items()
-        ]
+    keys = {r.key for r, has_ref in scored if has_ref}
+    thresholds = _resolve_bounds(
+        anatomical_bounds, thresholds or OutlierThresholds(), refs, keys, network_size
+    )
+    per_image = [replace(r, **image_flags(r, thresholds, has_ref)) for r, has_ref in scored]
+    per_patient = patient_records(per_image)
     tables = build_tables(
         per_image, per_patient, clinical, thresholds, synthetic=refs.synthetic,
         ef_convention=refs.simpson.convention,
     )  # fmt: skip
+    tables["paper"] = paper_comparison(tables, box_margin)
     out_dir = Path(out_dir)
-    write_text_atomic(out_dir / "per_image.csv", _csv_text(per_image))
-    write_text_atomic(out_dir / "per_patient.csv", _csv_text(per_patient))
-    write_text_atomic(out_dir / "clinical.csv", _csv_text(clinical))
+    write_records(out_dir / FILES[ImageRecord], per_image, ImageRecord)
+    write_records(out_dir / FILES[PatientRecord], per_patient, PatientRecord)
+    write_records(out_dir / FILES[ClinicalRecord], clinical, ClinicalRecord)
     write_text_atomic(
         out_dir / "tables.json", json.dumps(json_safe(tables), indent=2, allow_nan=False) + "\n"
     )
@@ -224,13 +239,24 @@ def evaluate_folder(
     return evaluate_models({model_name: pred_dir}, ref_dir, out_dir, {model_name: boxes_csv}, **kwargs)  # type: ignore[arg-type]
 
 
-def evaluate_run(
-    run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str] | None = None, **kwargs: object
-) -> dict[str, object]:
-    """Evaluate a run folder (``config.json`` with ``data``, ``model``, ``margin``; ``predictions/``).
+@dataclass(frozen=True)
+class RunSettings:
+    """What the evaluation needs from a run's ``config.json``: model name, data folder, box margin and
+    network input size (``model``, ``data``, ``margin``, ``size`` of :func:`lunet.config.flat_view`, which
+    reads either config format)."""
 
-    Rows: the model name; with ``predictions_o1/`` the rows ``<model>-o1`` and ``<model>-o2``.
-    The default ``out_dir`` is ``RUN/evaluation``.
+    model: str
+    data: Path
+    margin: float
+    size: int | None
+
+
+def run_settings(run_dir: str | os.PathLike[str]) -> RunSettings:
+    """Read :class:`RunSettings` from ``RUN/config.json`` (a relative ``data`` is taken from the run folder
+    when it is not a folder from the working directory).
+
+    Raises:
+        EvaluationError: no ``config.json``, or one without a ``data`` entry.
     """
     run_dir = Path(run_dir)
     config_path = run_dir / "config.json"
@@ -238,20 +264,35 @@ def evaluate_run(
         raise EvaluationError(f"{config_path}: not found; is {run_dir} a lunet run folder?")
     try:
         config = flat_view(json.loads(config_path.read_text()))
-        data_dir = config["data"]
-    except (json.JSONDecodeError, KeyError, TypeError):
+        data = Path(config["data"])
+        margin = float(config.get("margin", 0.05))
+        size = int(config["size"]) if config.get("size") else None
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError):
         raise EvaluationError(f"{config_path}: not a JSON object with a 'data' entry") from None
-    name = str(config.get("model", run_dir.name))
-    margin = float(config.get("margin", 0.05))
-    if not Path(data_dir).is_absolute() and not Path(data_dir).is_dir():
-        data_dir = run_dir / data_dir
+    if not data.is_absolute() and not data.is_dir():
+        data = run_dir / data
+    return RunSettings(str(config.get("model", run_dir.name)), data, margin, size)
+
+
+def evaluate_run(
+    run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str] | None = None, **kwargs: object
+) -> dict[str, object]:
+    """Evaluate a run folder (``config.json`` as :func:`run_settings` reads it; ``predictions/``).
+
+    Rows: the model name; with ``predictions_o1/`` the rows ``<model>-o1`` and ``<model>-o2``.
+    The default ``out_dir`` is ``RUN/evaluation``.
+    """
+    run_dir = Path(run_dir)
+    settings = run_settings(run_dir)
+    name = settings.model
     models = {name: run_dir / "predictions"}
     boxes = {name: run_dir / "predictions" / "boxes.csv"}
     if (run_dir / "predictions_o1").is_dir():
         models = {f"{name}-o1": run_dir / "predictions_o1", f"{name}-o2": run_dir / "predictions"}
         boxes = {f"{name}-o2": run_dir / "predictions" / "boxes.csv"}
     out = Path(out_dir) if out_dir else run_dir / "evaluation"
-    return evaluate_models(models, data_dir, out, boxes, box_margin=margin, **kwargs)  # type: ignore[arg-type]
+    kwargs.setdefault("network_size", settings.size)
+    return evaluate_models(models, settings.data, out, boxes, box_margin=settings.margin, **kwargs)  # type: ignore[arg-type]
 
 
 def oracle_box_study(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lunet.evaluation.segmentation import _spacing
+from lunet.evaluation.segmentation import _spacing, iou_from_counts
 
 _EPS = 1e-6  # pixels: absorbs float32 rounding of stored boxes
 
@@ -28,9 +28,7 @@ def box_iou(pred_box: np.ndarray, ref_box: np.ndarray) -> float:
     ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
     inter = iw * ih
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    if union <= 0:
-        return float("nan")
-    return inter / union
+    return float(iou_from_counts(np.array(inter), np.array(union)))
 
 
 def box_errors_mm(

@@ -15,13 +15,19 @@ Definitions (LU-Net, TUFFC 2020, Sec. IV-B2; CAMUS, TMI 2019):
 - ``d_H`` is symmetric: the larger of the two directed maxima.
 
 Edge cases (style rule 6): both masks empty → Dice NaN and distances NaN (nothing to compare); exactly one
-empty → Dice 0.0 and distances NaN (no contour to measure to). Aggregations skip NaN; the outlier rules count
-a NaN distance as an outlier (see :mod:`lunet.evaluation.outliers`).
+empty → Dice 0.0 and distances NaN (no contour to measure to). :func:`dice_from_counts` and
+:func:`iou_from_counts` hold the empty rule for every Dice and IoU of lunet (evaluation and the training's
+validation metrics): a score of 1 for two empty masks would count a frame without the structure as a
+perfect segmentation and lift the mean by frames that say nothing about the network; NaN leaves them out of
+every mean (aggregations skip NaN), and one empty mask against a non-empty one scores 0. The outlier rules
+count a NaN distance as an outlier (see :mod:`lunet.evaluation.outliers`).
 
 Speed: the contours are extracted on the union bounding box of both masks plus a one-pixel margin.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -47,6 +53,34 @@ def _spacing(spacing: tuple[float, float]) -> tuple[float, float]:
     return row_mm, col_mm
 
 
+def dice_from_counts(intersection: Any, pred_size: Any, ref_size: Any) -> Any:
+    """Dice ``2|P∩R| / (|P|+|R|)`` from pixel counts, elementwise; NaN where both masks are empty.
+
+    Args:
+        intersection, pred_size, ref_size: counts ``|P∩R|``, ``|P|``, ``|R|`` as numpy arrays or torch tensors
+            of one shape (e.g. ``(B,)`` per image).
+
+    Returns:
+        float Dice of that shape and array type.
+    """
+    total = pred_size + ref_size
+    return _nan_where_empty(2.0 * intersection, total, total == 0)
+
+
+def iou_from_counts(intersection: Any, union: Any) -> Any:
+    """IoU ``|A∩B| / |A∪B|`` from areas (pixel counts or normalised box areas), elementwise; NaN where the
+    union is empty (numpy arrays or torch tensors)."""
+    return _nan_where_empty(intersection, union, union <= 0)
+
+
+def _nan_where_empty(numerator: Any, denominator: Any, empty: Any) -> Any:
+    """``numerator / denominator`` with NaN where ``empty`` (numpy arrays or torch tensors)."""
+    ratio = numerator / (denominator + empty)
+    if hasattr(ratio, "masked_fill"):  # torch
+        return ratio.masked_fill(empty, float("nan"))
+    return np.where(empty, np.nan, ratio)
+
+
 def dice(pred: np.ndarray, ref: np.ndarray) -> float:
     """Dice overlap ``2|P∩R| / (|P|+|R|)`` of two masks.
 
@@ -58,10 +92,8 @@ def dice(pred: np.ndarray, ref: np.ndarray) -> float:
         Dice in [0, 1]; NaN when both masks are empty; 0.0 when exactly one is empty.
     """
     pred, ref = _pair(pred, ref)
-    total = int(pred.sum()) + int(ref.sum())
-    if total == 0:
-        return float("nan")
-    return 2.0 * int(np.logical_and(pred, ref).sum()) / total
+    counts = (np.array(float(np.count_nonzero(m))) for m in (pred & ref, pred, ref))
+    return float(dice_from_counts(*counts))
 
 
 def contour(mask: np.ndarray) -> np.ndarray:

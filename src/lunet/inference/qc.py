@@ -12,54 +12,16 @@ are made on the LV, the myocardium and LV_Epi; hole checks on the LV and LV_Epi.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from lunet.data.labels import Label
+from lunet.evaluation.outliers import OutlierThresholds
 
 
-@dataclass(frozen=True)
-class QCThresholds:
-    """Lower bounds of the anatomical criteria (dimensionless, in (0, 1]).
-
-    ``myo_structure`` is the shape the "Myo" bounds apply to: ``"lv_epi"`` (LV ∪ myocardium, default) or
-    ``"myo"`` (the myocardium region).
-    """
-
-    lv_simplicity: float = 0.741
-    lv_convexity: float = 0.960
-    myo_simplicity: float = 0.529
-    myo_convexity: float = 0.694
-    myo_structure: str = "lv_epi"
-
-    def __post_init__(self) -> None:
-        if self.myo_structure not in ("lv_epi", "myo"):
-            raise ValueError(f"myo_structure must be 'lv_epi' or 'myo', got {self.myo_structure!r}")
-
-    def describe(self) -> str:
-        """The reading used, written into every QC report."""
-        return (
-            f"RU-Net Table I (our reading of the scrambled table): LV Sp >= {self.lv_simplicity}, "
-            f"LV Cx >= {self.lv_convexity}; Myo Sp >= {self.myo_simplicity}, Cx >= {self.myo_convexity} "
-            f"measured on {self.myo_structure}"
-        )
-
-
-def default_thresholds() -> QCThresholds:
-    """The anatomical bounds of :class:`lunet.evaluation.outliers.OutlierThresholds` (as the evaluation)."""
-    try:
-        from lunet.evaluation.outliers import OutlierThresholds
-    except ImportError:
-        return QCThresholds()
-    bounds = OutlierThresholds()
-    return QCThresholds(
-        lv_simplicity=bounds.lv_simplicity,
-        lv_convexity=bounds.lv_convexity,
-        myo_simplicity=bounds.myo_simplicity,
-        myo_convexity=bounds.myo_convexity,
-        myo_structure="myo" if getattr(bounds, "myo_shape_structure", "epi") == "myo" else "lv_epi",
-    )
+def default_thresholds() -> OutlierThresholds:
+    """The outlier bounds of ``lunet evaluate`` (:class:`lunet.evaluation.outliers.OutlierThresholds`)."""
+    return OutlierThresholds()
 
 
 def _finite(value: float) -> float | None:
@@ -69,7 +31,7 @@ def _finite(value: float) -> float | None:
 def qc_report(
     label_map: np.ndarray,
     spacing: tuple[float, float],
-    thresholds: QCThresholds | None = None,
+    thresholds: OutlierThresholds | None = None,
     image: np.ndarray | None = None,
 ) -> dict[str, object]:
     """Anatomical QC of one predicted label map.
@@ -77,7 +39,8 @@ def qc_report(
     Args:
         label_map: (rows, cols) uint8 labels (``Label``).
         spacing: (row_mm, col_mm).
-        thresholds: lower bounds of Sp and Cx (default :func:`default_thresholds`).
+        thresholds: the outlier bounds; only the anatomical ones (Sp, Cx) apply here (default
+            :func:`default_thresholds`).
         image: the (rows, cols) frame, for the sector-border check of :mod:`lunet.inference.sanity`.
 
     Returns:
@@ -117,11 +80,8 @@ def qc_report(
             flags.append(f"{name}_components")
         if name != "myo" and scores[f"{name}_holes"] > 0:  # a myocardium closed at the base encloses the LV
             flags.append(f"{name}_holes")
-    bounds = {
-        "lv": (thresholds.lv_simplicity, thresholds.lv_convexity),
-        thresholds.myo_structure: (thresholds.myo_simplicity, thresholds.myo_convexity),
-    }
-    for name, (sp_min, cx_min) in bounds.items():
+    for prefix, (sp_min, cx_min) in thresholds.shape_bounds().items():
+        name = "lv_epi" if prefix == "epi" else prefix
         sp, cx = structures[name]["simplicity"], structures[name]["convexity"]
         if sp is not None and sp < sp_min:
             flags.append(f"{name}_simplicity")
@@ -134,6 +94,6 @@ def qc_report(
         "sanity": sanity,
         "flags": flags,
         "qc_pass": not flags,
-        "thresholds": asdict(thresholds),
+        "thresholds": thresholds.to_dict(),
         "reading": thresholds.describe(),
     }

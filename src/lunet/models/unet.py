@@ -12,12 +12,11 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from lunet.data.labels import NUM_CLASSES
 from lunet.models.blocks import Decoder, Encoder, check_input
 
 #: Encoder filters of U-Net1, finest level first.
 UNET1_FILTERS: tuple[int, ...] = (32, 32, 64, 128, 128, 128)
-#: Number of output classes (lunet.data.labels.Label: BG, LV, MYO, LA).
-NUM_CLASSES = 4
 
 
 class UNet1(nn.Module):

@@ -1,7 +1,7 @@
 """The HTML report: the paper's tables, clinical and distance plots, and a gallery, for one or more runs.
 
 ``write_report(runs, out_html, data_dir=None)`` is the entry point; matplotlib is imported only when a report
-is built.
+is built. It reads each run's evaluation files by exact key (:mod:`lunet.evaluation.schema`).
 """
 
 from lunet.report.html import write_report

@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from lunet.evaluation.schema import ImageRecord
 from lunet.report.gallery import ImageSource, add_legend, draw_panel
 
 CASE_NAMES = ("(a) similar", "(b) last model better", "(c) hardest for the last model")
@@ -20,20 +21,15 @@ CASE_NAMES = ("(a) similar", "(b) last model better", "(c) hardest for the last 
 Key = tuple[str, str, str]
 
 
-def _epi_hd(per_image: list[dict]) -> dict[Key, float]:
-    scores = {}
-    for row in per_image:
-        value = row.get("LV_Epi", {}).get("dh", math.nan)
-        if math.isfinite(value):
-            scores[(row["patient"], row["view"], row["instant"])] = value
-    return scores
+def _epi_hd(per_image: list[ImageRecord]) -> dict[Key, float]:
+    return {row.key: row.lv_epi_hd_mm for row in per_image if math.isfinite(row.lv_epi_hd_mm)}
 
 
-def comparison_cases(first: list[dict], last: list[dict]) -> list[tuple[str, Key]]:
+def comparison_cases(first: list[ImageRecord], last: list[ImageRecord]) -> list[tuple[str, Key]]:
     """The three cases of the module docstring as ``(case name, (patient, view, instant))``.
 
     Args:
-        first, last: per-image rows (``lunet.report.columns.parse_per_image``) of the first and last series.
+        first, last: image records of the first and last series.
 
     Returns:
         Up to three distinct cases (fewer when fewer images are scored by both).

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from lunet.data.labels import Structure, structure_mask
+from lunet.evaluation.schema import ImageRecord
 
 logger = logging.getLogger(__name__)
 
@@ -37,17 +38,15 @@ class Case:
     score_name: str
 
 
-def _score(row: dict) -> tuple[float, str]:
+def _score(row: ImageRecord) -> tuple[float, str]:
     """Ranking key of an image (lower is better) and its display name."""
-    dh = row.get("LV_Epi", {}).get("dh", math.nan)
-    if math.isfinite(dh):
-        return dh, "LV_Epi d_H (mm)"
-    dice = [row.get(s, {}).get("dice", math.nan) for s in ("LV_Endo", "LV_Epi")]
-    dice = [d for d in dice if math.isfinite(d)]
+    if math.isfinite(row.lv_epi_hd_mm):
+        return row.lv_epi_hd_mm, "LV_Epi d_H (mm)"
+    dice = [d for d in (row.lv_endo_dice, row.lv_epi_dice) if math.isfinite(d)]
     return (-float(np.mean(dice)), "mean Dice") if dice else (math.nan, "")
 
 
-def select_cases(per_image: list[dict]) -> list[Case]:
+def select_cases(per_image: list[ImageRecord]) -> list[Case]:
     """Best, median and worst image of a run (see the module docstring for the ranking).
 
     Ties are broken by (patient, view, instant); the median is element ``(n - 1) // 2`` of the ranking.
@@ -57,7 +56,7 @@ def select_cases(per_image: list[dict]) -> list[Case]:
     for row in per_image:
         value, name = _score(row)
         if math.isfinite(value):
-            scored.append((value, row["patient"], row["view"], row["instant"], name))
+            scored.append((value, row.patient, row.view, row.instant, name))
     if not scored:
         return []
     # Rank within the key that most images share (d_H normally; Dice only when d_H is missing everywhere).
@@ -75,9 +74,7 @@ def prediction_path(pred_dir: Path, patient: str, view: str, instant: str) -> Pa
     return pred_dir / patient / f"{patient}_{view}_{instant}.nii.gz"
 
 
-def box_outline(
-    box: tuple[float, float, float, float], shape: tuple[int, int]
-) -> tuple[float, float, float, float]:
+def box_outline(box: np.ndarray, shape: tuple[int, int]) -> tuple[float, float, float, float]:
     """Normalised pixel-edge box → ``(col0, row0, width, height)`` for imshow (pixel centres at integers).
 
     Args:
@@ -102,7 +99,7 @@ def draw_case(
     spacing: tuple[float, float],
     reference: np.ndarray | None,
     prediction: np.ndarray | None,
-    box: tuple[float, float, float, float] | None,
+    box: np.ndarray | None,
     title: str,
 ) -> None:
     """Draw one gallery panel.

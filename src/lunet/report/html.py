@@ -14,17 +14,8 @@ import logging
 from pathlib import Path
 
 from lunet import __version__
-from lunet.config import flat_view
-from lunet.report.readers import (
-    ReportInputError,
-    RunData,
-    data_dir_of,
-    is_synthetic,
-    load_run,
-    read_json,
-    unique_labels,
-)
-from lunet.report.thresholds import geometric_bounds, outlier_thresholds
+from lunet.report.readers import ReportInputError, RunData, load_run, unique_labels
+from lunet.report.thresholds import geometric_bounds, thresholds_html
 
 logger = logging.getLogger(__name__)
 
@@ -44,20 +35,11 @@ pre{background:#f7f7f7;padding:8px;font-size:.8em;overflow-x:auto}
 
 
 def ensure_evaluation(run_dir: Path) -> None:
-    """Run ``lunet.evaluation.evaluate.evaluate_run(run_dir, run_dir / "evaluation")`` if that is missing.
+    """Run ``lunet.evaluation.evaluate.evaluate_run(run_dir, run_dir / "evaluation")`` if that is missing."""
+    from lunet.evaluation.evaluate import evaluate_run
 
-    Raises:
-        ReportInputError: the folder is missing and the evaluation module cannot be imported.
-    """
     if (run_dir / "evaluation").is_dir():
         return
-    try:
-        from lunet.evaluation.evaluate import evaluate_run
-    except ImportError as err:
-        raise ReportInputError(
-            f"{run_dir}: no evaluation/ folder and lunet.evaluation.evaluate is not available ({err}); "
-            f"run `lunet evaluate {run_dir}` first"
-        ) from err
     logger.info("%s: no evaluation/ folder, evaluating the run first", run_dir)
     evaluate_run(run_dir, run_dir / "evaluation")
 
@@ -68,17 +50,15 @@ def png_img(png: bytes, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
 
-def _runs_table(runs: list[RunData], synthetic: list[bool], data_dirs: list[Path | None]) -> str:
-    head = "".join(
-        f"<th>{h}</th>"
-        for h in ("run", "folder", *CONFIG_FIELDS, "epochs run", "stopped by", "data", "synthetic")
-    )
+def _runs_table(runs: list[RunData], data_dirs: list[Path]) -> str:
+    columns = ("run", "folder", *CONFIG_FIELDS, "epochs run", "stopped by", "data", "synthetic")
+    head = "".join(f"<th>{h}</th>" for h in columns)
     rows = []
-    for run, synth, data in zip(runs, synthetic, data_dirs):
-        cells = [run.label, str(run.run_dir)] + [_config_value(run.config, f) for f in CONFIG_FIELDS]
-        outcome = read_json(run.run_dir / "training.json")  # lunet.training.outcome.TrainingOutcome
+    for run, data in zip(runs, data_dirs):
+        cells = [run.label, str(run.run_dir)] + [str(run.config.get(f, "–")) for f in CONFIG_FIELDS]
+        outcome = run.outcome  # lunet.training.outcome.TrainingOutcome
         cells += [str(outcome.get("epochs_run", "–")), str(outcome.get("stop_reason", "–")).replace("_", " ")]
-        cells += [str(data) if data else "not found", "yes" if synth else "no"]
+        cells += [str(data) if data.is_dir() else f"{data} (not found)", "yes" if run.synthetic else "no"]
         rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
     details = "".join(
         f"<details><summary>config.json of {html.escape(run.label)}</summary>"
@@ -88,60 +68,12 @@ def _runs_table(runs: list[RunData], synthetic: list[bool], data_dirs: list[Path
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{details}"
 
 
-def _config_value(config: dict, name: str) -> str:
-    """A config field, also looked up one level down (``{"train": {"epochs": ...}}``); ``–`` when absent."""
-    if name in config:
-        return str(config[name])
-    for value in config.values():
-        if isinstance(value, dict) and name in value:
-            return str(value[name])
-    return "–"
-
-
-def _thresholds_html(runs: list[RunData]) -> tuple[str, dict]:
-    """HTML of each distinct set of outlier bounds (with the runs using it), and the first set."""
-    groups: list[tuple[dict, str, str, list[str]]] = []
-    for run in runs:
-        bounds, text, source = outlier_thresholds(run.tables)
-        for group in groups:
-            if group[0] == bounds:
-                group[3].append(run.label)
-                break
-        else:
-            groups.append((bounds, text, source, [run.label]))
-    parts = [
-        "<p>Geometric outlier: one of a patient's distance scores (d_m, d_H; ED, ES; 2CH, 4CH) above its "
-        "bound (RU-Net Table I). Anatomical outlier: simplicity Sp or convexity Cx of the predicted LV or "
-        "myocardium below its bound, in <b>our reading of RU-Net Table I</b> (its text extraction is "
-        "scrambled; see docs/method-notes).</p>"
-    ]
-    for bounds, text, source, labels in groups:
-        cells = "".join(
-            f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(_plain(v))}</td></tr>"
-            for k, v in bounds.items()
-        )
-        parts.append(
-            f'<div class="thresholds"><p>Runs: {html.escape(", ".join(labels))} — '
-            f"source: {html.escape(source)}"
-            f"<br>{html.escape(text)}</p><table><tbody>{cells}</tbody></table></div>"
-        )
-    return "".join(parts), groups[0][0]
-
-
-def _plain(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, (list, tuple)):
-        return ", ".join(_plain(v) for v in value)
-    return str(value)
-
-
 def _figure_section(title: str, png: bytes | None, alt: str, caption: str) -> str:
     body = png_img(png, alt) if png else '<p class="note">No data for this figure.</p>'
     return f'<h3>{html.escape(title)}</h3>{body}<p class="note">{html.escape(caption)}</p>'
 
 
-def build_html(runs: list[RunData], data_dirs: list[Path | None], synthetic: list[bool]) -> str:
+def build_html(runs: list[RunData], data_dirs: list[Path]) -> str:
     """The report's HTML text (see :func:`write_report`)."""
     from lunet.report.compare import comparison_figure
     from lunet.report.gallery import ImageSource, gallery_figure
@@ -149,64 +81,67 @@ def build_html(runs: list[RunData], data_dirs: list[Path | None], synthetic: lis
     from lunet.report.series import series_of
     from lunet.report.tables import tables_html
 
-    thresholds_html, thresholds = _thresholds_html(runs)
     sections = [
         f'<h1>lunet report</h1><p class="meta">lunet {html.escape(__version__)} — generated '
         f"{_dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}</p>"
     ]
-    if any(synthetic):
-        which = ", ".join(r.label for r, s in zip(runs, synthetic) if s)
+    if any(run.synthetic for run in runs):
+        which = ", ".join(r.label for r in runs if r.synthetic)
         sections.append(
             f'<div class="banner" id="synthetic-banner">SYNTHETIC phantom data — not CAMUS '
             f"({html.escape(which)}). These numbers say nothing about real echocardiograms.</div>"
         )
-    sections.append("<h2>Runs</h2>" + _runs_table(runs, synthetic, data_dirs))
-    sections.append("<h2>Outlier thresholds</h2>" + thresholds_html)
+    sections.append("<h2>Runs</h2>" + _runs_table(runs, data_dirs))
+    sections.append("<h2>Outlier thresholds</h2>" + thresholds_html(runs))
     labelled = [(run.label, run.tables) for run in runs]
     sections.append("<h2>Tables of the LU-Net paper (Tables I–IV)</h2>" + tables_html(labelled))
     series = series_of(runs)
-    references = sorted({ref for run in runs for ref in run.clinical_reference.values()})
-    conventions = sorted(
-        {str(run.tables.get("table3", {}).get("ef_convention", "geometric")) for run in runs}
-    )
+    plotted = [(s, s.run.tables["clinical_reference"]) for s in series]
+    references = "; ".join(f"{s.label}: {ref or 'none'}" for s, ref in plotted)
+    conventions = sorted({str(run.tables["table3"]["ef_convention"]) for run in runs})
     sections.append("<h2>Clinical indices</h2>")
     sections.append(
         _figure_section(
-            "EDV, ESV, EF: correlation and Bland–Altman",
-            clinical_figure([(s.label, s.clinical) for s in series]),
+            "EDV, ESV, EF: correlation and Bland–Altman (good + medium quality patients, as Table III)",
+            clinical_figure([(s.label, s.clinical_pairs(ref)) for s, ref in plotted if ref]),
             "clinical agreement",
-            "Simpson's biplane volumes from the predicted 2CH and 4CH LV masks against the reference "
-            f"({', '.join(references) or 'none found'}; simpson_* = the same rule on the reference masks); "
-            "one colour per model. Solid line: bias; dashed: bias ± 1.96 SD. Simpson convention: "
+            "Simpson's biplane volumes from the predicted 2CH and 4CH LV masks of the good + medium quality "
+            f"patients (Table III's set) against the reference ({references}; truth = analytic phantom "
+            "values, cfg = Info_*.cfg values, simpson = the same rule on the reference masks); one colour "
+            "per model. Solid line: bias; dashed: bias ± 1.96 SD. Simpson convention: "
             f"{', '.join(conventions)}; 95 % bootstrap confidence intervals of corr and MAE: Table III.",
         )
     )
     sections.append("<h2>Segmentation distances and outliers</h2>")
     sections.append(
         _figure_section(
-            "d_m and d_H per model",
-            distance_boxplots([(s.label, s.per_image) for s in series], geometric_bounds(thresholds)),
+            "d_m and d_H per model (all patients, as Table IV)",
+            distance_boxplots(
+                [(s.label, s.per_image) for s in series], geometric_bounds(runs[0].tables["thresholds"])
+            ),
             "distance box plots",
-            "Over all evaluated images (both views, ED and ES); mm.",
+            "Over all evaluated images of all patients (Table IV's set; both views, ED and ES); mm. "
+            f"Red lines: the geometric bounds of {runs[0].label}'s evaluation.",
         )
     )
     sections.append(
         _figure_section(
-            "Outlier patients",
+            "Outlier images (all patients, as Table IV)",
             outlier_figure([(s.label, *s.outliers) for s in series]),
             "outlier counts",
-            "Patients flagged in each run's evaluation/per_patient.csv (a patient is an outlier when any "
-            "of its images is).",
+            "Images flagged in each run's evaluation/per_image.csv, the papers' count: geometric = a d_m or "
+            "d_H of LV_Endo or LV_Epi out of bounds; anatomical = Sp or Cx below its bound; both = the two "
+            "on the same image. Per-patient counts (LU-Net's written rule) are in Tables II and IV.",
         )
     )
     sources: dict[Path, ImageSource | None] = {}
-    for directory in {d for d in data_dirs if d is not None}:
+    for directory in {d for d in data_dirs if d.is_dir()}:
         try:
             sources[directory] = ImageSource(directory)
         except ValueError as err:
             logger.warning("no gallery images from %s: %s", directory, err)
             sources[directory] = None
-    run_source = {id(run): sources.get(d) if d else None for run, d in zip(runs, data_dirs)}
+    run_source = {id(run): sources.get(d) for run, d in zip(runs, data_dirs)}
     series_sources = [run_source[id(s.run)] for s in series]
     png, notes = gallery_figure(series, series_sources)
     sections.append("<h2>Gallery (as Fig. 2 of LU-Net)</h2>")
@@ -236,7 +171,7 @@ def build_html(runs: list[RunData], data_dirs: list[Path | None], synthetic: lis
         sections.append('<ul class="note">' + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>")
     from lunet.report.sequence import sequence_section
 
-    sections.append(sequence_section(runs, synthetic))
+    sections.append(sequence_section(runs, [run.synthetic for run in runs]))
     body = "\n".join(sections)
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
@@ -258,7 +193,8 @@ def write_report(runs: list[Path], out_html: Path, data_dir: Path | None = None)
         ``out_html``.
 
     Raises:
-        ReportInputError: no runs, a run folder that does not exist, or unreadable evaluation files.
+        ReportInputError: no runs, or a run folder that does not exist.
+        lunet.evaluation.schema.SchemaError: evaluation files of another schema version.
     """
     from lunet.io import write_text_atomic
 
@@ -269,15 +205,9 @@ def write_report(runs: list[Path], out_html: Path, data_dir: Path | None = None)
         if not run.is_dir():
             raise ReportInputError(f"{run}: run folder not found")
         ensure_evaluation(run)
-    configs = [flat_view(read_json(run / "config.json")) for run in paths]
-    labels = unique_labels(paths, configs)
-    loaded = [load_run(run, label) for run, label in zip(paths, labels)]
-    data_dirs = [Path(data_dir) if data_dir else data_dir_of(c, r) for c, r in zip(configs, paths)]
-    synthetic = [
-        is_synthetic(c, d) or bool(run.tables.get("synthetic"))
-        for c, d, run in zip(configs, data_dirs, loaded)
-    ]
-    text = build_html(loaded, data_dirs, synthetic)
+    loaded = [load_run(run, label) for run, label in zip(paths, unique_labels(paths))]
+    data_dirs = [Path(data_dir) if data_dir else run.settings.data for run in loaded]
+    text = build_html(loaded, data_dirs)
     out_html = Path(out_html)
     write_text_atomic(out_html, text)
     logger.info("wrote %s (%.1f MB)", out_html, out_html.stat().st_size / 1e6)

@@ -11,16 +11,15 @@ import math
 
 import numpy as np
 
-from lunet.evaluation.agreement import agreement
-
 #: Colours of the runs, in order (matplotlib's tab10).
 RUN_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
-QUANTITY_NAMES = {"edv": ("EDV", "ml"), "esv": ("ESV", "ml"), "ef": ("EF", "%")}
+QUANTITY_NAMES = {"edv_ml": ("EDV", "ml"), "esv_ml": ("ESV", "ml"), "ef_percent": ("EF", "%")}
+#: Box-plot panels: ImageRecord field, title.
 DISTANCE_PANELS = (
-    ("LV_Endo", "dm", "d_m"),
-    ("LV_Endo", "dh", "d_H"),
-    ("LV_Epi", "dm", "d_m"),
-    ("LV_Epi", "dh", "d_H"),
+    ("lv_endo_mad_mm", "LV_Endo d_m"),
+    ("lv_endo_hd_mm", "LV_Endo d_H"),
+    ("lv_epi_mad_mm", "LV_Epi d_m"),
+    ("lv_epi_hd_mm", "LV_Epi d_H"),
 )
 
 
@@ -47,31 +46,33 @@ def figure_png(figure, dpi: int = 80) -> bytes:
     return buffer.getvalue()
 
 
-def _pairs(rows: list[dict], quantity: str) -> tuple[np.ndarray, np.ndarray]:
-    """Finite ``(predicted, reference)`` values of one quantity (pairs with a NaN are dropped)."""
-    values = np.array([row[quantity] for row in rows if quantity in row], dtype=np.float64).reshape(-1, 2)
-    values = values[np.isfinite(values).all(axis=1)]
-    return values[:, 0], values[:, 1]
+def _finite_pairs(pairs: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    pred, ref = pairs
+    keep = np.isfinite(pred) & np.isfinite(ref)
+    return pred[keep], ref[keep]
 
 
-def clinical_figure(runs: list[tuple[str, list[dict]]]) -> bytes | None:
+def clinical_figure(runs: list[tuple[str, dict[str, tuple[np.ndarray, np.ndarray]]]]) -> bytes | None:
     """Correlation (top) and Bland–Altman (bottom) plots of EDV, ESV and EF, one colour per run.
 
     Args:
-        runs: ``(label, clinical rows)`` per run; rows hold ``"edv"``, ``"esv"``, ``"ef"`` as ``(pred, ref)``.
+        runs: ``(label, {index: (predicted, reference)})`` per run, indices ``edv_ml``, ``esv_ml`` (ml) and
+            ``ef_percent`` (%); pairs with a NaN are left out.
 
     Returns:
-        PNG bytes, or None when no run has clinical values.
+        PNG bytes, or None when no run has a finite pair.
     """
-    if not any(any(q in row for q in QUANTITY_NAMES for row in rows) for _, rows in runs):
+    from lunet.evaluation.agreement import agreement
+
+    if not any(_finite_pairs(pairs)[0].size for _, values in runs for pairs in values.values()):
         return None
     figure = new_figure(12.0, 7.0)
     axes = figure.subplots(2, 3)
     for column, (quantity, (name, unit)) in enumerate(QUANTITY_NAMES.items()):
         top, bottom = axes[0, column], axes[1, column]
         low, high = math.inf, -math.inf
-        for index, (label, rows) in enumerate(runs):
-            pred, ref = _pairs(rows, quantity)
+        for index, (label, values) in enumerate(runs):
+            pred, ref = _finite_pairs(values[quantity])
             if pred.size == 0:
                 continue
             stats = agreement(pred, ref)
@@ -83,7 +84,8 @@ def clinical_figure(runs: list[tuple[str, list[dict]]]) -> bytes | None:
             mean, diff = (pred + ref) / 2, pred - ref
             bottom.scatter(mean, diff, s=12, alpha=0.7, color=colour(index), label=label)
             for level, style in ((stats.bias, "-"), (stats.loa_low, "--"), (stats.loa_high, "--")):
-                bottom.axhline(level, color=colour(index), linestyle=style, linewidth=1)
+                if np.isfinite(level):
+                    bottom.axhline(level, color=colour(index), linestyle=style, linewidth=1)
         if math.isfinite(low):
             top.plot([low, high], [low, high], color="0.4", linewidth=1, linestyle=":")
         else:
@@ -102,24 +104,22 @@ def clinical_figure(runs: list[tuple[str, list[dict]]]) -> bytes | None:
 
 
 def distance_boxplots(
-    runs: list[tuple[str, list[dict]]], bounds: dict[str, list[float]] | None = None
+    runs: list[tuple[str, list]], bounds: dict[str, tuple[float, float]] | None = None
 ) -> bytes | None:
-    """Box plots of d_m and d_H (mm) per run for LV_Endo and LV_Epi over all images.
+    """Box plots of d_m and d_H (mm) per run for LV_Endo and LV_Epi over the given images.
 
     Args:
-        runs: ``(label, per-image rows)`` per run (see :func:`lunet.report.readers.parse_per_image`).
-        bounds: optional geometric outlier bounds to draw, ``{"dm": [ED, ES], "dh": [ED, ES]}`` in mm.
+        runs: ``(label, image records)`` per run (:class:`lunet.evaluation.schema.ImageRecord`).
+        bounds: optional geometric outlier bounds to draw, ``{"mad_mm": (ED, ES), "hd_mm": (ED, ES)}`` in mm.
 
     Returns:
         PNG bytes, or None when no run has distances.
     """
     data = {
-        panel: [
-            np.array([row[panel[0]][panel[1]] for row in rows if panel[0] in row], dtype=np.float64)
-            for _, rows in runs
-        ]
+        panel: [np.array([getattr(r, panel[0]) for r in rows if r.has_reference], dtype=np.float64)
+                for _, rows in runs]
         for panel in DISTANCE_PANELS
-    }
+    }  # fmt: skip
     if not any(np.isfinite(values).any() for series in data.values() for values in series):
         return None
     figure = new_figure(12.0, 3.8)
@@ -131,22 +131,20 @@ def distance_boxplots(
         ax.set_xticks(range(1, len(labels) + 1), labels, rotation=20, fontsize=8)
         for index, box in enumerate(parts["boxes"]):
             box.set(facecolor=colour(index), alpha=0.6)
-        for level, instant in zip((bounds or {}).get(panel[1], []), ("ED", "ES")):
+        for level, instant in zip((bounds or {}).get(panel[0].split("_", 2)[2], ()), ("ED", "ES")):
             ax.axhline(level, color="red", linewidth=0.8, linestyle="--" if instant == "ED" else ":")
         missing = sum(int((~np.isfinite(values)).sum()) for values in data[panel])
-        ax.set(
-            title=f"{panel[0]} {panel[2]}" + (f" ({missing} NaN not shown)" if missing else ""), ylabel="mm"
-        )
+        ax.set(title=panel[1] + (f" ({missing} NaN not shown)" if missing else ""), ylabel="mm")
     if bounds:
         figure.suptitle("red lines: geometric outlier bounds (dashed ED, dotted ES)", fontsize=8)
     return figure_png(figure)
 
 
 def outlier_figure(runs: list[tuple[str, dict[str, int], int]]) -> bytes | None:
-    """Grouped bars of outlier patients (geometric, anatomical, both) per run, labelled with count and %.
+    """Grouped bars of outlier images (geometric, anatomical, both) per run, labelled with count and %.
 
     Args:
-        runs: ``(label, counts, number of patients)`` per run; counts keyed ``geometric``, ``anatomical``,
+        runs: ``(label, counts, number of images)`` per run; counts keyed ``geometric``, ``anatomical``,
             ``both``.
     """
     kinds = [k for k in ("geometric", "anatomical", "both") if any(k in counts for _, counts, _ in runs)]
@@ -162,7 +160,7 @@ def outlier_figure(runs: list[tuple[str, dict[str, int], int]]) -> bytes | None:
         texts = [f"{h} ({100 * h / total:.0f}%)" if total else str(h) for h in heights]
         ax.bar_label(bars, texts, fontsize=7)
     ax.set_xticks(range(len(kinds)), [f"{k} outliers" for k in kinds])
-    ax.set(ylabel="patients")
+    ax.set(ylabel="images")
     ax.margins(y=0.2)
     ax.legend(fontsize=8)
     return figure_png(figure)

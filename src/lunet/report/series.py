@@ -5,17 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from lunet.report.columns import outlier_counts
+import numpy as np
+
+from lunet.evaluation.schema import CLINICAL_INDICES, ClinicalRecord, ImageRecord
+from lunet.evaluation.tables import good_medium
 from lunet.report.readers import RunData
 
 
 @dataclass(frozen=True)
 class Series:
-    """The rows of one model of one run, with the folder its predictions are in.
+    """The records of one model of one run, with the folder its predictions are in.
 
     Attributes:
         label: name in legends (the run's label, or the evaluation's model row name for multi-output runs).
-        run: the run. model: the ``model`` value of its rows in the evaluation files.
+        run: the run. model: the ``model`` value of its records.
         pred_dir: ``RUN/predictions`` (or ``RUN/predictions_o1`` for an ``-o1`` row).
     """
 
@@ -25,23 +28,40 @@ class Series:
     pred_dir: Path
 
     @property
-    def per_image(self) -> list[dict]:
-        """Per-image scores of this model."""
-        return [row for row in self.run.per_image if row["model"] == self.model]
+    def per_image(self) -> list[ImageRecord]:
+        """Image records of this model (all patients)."""
+        return [r for r in self.run.per_image if r.model == self.model]
 
     @property
-    def clinical(self) -> list[dict]:
-        """Per-patient ``(pred, ref)`` clinical pairs of this model."""
-        return [row for row in self.run.clinical if row["model"] == self.model]
+    def clinical(self) -> list[ClinicalRecord]:
+        """Clinical records of this model's good + medium quality patients (Table III's set)."""
+        return [r for r in self.run.clinical if r.model == self.model and good_medium(r.quality)]
+
+    def clinical_pairs(self, reference: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """``{index: (predicted, reference)}`` of EDV, ESV (ml) and EF (%) over :attr:`clinical`."""
+        rows = self.clinical
+        return {
+            index: (
+                np.array([getattr(c, index) for c in rows], dtype=np.float64),
+                np.array([c.value(reference, index) for c in rows], dtype=np.float64),
+            )
+            for index in CLINICAL_INDICES
+        }
 
     @property
     def outliers(self) -> tuple[dict[str, int], int]:
-        """Outlier patient counts and the number of patients of this model."""
-        rows = [row for row in self.run.per_patient if row.get("model", "") == self.model]
-        return outlier_counts(rows), len(rows)
+        """Outlier images (the papers' count: geometric on either structure, anatomical, both) of this model
+        and the number of images."""
+        rows = self.per_image
+        counts = {
+            "geometric": sum(bool(r.geometric) for r in rows),
+            "anatomical": sum(r.anatomical for r in rows),
+            "both": sum(bool(r.geometric) and r.anatomical for r in rows),
+        }
+        return counts, len(rows)
 
     @property
-    def boxes(self) -> dict[tuple[str, str, str], tuple[float, float, float, float]]:
+    def boxes(self) -> dict[tuple[str, str, str], np.ndarray]:
         """Predicted boxes: those of ``predictions/boxes.csv`` for the final output, none for ``-o1``."""
         return self.run.boxes if self.pred_dir == self.run.run_dir / "predictions" else {}
 
@@ -52,7 +72,7 @@ def series_of(runs: list[RunData]) -> list[Series]:
     for run in runs:
         models = run.models
         for model in models:
-            label = run.label if len(models) == 1 or not model else model
+            label = run.label if len(models) == 1 else model
             o1 = run.run_dir / "predictions_o1"
             pred_dir = o1 if model.endswith("-o1") and o1.is_dir() else run.run_dir / "predictions"
             found.append((label, run, model, pred_dir))

@@ -1,80 +1,50 @@
-"""Outlier bounds shown in the report: from the evaluation output, else from ``lunet.evaluation.outliers``.
-
-Geometric bounds (RU-Net, IUS 2019, Table I): ED d_m 3.5 mm, d_H 8.2 mm; ES d_m 4.0 mm, d_H 8.8 mm.
-Anatomical bounds, in our reading of that table's scrambled extraction (docs/method-notes): LV Sp 0.741,
-Cx 0.960; Myo Sp 0.529, Cx 0.694.
-"""
+"""The report's outlier-bounds section: the bounds each run's evaluation used (its ``tables.json``)."""
 
 from __future__ import annotations
 
-import re
+import html
 
-from lunet.report.columns import metric_of
+from lunet.report.readers import RunData
 
-#: Fallback bounds, in the key names of ``lunet.evaluation.outliers.OutlierThresholds``; used only when
-#: neither the evaluation output nor that module is available.
-DEFAULT_THRESHOLDS: dict = {
-    "ed_mad_mm": 3.5,
-    "ed_hd_mm": 8.2,
-    "es_mad_mm": 4.0,
-    "es_hd_mm": 8.8,
-    "lv_simplicity": 0.741,
-    "lv_convexity": 0.960,
-    "myo_simplicity": 0.529,
-    "myo_convexity": 0.694,
-}
-DEFAULT_TEXT = (
-    "geometric: d_m > 3.5 mm (ED) / 4.0 mm (ES) or d_H > 8.2 mm (ED) / 8.8 mm (ES); anatomical: "
-    "LV Sp < 0.741, LV Cx < 0.96, Myo Sp < 0.529, Myo Cx < 0.694 "
-    "(RU-Net Table I; anatomical values: our reading of RU-Net Table I)"
+RULES = (
+    "<p>Geometric outlier, per image (the papers' published count): a d_m or d_H of LV_Endo or LV_Epi "
+    "above the bound of its instant; per patient (LU-Net's written rule): one of the eight d_m / d_H of a "
+    "structure "
+    "(ED and ES, 2CH and 4CH) above its bound, reported for LV_Endo, LV_Epi and either. Anatomical outlier, "
+    'per image: simplicity Sp or convexity Cx of the predicted LV cavity or of the "Myo" structure below '
+    'its bound (what "Myo" was measured on, and where each run\'s bounds come from, is stated below). '
+    "Geometric bounds: RU-Net (IUS 2019) Table I.</p>"
 )
 
 
-def outlier_thresholds(tables: dict) -> tuple[dict, str, str]:
-    """The outlier bounds of one run: ``(bounds, one-line description, source)``.
+def geometric_bounds(thresholds: dict) -> dict[str, tuple[float, float]]:
+    """``{"mad_mm": (ED, ES), "hd_mm": (ED, ES)}`` from ``tables.json["thresholds"]``, for the box plots."""
+    return {m: (float(thresholds[f"ed_{m}"]), float(thresholds[f"es_{m}"])) for m in ("mad_mm", "hd_mm")}
 
-    Looks for the ``thresholds`` (and ``thresholds_text``) keys of the run's ``tables.json``, then for the
-    defaults of ``lunet.evaluation.outliers.OutlierThresholds``, then uses :data:`DEFAULT_THRESHOLDS`.
-    """
-    bounds = tables.get("thresholds")
-    if isinstance(bounds, dict) and bounds:
-        return dict(bounds), str(tables.get("thresholds_text", "")), "evaluation/tables.json"
-    try:
-        from lunet.evaluation.outliers import OutlierThresholds
-    except ImportError:
-        return (
-            dict(DEFAULT_THRESHOLDS),
-            DEFAULT_TEXT,
-            "lunet.report defaults (lunet.evaluation not available)",
+
+def thresholds_html(runs: list[RunData]) -> str:
+    """HTML of the rules and of each distinct set of bounds, with the runs that used it."""
+    groups: list[tuple[dict, str, list[str]]] = []
+    for run in runs:
+        bounds, text = run.tables["thresholds"], str(run.tables["thresholds_text"])
+        for group in groups:
+            if group[0] == bounds:
+                group[2].append(run.label)
+                break
+        else:
+            groups.append((bounds, text, [run.label]))
+    parts = [RULES]
+    for bounds, text, labels in groups:
+        cells = "".join(
+            f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(_plain(v))}</td></tr>"
+            for k, v in bounds.items()
         )
-    defaults = OutlierThresholds()
-    return defaults.to_dict(), defaults.describe(), "lunet.evaluation.outliers defaults (not in tables.json)"
+        parts.append(
+            f'<div class="thresholds"><p>Runs: {html.escape(", ".join(labels))} — {html.escape(text)}</p>'
+            f"<table><tbody>{cells}</tbody></table></div>"
+        )
+    return "".join(parts)
 
 
-def geometric_bounds(thresholds: dict) -> dict[str, list[float]]:
-    """``{"dm": [ED, ES], "dh": [ED, ES]}`` in mm from a (possibly nested) bounds dict, for the box plots.
-
-    A number counts when its key path has an ``ed``/``es`` token and its key names a distance (``ed_mad_mm``,
-    ``{"ED": {"d_H": 8.2}}``); a metric missing at ED is left out.
-    """
-    found: dict[tuple[str, str], float] = {}
-
-    def walk(value: object, path: tuple[str, ...]) -> None:
-        if isinstance(value, dict):
-            for key, item in value.items():
-                walk(item, (*path, str(key)))
-            return
-        if not path or not isinstance(value, (int, float)) or isinstance(value, bool):
-            return
-        tokens = {t for part in path for t in re.split(r"[^a-z0-9]+", part.lower())}
-        instant = next((i for i in ("ED", "ES") if i.lower() in tokens), None)
-        metric = metric_of(path[-1])
-        if instant and metric in ("dm", "dh"):
-            found.setdefault((metric, instant), float(value))
-
-    walk(thresholds, ())
-    return {
-        m: [found[(m, i)] for i in ("ED", "ES") if (m, i) in found]
-        for m in ("dm", "dh")
-        if (m, "ED") in found
-    }
+def _plain(value: object) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)

@@ -79,7 +79,7 @@ def cross_validate(
 
 def gather_predictions(config: TrainConfig, run_dir: str | Path, folds: Iterable[int]) -> Path:
     """Copy ``fold_K/predictions*`` of the finished folds into ``RUN/predictions*`` (boxes.csv joined)."""
-    from lunet.training.predictions import read_boxes_csv, write_boxes_csv
+    from lunet.boxes import read_boxes_csv, write_boxes_csv
 
     run_dir = Path(run_dir)
     done = [k for k in folds if (run_dir / f"fold_{k}" / "predictions").is_dir()]
@@ -87,7 +87,7 @@ def gather_predictions(config: TrainConfig, run_dir: str | Path, folds: Iterable
         raise RunFolderError(f"{run_dir}: no finished fold (fold_K/predictions) to gather")
     write_run_files(config.replace(data=str(Path(config.data.root).resolve())), run_dir)
     for sub in ("predictions", "predictions_o1"):
-        boxes: list[dict] = []
+        boxes: dict = {}
         for k in done:
             src = run_dir / f"fold_{k}" / sub
             if not src.is_dir():
@@ -95,7 +95,7 @@ def gather_predictions(config: TrainConfig, run_dir: str | Path, folds: Iterable
             for patient in sorted(p for p in src.iterdir() if p.is_dir()):
                 shutil.copytree(patient, run_dir / sub / patient.name, dirs_exist_ok=True)
             if (src / "boxes.csv").is_file():
-                boxes += read_boxes_csv(src / "boxes.csv")
+                boxes.update(read_boxes_csv(src / "boxes.csv"))
         if boxes:
             write_boxes_csv(run_dir / sub / "boxes.csv", boxes)
     write_text_atomic(run_dir / "folds_gathered.txt", "".join(f"fold_{k}\n" for k in done))

@@ -12,8 +12,6 @@ argmax is taken; the spacing written is the original one.
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,14 +19,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lunet.boxes import enlarge_box
-from lunet.io import write_text_atomic
+from lunet.boxes import enlarge_box, write_boxes_csv
 from lunet.models.outputs import BoxOutput, final_logits, first_logits, predicted_box
 from lunet.models.postprocess import labels_on_grid
 
 logger = logging.getLogger(__name__)
-
-BOX_COLUMNS = ("patient", "view", "instant", "x_min", "y_min", "x_max", "y_max")
 
 
 def frame_name(entry: dict) -> tuple[str, str]:
@@ -69,7 +64,7 @@ def predict_rows(
     out_dir = Path(out_dir)
     pred_dir, o1_dir = out_dir / "predictions", out_dir / "predictions_o1"
     model = model.to(device).eval()
-    boxes: list[dict] = []
+    boxes: dict[tuple[str, str, str], list[float]] = {}
     rows = [int(r) for r in rows]
     for start in range(0, len(rows), batch_size):
         chunk = rows[start : start + batch_size]
@@ -92,31 +87,9 @@ def predict_rows(
             if o1 is not None:
                 write_image(o1_dir / folder / name, labels_on_grid(o1[i], shape), spacing)
             if box is not None:
-                values = [float(v) for v in box[i].cpu()]
-                boxes.append(
-                    dict(zip(BOX_COLUMNS, [entry["patient_id"], entry["view"], entry["instant"], *values]))
-                )
+                boxes[(entry["patient_id"], entry["view"], entry["instant"])] = box[i].tolist()
     if boxes:
         write_boxes_csv(pred_dir / "boxes.csv", boxes)
     pred_dir.mkdir(parents=True, exist_ok=True)
     logger.info("%s: wrote predictions of %d frames", pred_dir, len(rows))
     return pred_dir
-
-
-def write_boxes_csv(path: str | Path, rows: Sequence[dict]) -> None:
-    """Write ``boxes.csv`` atomically (columns :data:`BOX_COLUMNS`), sorted by patient, view, instant."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=BOX_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(sorted(rows, key=lambda r: (r["patient"], r["view"], r["instant"])))
-    write_text_atomic(path, buffer.getvalue())
-
-
-def read_boxes_csv(path: str | Path) -> list[dict]:
-    """Rows of a ``boxes.csv`` (floats for the box columns)."""
-    with open(path, newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    for row in rows:
-        for key in BOX_COLUMNS[3:]:
-            row[key] = float(row[key])
-    return rows

@@ -2,8 +2,8 @@
 
 No subclass per model: the output type of the network selects the loss terms
 (:func:`lunet.training.losses.composite_loss`). Logged per epoch: ``train_loss``, ``val_loss`` and, for models
-with a segmentation, ``val_dice`` (hard Dice of LV_Endo, mean over images); for models with a box,
-``val_iou``.
+with a segmentation, ``val_dice`` (hard Dice of LV_Endo, mean over the images with an LV in the prediction or
+the label); for models with a box, ``val_iou``.
 
 Reproducibility: at the start of every training epoch the global torch RNG is re-seeded from ``(seed,
 epoch)``, so an epoch computes the same thing whether the run was resumed or not (shuffling and augmentation
@@ -39,19 +39,24 @@ logger = logging.getLogger(__name__)
 
 
 def hard_dice(pred: Tensor, target: Tensor) -> Tensor:
-    """Dice of two boolean masks ``(B, H, W)`` per image ``(B,)``; 1 when both are empty."""
+    """Dice of two boolean masks ``(B, H, W)`` per image ``(B,)``; NaN when both are empty (the rule of
+    :func:`lunet.evaluation.segmentation.dice_from_counts`)."""
+    from lunet.evaluation.segmentation import dice_from_counts
+
     inter = (pred & target).flatten(1).sum(1).float()
-    total = pred.flatten(1).sum(1).float() + target.flatten(1).sum(1).float()
-    return torch.where(total > 0, 2 * inter / total.clamp(min=1), torch.ones_like(total))
+    return dice_from_counts(inter, pred.flatten(1).sum(1).float(), target.flatten(1).sum(1).float())
 
 
 def box_iou(a: Tensor, b: Tensor) -> Tensor:
-    """IoU ``(B,)`` of normalised boxes ``(B, 4)``."""
+    """IoU ``(B,)`` of normalised boxes ``(B, 4)``; NaN for an empty union
+    (:func:`lunet.evaluation.segmentation.iou_from_counts`)."""
+    from lunet.evaluation.segmentation import iou_from_counts
+
     lo = torch.maximum(a[:, :2], b[:, :2])
     hi = torch.minimum(a[:, 2:], b[:, 2:])
     inter = (hi - lo).clamp(min=0).prod(1)
     area = (a[:, 2:] - a[:, :2]).clamp(min=0).prod(1) + (b[:, 2:] - b[:, :2]).clamp(min=0).prod(1)
-    return inter / (area - inter).clamp(min=1e-12)
+    return iou_from_counts(inter, area - inter)
 
 
 class SegmentationTask(L.LightningModule):
@@ -135,12 +140,12 @@ class SegmentationTask(L.LightningModule):
         self.log("val_loss", loss, on_epoch=True, prog_bar=True, batch_size=n, sync_dist=True)
         if not isinstance(out, BoxOutput):  # a box regressor has no segmentation
             pred = final_logits(out).argmax(1) == int(Label.LV)
-            dice = hard_dice(pred, batch["label"] == int(Label.LV)).mean()
+            dice = hard_dice(pred, batch["label"] == int(Label.LV)).nanmean()
             self.log("val_dice", dice, on_epoch=True, prog_bar=True, batch_size=n, sync_dist=True)
         box = predicted_box(out)
         if box is not None and not self.needs_reference_box:
             self.log(
-                "val_iou", box_iou(box, batch["box"]).mean(), on_epoch=True, batch_size=n, sync_dist=True
+                "val_iou", box_iou(box, batch["box"]).nanmean(), on_epoch=True, batch_size=n, sync_dist=True
             )
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
