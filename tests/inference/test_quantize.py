@@ -34,6 +34,21 @@ def test_export_int8_writes_a_qdq_model_close_to_fp32(tmp_path, capsys):
     # a random-weight network: logits agree to a fraction of their spread (not bit-exact)
     assert np.abs(quant - fp32).mean() < 0.1 * fp32.std()
     assert np.corrcoef(quant.ravel(), fp32.ravel())[0, 1] > 0.95
+    # lunet predict --backend int8 runs it
+    from lunet.inference.backends import load_predictor
+
+    predictor = load_predictor(bundle, backend="int8", threads=1)
+    assert predictor.backend == "int8"
+    np.testing.assert_allclose(predictor(images[:2])["logits"], quant[:2], rtol=1e-4, atol=1e-4)
+
+
+def test_int8_backend_needs_the_export(tmp_path):
+    from lunet.bundle import BundleError
+    from lunet.inference.backends import load_predictor
+
+    bundle = make_bundle(tmp_path / "run", "unet1")
+    with pytest.raises(BundleError, match="--int8"):
+        load_predictor(bundle, backend="int8")
 
 
 def test_calibration_needs_images():

@@ -87,7 +87,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     _print_summary(evaluate_run(args.run, out, **_thresholds(args), **_simpson(args)), out)
     from lunet.evaluation.sequence import evaluate_run_sequences, summary_line
 
-    if sequences := evaluate_run_sequences(args.run, out, predict=args.sequences):
+    if sequences := evaluate_run_sequences(args.run, out, args.sequences, args.ef_convention):
         print(summary_line(sequences["summary"]))
     return 0
 
@@ -96,7 +96,7 @@ def run_evaluate_folder(args: argparse.Namespace) -> int:
     from lunet.evaluation.evaluate import evaluate_folder
     from lunet.evaluation.sequence import evaluate_folder_sequences
 
-    line, frames_too = evaluate_folder_sequences(args.pred, args.ref, args.out)
+    line, frames_too = evaluate_folder_sequences(args.pred, args.ref, args.out, args.ef_convention)
     if line:
         print(line)
         if not frames_too:

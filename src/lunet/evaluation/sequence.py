@@ -10,8 +10,9 @@ consistency scores:
 - *jump share*: the share of interior frames whose LV contour is more than ``jump_mm`` (2 mm) from the
   contours of *both* neighbours (mean contour distance ``d_m``): a flicker, not the motion of the wall.
 
-Per patient with both views: EF from the sequence (its detected ED/ES frames, ``patients/<id>_sequence.json``)
-against EF from the reference ED/ES masks (Simpson biplane, same code) and the cfg EF.
+Per patient with both views: EF from the sequence (the predicted masks at its detected ED/ES frames) against
+EF from the reference ED/ES masks, both by :func:`lunet.evaluation.clinical.patient_volumes` in one
+convention, and the cfg EF.
 Files (in ``out_dir``): ``sequence_per_frame.csv``, ``sequence_per_sequence.csv``, ``sequence_patients.csv``
 and ``sequence.json`` (means and the curves, read by the report).
 """
@@ -118,10 +119,16 @@ def _score_sequence(record: dict[str, Any], pred_dir: Path, patient: Any) -> tup
         row[f"{name}_frame"], row[f"{name}_reference"] = predicted, ref
         row[f"{name}_error_frames"], row[f"{name}_error_ms"] = frame_error(predicted, ref, frame_ms)
     area = (pred == Label.LV).reshape(len(pred), -1).sum(1) * spacing[0] * spacing[1]
+    masks = {
+        (view, instant): (pred[row[f"{instant.lower()}_frame"] - 1] == Label.LV, spacing)
+        for instant in ("ED", "ES")
+        if row[f"{instant.lower()}_frame"] is not None
+    }
     row.update(roughness=area_roughness(area), jump_share=jump_share(pred, spacing))
     curves: dict[str, Any] = {"patient": row["patient"], "view": view, "pred_area_mm2": area.tolist(),
                               "ed_frames": record.get("ed_frames"), "es_frames": record.get("es_frames"),
-                              "ref_ed": row["ed_reference"], "ref_es": row["es_reference"]}  # fmt: skip
+                              "ref_ed": row["ed_reference"], "ref_es": row["es_reference"],
+                              "masks": masks}  # fmt: skip
     frames: list[dict[str, Any]] = []
     gt_path = patient.files.get(f"{view}_sequence_gt") if patient is not None else None
     if gt_path is not None:
@@ -147,39 +154,38 @@ def _score_sequence(record: dict[str, Any], pred_dir: Path, patient: Any) -> tup
     return row, frames, curves
 
 
-def _patient_row(pred_dir: Path, patient_id: str, patient: Any) -> dict[str, Any] | None:
-    from lunet.evaluation.clinical import ejection_fraction_percent, simpson_biplane_ml
+def _patient_row(patient_id: str, patient: Any, predicted: dict, options: Any) -> dict[str, Any] | None:
+    """EF from the sequence (masks at its detected ED/ES frames) and from the reference ED/ES masks."""
+    from lunet.evaluation.clinical import patient_volumes
 
-    path = pred_dir / "patients" / f"{patient_id}_sequence.json"
-    if not path.is_file() or patient is None:
+    if patient is None or len(predicted) < 4:
         return None
-    predicted = json.loads(path.read_text())
-    masks = {}
+    reference = {}
     for view in ("2CH", "4CH"):
         for instant in ("ED", "ES"):
             image = patient.load(view, instant) if patient.path(view, instant, gt=True) else None
             if image is None or image.label is None:
                 return None
-            masks[(view, instant)] = (image.label == Label.LV, image.spacing)
-    volumes = {
-        instant: simpson_biplane_ml(*masks[("2CH", instant)], *masks[("4CH", instant)])
-        for instant in ("ED", "ES")
-    }
-    ref_ef = ejection_fraction_percent(volumes["ED"], volumes["ES"])
-    ef = predicted.get("ef_percent")
-    ef = float("nan") if ef is None else float(ef)
+            reference[(view, instant)] = (image.label == Label.LV, image.spacing)
+    seq, ref = patient_volumes(predicted, options), patient_volumes(reference, options)
     return {
-        "patient": patient_id, "ef_sequence": ef, "edv_sequence_ml": predicted.get("edv_ml"),
-        "esv_sequence_ml": predicted.get("esv_ml"), "ef_reference_masks": ref_ef,
-        "edv_reference_ml": volumes["ED"], "esv_reference_ml": volumes["ES"], "ef_cfg": patient.ef_percent,
-        "ef_error": ef - ref_ef,
+        "patient": patient_id, "ef_sequence": seq["ef_percent"], "edv_sequence_ml": seq["edv_ml"],
+        "esv_sequence_ml": seq["esv_ml"], "ef_reference_masks": ref["ef_percent"],
+        "edv_reference_ml": ref["edv_ml"], "esv_reference_ml": ref["esv_ml"], "ef_cfg": patient.ef_percent,
+        "ef_error": seq["ef_percent"] - ref["ef_percent"], "ef_convention": options.convention,
     }  # fmt: skip
 
 
 def evaluate_sequences(
-    pred_dir: str | os.PathLike[str], ref_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str]
+    pred_dir: str | os.PathLike[str],
+    ref_dir: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    ef_convention: str | None = None,
 ) -> dict[str, Any]:
     """Score every predicted sequence of ``pred_dir`` against the CAMUS folder ``ref_dir``; write the files.
+
+    ``ef_convention``: Simpson convention of both EFs (None: the data's default,
+    :func:`lunet.evaluation.clinical.default_simpson_options`).
 
     Returns:
         The content of ``sequence.json``: ``summary`` (means; ``synthetic`` when the references are the
@@ -189,6 +195,7 @@ def evaluate_sequences(
         ValueError: no sequence predictions, or a prediction whose shape differs from its reference.
     """
     from lunet.data.camus import scan_camus
+    from lunet.evaluation.clinical import default_simpson_options
     from lunet.evaluation.evaluate import json_safe
     from lunet.io import write_text_atomic
 
@@ -201,17 +208,19 @@ def evaluate_sequences(
         )
     dataset = scan_camus(ref_dir)
     by_id = {p.patient_id.lower(): p for p in dataset.patients}
+    synthetic = any((p.directory / "phantom_truth.json").is_file() for p in dataset.patients)
     rows, frames, curves = [], [], []
+    masks: dict[str, dict] = {}
     for record in records:
         row, frame_rows, curve = _score_sequence(record, pred_dir, by_id.get(record["patient_id"].lower()))
         rows.append(row)
         frames.extend(frame_rows)
         curves.append(curve)
-    patient_ids = sorted({r["patient"] for r in rows})
+        masks.setdefault(row["patient"], {}).update(curve.pop("masks"))
+    options = default_simpson_options(synthetic, ef_convention)
     patients = [
-        p for pid in patient_ids if (p := _patient_row(pred_dir, pid, by_id.get(pid.lower()))) is not None
+        p for pid in sorted(masks) if (p := _patient_row(pid, by_id.get(pid.lower()), masks[pid], options))
     ]
-    synthetic = any((p.directory / "phantom_truth.json").is_file() for p in dataset.patients)
     summary = {
         "synthetic": synthetic, "sequences": len(rows), "frames": len(frames),
         "lv_endo_dice": _mean(frames, "lv_endo_dice"), "lv_endo_mad_mm": _mean(frames, "lv_endo_mad_mm"),
@@ -249,14 +258,17 @@ def summary_line(summary: dict[str, Any]) -> str:
 
 
 def evaluate_folder_sequences(
-    pred_dir: str | os.PathLike[str], ref_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str]
+    pred_dir: str | os.PathLike[str],
+    ref_dir: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    ef_convention: str | None = None,
 ) -> tuple[str, bool]:
     """The sequence part of ``lunet evaluate-folder``: ``(summary line or "", whether ED/ES files exist)``."""
     from lunet.evaluation.evaluate import EvaluationError, find_predictions
 
     if not sequence_predictions(pred_dir):
         return "", True
-    line = summary_line(evaluate_sequences(pred_dir, ref_dir, out_dir)["summary"])
+    line = summary_line(evaluate_sequences(pred_dir, ref_dir, out_dir, ef_convention)["summary"])
     try:
         find_predictions(pred_dir)
     except EvaluationError:
@@ -265,7 +277,10 @@ def evaluate_folder_sequences(
 
 
 def evaluate_run_sequences(
-    run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], predict: bool = False
+    run_dir: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    predict: bool = False,
+    ef_convention: str | None = None,
 ) -> dict[str, Any] | None:
     """The sequence part of ``lunet evaluate RUN``: score ``RUN/predictions_sequence`` against the run's data.
 
@@ -274,6 +289,7 @@ def evaluate_run_sequences(
         out_dir: the evaluation folder.
         predict: first segment the half sequences of the run's test patients with the run's model
             (``lunet predict --sequence``, no animations) into ``RUN/predictions_sequence``.
+        ef_convention: Simpson convention of the EFs (None: the data's default).
 
     Returns:
         The ``sequence.json`` content, or None when the run has no sequence predictions.
@@ -300,4 +316,4 @@ def evaluate_run_sequences(
         predict_sequences(run_dir, folders, pred, SequenceOptions(animation=False))
     if not sequence_predictions(pred):
         return None
-    return evaluate_sequences(pred, data_dir, out_dir)
+    return evaluate_sequences(pred, data_dir, out_dir, ef_convention)

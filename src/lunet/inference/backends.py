@@ -20,7 +20,7 @@ from lunet.inference.export import ONNX_FILE, bundle_folder, output_names, weigh
 
 logger = logging.getLogger(__name__)
 
-BACKENDS = ("auto", "onnx", "torch")
+BACKENDS = ("auto", "onnx", "torch", "int8")
 
 
 @dataclass
@@ -120,6 +120,11 @@ def load_predictor(
     names = output_names(meta["model"])
     size = int(meta.get("size", 256))
     onnx_path = bundle_folder(model_path) / ONNX_FILE
+    if backend == "int8":  # model.int8.onnx of `lunet export --int8` (lunet.inference.quantize)
+        from lunet.inference.quantize import int8_session
+
+        session = int8_session(model_path, threads)
+        return Predictor(meta["model"], size, names, "int8", meta, lambda b: session.run(names, {"image": b}))
     why_not = None if backend == "torch" else _onnx_status(model_path, onnx_path, meta["model"])
     if backend == "onnx" and why_not:
         raise BundleError(f"--backend onnx: {why_not}")

@@ -96,8 +96,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--spacing", nargs=2, type=float, metavar=("ROW_MM", "COL_MM"),
                    help="pixel spacing for inputs without one (PNG/JPEG, uncalibrated DICOM)")  # fmt: skip
-    p.add_argument("--backend", choices=("auto", "onnx", "torch"), default="auto",
-                   help="auto: ONNX Runtime when a current model.onnx exists, else torch")  # fmt: skip
+    p.add_argument("--backend", choices=("auto", "onnx", "torch", "int8"), default="auto",
+                   help="auto: ONNX Runtime when a current model.onnx exists, else torch; "
+                   "int8: model.int8.onnx of `lunet export --int8`")  # fmt: skip
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--frames", type=_frames, default=None, help="frames of multi-frame files, e.g. 0,5,10-12")
     p.add_argument("--no-overlay", action="store_true", help="do not write PNG overlays")

@@ -128,8 +128,21 @@ def export_int8(
     return quantize_onnx(fp32, target, phantom_calibration(n_calibration, size))
 
 
-def int8_session(path: str | os.PathLike[str], threads: int | None = None) -> Any:
-    """An ORT CPU session for an INT8 model (QDQ kernels run on the CPU provider)."""
-    from lunet.inference.onnx_runtime import make_session
+def int8_session(model_path: str | os.PathLike[str], threads: int | None = None) -> Any:
+    """An ORT CPU session on ``<bundle folder>/model.int8.onnx`` (``lunet predict --backend int8``).
 
-    return make_session(path, threads=threads, providers=["CPUExecutionProvider"])
+    Raises:
+        BundleError: no INT8 export next to the bundle, or one made from other weights.
+    """
+    from lunet.bundle import BundleError
+    from lunet.inference.export import bundle_folder, weights_sha256
+    from lunet.inference.onnx_runtime import make_session, onnx_metadata
+
+    path = bundle_folder(model_path) / INT8_FILE
+    if not path.is_file():
+        raise BundleError(f"--backend int8: {path} does not exist (run `lunet export {model_path} --int8`)")
+    session = make_session(path, threads=threads, providers=["CPUExecutionProvider"])
+    if onnx_metadata(session).get("weights_sha256") != weights_sha256(model_path):
+        raise BundleError(f"--backend int8: {path} is stale: quantized from other weights (export it again)")
+    logger.info("predicting with the INT8 model %s (ONNX Runtime)", path)
+    return session

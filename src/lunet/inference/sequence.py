@@ -35,6 +35,7 @@ class SequenceOptions:
         temporal_sigma: Gaussian smoothing of the probabilities along time, in frames (0: off).
         phase_sigma: Gaussian smoothing of the area curve before ED/ES detection, in frames.
         batch_size: frames per network call. animation: write the overlay GIF.
+        ef_convention: Simpson convention of EDV/ESV/EF (``geometric`` or ``camus``, as ``lunet predict``).
     """
 
     kind: str = "auto"
@@ -42,6 +43,7 @@ class SequenceOptions:
     phase_sigma: float = 1.0
     batch_size: int = 8
     animation: bool = True
+    ef_convention: str = "geometric"
 
 
 @dataclass(frozen=True, eq=False)
@@ -144,8 +146,14 @@ def _beats(phases: Phases) -> list[tuple[int, int]]:
     return pairs
 
 
-def biplane_volumes(a2c: SequenceResult, a4c: SequenceResult) -> dict[str, Any]:
+def biplane_volumes(
+    a2c: SequenceResult, a4c: SequenceResult, ef_convention: str = "geometric"
+) -> dict[str, Any]:
     """Simpson biplane EDV/ESV/EF per beat and the volume curve of a patient with both views.
+
+    EDV/ESV/EF of a beat: :func:`lunet.evaluation.clinical.patient_volumes` (the one definition) on the
+    detected ED/ES frames, in ``ef_convention``; the volume curve: :func:`simpson_biplane_ml` per phase
+    (per-instant disc height).
 
     Returns:
         ``{"beats": [{"ed_frames": {"2CH", "4CH"} (1-based), "es_frames", "edv_ml", "esv_ml", "ef_percent"}],
@@ -153,19 +161,31 @@ def biplane_volumes(a2c: SequenceResult, a4c: SequenceResult) -> dict[str, Any]:
         ``"phase"`` (N,) common phase axis (ED of beat k = k, its ES k + 0.5), ``"frames_2ch"`` and
         ``"frames_4ch"`` (N,) 1-based frame used at each phase, ``"volume_ml"`` (N,)}.
     """
-    from lunet.evaluation.clinical import ejection_fraction_percent, simpson_biplane_ml
+    from lunet.evaluation.clinical import SimpsonOptions, patient_volumes, simpson_biplane_ml
+
+    options = SimpsonOptions.for_convention(ef_convention)
 
     def volume(f2: int, f4: int) -> float:
         return simpson_biplane_ml(
-            a2c.labels[f2] == Label.LV, a2c.cine.spacing, a4c.labels[f4] == Label.LV, a4c.cine.spacing
+            a2c.labels[f2] == Label.LV,
+            a2c.cine.spacing,
+            a4c.labels[f4] == Label.LV,
+            a4c.cine.spacing,
+            options,
         )
 
     beats = []
     for (ed2, es2), (ed4, es4) in zip(_beats(a2c.phases), _beats(a4c.phases)):
-        edv, esv = volume(ed2, ed4), volume(es2, es4)
+        frames = {
+            ("2CH", "ED"): (a2c, ed2),
+            ("2CH", "ES"): (a2c, es2),
+            ("4CH", "ED"): (a4c, ed4),
+            ("4CH", "ES"): (a4c, es4),
+        }
+        masks = {key: (r.labels[f] == Label.LV, r.cine.spacing) for key, (r, f) in frames.items()}
         beats.append({
             "ed_frames": {"2CH": ed2 + 1, "4CH": ed4 + 1}, "es_frames": {"2CH": es2 + 1, "4CH": es4 + 1},
-            "edv_ml": edv, "esv_ml": esv, "ef_percent": ejection_fraction_percent(edv, esv),
+            **patient_volumes(masks, options),
         })  # fmt: skip
     grid, f2, f4 = common_phase_grid(
         frame_phases(a2c.labels.shape[0], a2c.phases), frame_phases(a4c.labels.shape[0], a4c.phases)
@@ -178,6 +198,6 @@ def biplane_volumes(a2c: SequenceResult, a4c: SequenceResult) -> dict[str, Any]:
 
     return {
         "beats": beats, "edv_ml": mean("edv_ml"), "esv_ml": mean("esv_ml"), "ef_percent": mean("ef_percent"),
-        "phase": grid.tolist(), "frames_2ch": (f2 + 1).tolist(), "frames_4ch": (f4 + 1).tolist(),
-        "volume_ml": curve,
+        "ef_convention": options.convention, "phase": grid.tolist(), "frames_2ch": (f2 + 1).tolist(),
+        "frames_4ch": (f4 + 1).tolist(), "volume_ml": curve,
     }  # fmt: skip

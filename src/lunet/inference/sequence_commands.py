@@ -34,7 +34,7 @@ def run_predict_sequences(args: argparse.Namespace) -> int:
         raise ValueError(f"batch size must be ≥ 1, got {args.batch_size}")
     options = SequenceOptions(
         kind=args.sequence_kind, temporal_sigma=args.temporal_sigma, batch_size=args.batch_size,
-        animation=not args.no_overlay,
+        animation=not args.no_overlay, ef_convention=args.ef_convention or "geometric",
     )  # fmt: skip
     rows = predict_sequences(
         args.model, args.inputs, args.out, options, spacing=tuple(args.spacing) if args.spacing else None,

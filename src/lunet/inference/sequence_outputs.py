@@ -152,12 +152,16 @@ def write_sequence(
 
 
 def write_patient(
-    out: Path, patient_id: str, views: dict[str, SequenceResult], meta: dict[str, Any]
+    out: Path,
+    patient_id: str,
+    views: dict[str, SequenceResult],
+    meta: dict[str, Any],
+    ef_convention: str = "geometric",
 ) -> dict[str, Any]:
     """``patients/<id>_sequence.json`` and ``_volume.png`` of a patient with both views."""
     from lunet.inference.writers import output_path, write_json
 
-    volumes = biplane_volumes(views["2CH"], views["4CH"])
+    volumes = biplane_volumes(views["2CH"], views["4CH"], ef_convention)
     plot = write_curve_plot(
         output_path(out, "patients", f"{patient_id}_volume", ".png"), list(views.values()), volumes
     )
@@ -242,7 +246,8 @@ def predict_sequences(
             if result.cine.patient_id and result.cine.view:
                 views[result.cine.view] = result
         if set(views) == {"2CH", "4CH"}:
-            patient = write_patient(out, views["2CH"].cine.patient_id or "patient", views, meta)
+            patient_id = views["2CH"].cine.patient_id or "patient"
+            patient = write_patient(out, patient_id, views, meta, options.ef_convention)
             logger.info("%s: EF %.1f %% from the sequences", patient["patient_id"], patient["ef_percent"])
     _summary(out / "sequences" / "summary.csv", rows)
     return rows
