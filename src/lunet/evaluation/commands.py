@@ -26,11 +26,19 @@ def _add_threshold_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--anatomical-bounds",
-        choices=("auto", "paper", "reference"),
+        choices=("auto", "paper", "reference", "resampled"),
         default="auto",
         help="paper = RU-Net Table I; reference = the lowest Sp/Cx of the evaluated reference masks (the "
-        "papers' rule applied to this data); auto (default) = reference on synthetic data, else paper. "
-        "Explicit --lv-/--myo- values imply paper",
+        "papers' rule applied to this data); resampled = the same on the references passed down to the "
+        "network size and back, as the predictions were; auto (default) = resampled on synthetic data "
+        "(reference without a network size), else paper. Explicit --lv-/--myo- values imply paper",
+    )
+    group.add_argument(
+        "--network-size",
+        type=int,
+        default=None,
+        help="network input size S of the predictions, for --anatomical-bounds resampled/auto "
+        "(lunet evaluate: the run's config)",
     )
 
 
@@ -46,12 +54,13 @@ def _thresholds(args: argparse.Namespace) -> dict:
     values = {f: getattr(args, f) for f in fields if getattr(args, f) is not None}
     source = args.anatomical_bounds
     if explicit:
-        if source == "reference":
-            conflict = f"{', '.join(explicit)} and --anatomical-bounds reference conflict"
+        if source in ("reference", "resampled"):
+            conflict = f"{', '.join(explicit)} and --anatomical-bounds {source} conflict"
             raise SystemExit(f"lunet: error: {conflict}")
         source = "paper"
         values["anatomical_source"] = "anatomical values given on the command line"
-    return {"thresholds": OutlierThresholds(**values), "anatomical_bounds": source}
+    out = {"thresholds": OutlierThresholds(**values), "anatomical_bounds": source}
+    return out | ({"network_size": args.network_size} if args.network_size else {})
 
 
 def _add_ef_convention(parser: argparse.ArgumentParser) -> None:
