@@ -6,7 +6,6 @@ no network. Runs without an ``evaluation/`` folder are evaluated first (``lunet.
 
 from __future__ import annotations
 
-import base64
 import datetime as _dt
 import html
 import json
@@ -14,6 +13,7 @@ import logging
 from pathlib import Path
 
 from lunet import __version__
+from lunet.report.plots import png_img
 from lunet.report.readers import ReportInputError, RunData, load_run, unique_labels
 from lunet.report.thresholds import geometric_bounds, thresholds_html
 
@@ -42,12 +42,6 @@ def ensure_evaluation(run_dir: Path) -> None:
         return
     logger.info("%s: no evaluation/ folder, evaluating the run first", run_dir)
     evaluate_run(run_dir, run_dir / "evaluation")
-
-
-def png_img(png: bytes, alt: str) -> str:
-    """An ``<img>`` tag holding ``png`` as a base64 data URI."""
-    data = base64.b64encode(png).decode("ascii")
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
 
 def _runs_table(runs: list[RunData], data_dirs: list[Path]) -> str:

@@ -38,6 +38,15 @@ def new_figure(width_in: float, height_in: float):
     return figure
 
 
+def png_img(png: bytes, alt: str) -> str:
+    """An ``<img>`` tag holding ``png`` as a base64 data URI."""
+    import base64
+    import html
+
+    data = base64.b64encode(png).decode("ascii")
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
 def figure_png(figure, dpi: int = 80) -> bytes:
     """The figure as PNG bytes; the figure is cleared afterwards."""
     buffer = io.BytesIO()

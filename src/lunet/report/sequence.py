@@ -88,7 +88,7 @@ def sequence_section(runs: list[Any], synthetic: list[bool]) -> str:
     Args:
         runs: :class:`lunet.report.readers.RunData` (``run_dir``, ``label``). synthetic: per run.
     """
-    from lunet.report.html import png_img
+    from lunet.report.plots import png_img
 
     found = [
         (run, s, data) for run, s in zip(runs, synthetic) if (data := read_sequence_evaluation(run.run_dir))
