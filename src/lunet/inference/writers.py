@@ -92,8 +92,9 @@ def overlay_rgb(image: np.ndarray, label: np.ndarray, box: np.ndarray | None = N
         label: (rows, cols) uint8 labels on the same grid.
         box: normalised ``(x_min, y_min, x_max, y_max)`` or None.
     """
-    lo, hi = np.percentile(image, [1.0, 99.0]) if image.size else (0.0, 1.0)
-    grey = np.clip((image - lo) / max(float(hi - lo), 1e-6), 0.0, 1.0) * 255.0
+    lo, hi = (float(v) for v in np.percentile(image, [1.0, 99.0])) if image.size else (0.0, 1.0)
+    scale = np.float32(255.0 / max(hi - lo, 1e-6))  # float32 throughout: no float64 full-resolution copy
+    grey = np.clip((np.asarray(image, dtype=np.float32) - np.float32(lo)) * scale, 0.0, 255.0)
     rgb = np.repeat(grey.astype(np.uint8)[..., None], 3, axis=-1)
     lv = label == Label.LV
     epi = lv | (label == Label.MYO)
@@ -114,7 +115,7 @@ def write_overlay(path: Path, image: np.ndarray, label: np.ndarray, box: np.ndar
     from PIL import Image
 
     with atomic_path(path) as tmp:
-        Image.fromarray(overlay_rgb(image, label, box), mode="RGB").save(tmp, format="PNG")
+        Image.fromarray(overlay_rgb(image, label, box), mode="RGB").save(tmp, format="PNG", compress_level=1)
     return path
 
 
