@@ -2,7 +2,7 @@
 
 Each case runs in a fresh child process: ``lunet predict`` on a 64 × 64 frame first (imports, model), then on
 the case while a thread samples the resident memory (``/proc/self/statm``) every 2 ms. Printed: the
-prediction's time, the process's peak RSS (``ru_maxrss``) and the RSS growth above the warmed-up process.
+prediction's time, the process's peak RSS (``VmHWM``) and the RSS growth above the warmed-up process.
 The baseline, measured in the same run, is a typical CAMUS-size frame (600 × 800) through the same model.
 
 Cases: legitimate 2000 × 3000 uint8 frame (target ≤ 1.5 GB peak), a 140 KB PNG of 12000 × 12000 (the issue's
@@ -70,6 +70,13 @@ def _rss_mb() -> float:
         return int(handle.read().split()[1]) * resource.getpagesize() / 2**20
 
 
+def _peak_mb() -> float:
+    """``VmHWM``: peak RSS since this process's ``exec`` (``ru_maxrss`` counts the forking parent too)."""
+    with open("/proc/self/status") as handle:
+        line = next(x for x in handle if x.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
+
+
 def _child(bundle: str, path: str, out: str, warm: str) -> None:
     """In the child: warm up (imports, model) on a small frame, then predict ``path`` while sampling RSS."""
     import threading
@@ -92,7 +99,7 @@ def _child(bundle: str, path: str, out: str, warm: str) -> None:
     seconds = time.perf_counter() - start
     stop.set()
     thread.join()
-    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    maxrss = _peak_mb()
     print(f"RESULT {code} {seconds:.3f} {maxrss:.1f} {max(peak[0], _rss_mb()) - base:.1f}", file=sys.stderr)
 
 
