@@ -107,6 +107,11 @@ def test_camus_training_set_gets_the_official_folds_unless_generated():
     assert sorted(pid for f in generated for pid in f.test) == sorted(CAMUS_TRAINING_IDS)
 
 
+def test_an_incomplete_camus_training_set_is_warned_about(caplog):
+    _, source = choose_folds(camus_training_set()[:450])
+    assert source == "generated" and "450 of the 500 CAMUS training patients" in caplog.text
+
+
 def test_phantom_and_other_data_get_generated_folds(tmp_path):
     folds, source = choose_folds(camus_training_set(), synthetic=True)
     assert source == "generated" and folds != official_folds()

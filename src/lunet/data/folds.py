@@ -226,6 +226,13 @@ def choose_folds(
             )
         logger.info("CAMUS training set: the 10 official CAMUS folds (lunet/data/camus_folds)")
         return official_folds(), "official"
+    found = {pid.lower() for pid in ids} & CAMUS_TRAINING_IDS
+    if not generated and not synthetic and len(found) == len(ids) and len(found) >= 50:
+        logger.warning(
+            "%d of the 500 CAMUS training patients found; the official folds need all of them, so these "
+            "folds are generated (not comparable with the papers fold by fold)",
+            len(found),
+        )
     return make_folds(patients, n_folds, seed), "generated"
 
 

@@ -67,6 +67,31 @@ def _figure_section(title: str, png: bytes | None, alt: str, caption: str) -> st
     return f'<h3>{html.escape(title)}</h3>{body}<p class="note">{html.escape(caption)}</p>'
 
 
+def _ef_agreement_html(runs: list[RunData]) -> str:
+    """EF agreement of every run and reference (Table III): corr and MAE with their 95 % bootstrap CIs."""
+    from lunet.report.tables import format_number
+
+    def cell(stats: dict, key: str) -> str:
+        low, high = (stats.get(f"{key}_ci") or [None, None])[:2]
+        interval = (
+            f" [{format_number(low)}, {format_number(high)}]" if low is not None and high is not None else ""
+        )
+        return html.escape(format_number(stats.get(key)) + interval)
+
+    items = []
+    for run in runs:
+        for row in run.tables.get("table3", {}).get("rows", []):
+            ef = row.get("ef_percent") or {}
+            items.append(
+                f"<li>{html.escape(run.label)} / {html.escape(str(row.get('model')))} vs "
+                f"{html.escape(str(row.get('reference')))} (n = {ef.get('n', '–')}): "
+                f"EF corr {cell(ef, 'corr')}, MAE {cell(ef, 'mae')} points</li>"
+            )
+    if not items:
+        return ""
+    return "<h3>EF agreement, 95 % bootstrap confidence intervals</h3><ul>" + "".join(items) + "</ul>"
+
+
 def build_html(runs: list[RunData], data_dirs: list[Path]) -> str:
     """The report's HTML text (see :func:`write_report`)."""
     from lunet.report.compare import comparison_figure
@@ -106,6 +131,7 @@ def build_html(runs: list[RunData], data_dirs: list[Path]) -> str:
             f"{', '.join(conventions)}; 95 % bootstrap confidence intervals of corr and MAE: Table III.",
         )
     )
+    sections.append(_ef_agreement_html(runs))
     sections.append("<h2>Segmentation distances and outliers</h2>")
     sections.append(
         _figure_section(
