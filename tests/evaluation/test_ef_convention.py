@@ -34,7 +34,8 @@ def test_volumes_json_in_each_convention(camus_dir: Path, capsys: pytest.Capture
     camus = _volumes(["volumes", str(camus_dir), "--json", "--ef-convention", "camus"], capsys)
     geometric = _volumes(["volumes", str(camus_dir), "--json", "--ef-convention", "geometric"], capsys)
     for result in (camus, geometric):
-        assert set(result) == {"patients", "synthetic", "data_note"}  # data_note: SYNTHETIC on the phantom
+        # data_note: SYNTHETIC on the phantom; ef_convention: the Simpson convention used
+        assert set(result) == {"patients", "synthetic", "data_note", "ef_convention"}
         assert set(result["patients"]) == {"patient0001", "patient0002", "patient0003"}
         for values in result["patients"].values():
             assert set(values) == {"edv_ml", "esv_ml", "ef_percent"}
@@ -47,7 +48,9 @@ def test_volumes_json_in_each_convention(camus_dir: Path, capsys: pytest.Capture
     # default: geometric on the phantom (patient0001 has phantom_truth.json), camus on CAMUS data
     assert _volumes(["volumes", str(camus_dir), "--json"], capsys) == geometric
     (camus_dir / "patient0001" / "phantom_truth.json").unlink()
-    assert _volumes(["volumes", str(camus_dir), "--json"], capsys)["patients"] == camus["patients"]
+    default = _volumes(["volumes", str(camus_dir), "--json"], capsys)
+    assert default["patients"] == camus["patients"] and default["ef_convention"] == "camus"
+    assert camus["ef_convention"] == "camus" and geometric["ef_convention"] == "geometric"
 
 
 def test_predict_patient_file_in_the_camus_convention(tmp_path: Path) -> None:

@@ -124,16 +124,20 @@ def run_volumes(args: argparse.Namespace) -> int:
     import math
 
     from lunet.data.summary import SYNTHETIC_NOTE, is_synthetic
+    from lunet.evaluation.clinical import default_simpson_options
     from lunet.evaluation.evaluate import json_safe, reference_volumes
 
     result = reference_volumes(args.data, **_simpson(args))
     synthetic = is_synthetic(args.data)
+    convention = default_simpson_options(synthetic, args.ef_convention).convention
     if args.json:  # NaN (missing or degenerate masks) is written as null
         note = {"synthetic": synthetic, "data_note": SYNTHETIC_NOTE if synthetic else ""}
+        note["ef_convention"] = convention
         print(json.dumps(json_safe({**note, **result}), indent=2, allow_nan=False))
         return 0
     if synthetic:
         print(f"*** {SYNTHETIC_NOTE} ***")
+    print(f"Simpson's biplane, {convention} convention")
     print(f"{'patient':<12} {'EDV ml':>8} {'ESV ml':>8} {'EF %':>6}")
     for pid, v in result["patients"].items():
         cells = [f"{v[k]:.1f}" if math.isfinite(v[k]) else "nan" for k in ("edv_ml", "esv_ml", "ef_percent")]
