@@ -134,3 +134,44 @@ def test_phantom_root_is_recognised(tmp_path):
     assert not is_phantom_root(tmp_path)
     (tmp_path / "patient0001" / "phantom_truth.json").write_text("{}")
     assert is_phantom_root(tmp_path)
+
+
+def test_lunet_folds_writes_the_official_lists_on_camus(tmp_path, monkeypatch, capsys):
+    from types import SimpleNamespace
+
+    from lunet.cli import main
+
+    patients = camus_training_set()
+    dataset = SimpleNamespace(patients=patients, with_ground_truth=patients)
+    monkeypatch.setattr("lunet.data.camus.scan_camus", lambda root: dataset)
+    (tmp_path / "camus").mkdir()
+    assert main(["folds", str(tmp_path / "camus"), "--out", str(tmp_path / "official")]) == 0
+    assert "10 official folds of 500 patients" in capsys.readouterr().out
+    for name in ("subGroup1_testing.txt", "subGroup10_training.txt"):
+        assert _ids(tmp_path / "official" / name) == _ids(official_folds_dir() / name)
+    assert main(["folds", str(tmp_path / "camus"), "--out", str(tmp_path / "gen"), "--generated"]) == 0
+    assert "10 generated folds" in capsys.readouterr().out
+    assert _ids(tmp_path / "gen" / "subGroup1_testing.txt") != _ids(
+        official_folds_dir() / "subGroup1_testing.txt"
+    )
+
+
+def test_training_selects_the_official_fold_on_camus(tmp_path):
+    from types import SimpleNamespace
+
+    from lunet.config import TrainConfig
+    from lunet.training.fit import select_fold
+
+    index = [
+        {"patient_id": p.patient_id, "quality": p.image_quality, "ef_percent": p.ef_percent, "has_gt": True}
+        for p in camus_training_set()
+        for _ in range(4)
+    ]
+    cache = SimpleNamespace(index=index)
+    (tmp_path / "camus").mkdir()
+    config = TrainConfig.create(data=str(tmp_path / "camus"), fold=3)
+    fold = select_fold(config, cache, tmp_path / "run")
+    assert fold.test == official_folds()[2].test and fold.train == official_folds()[2].train
+    assert _ids(tmp_path / "run" / "folds" / "subGroup3_testing.txt") == fold.test
+    generated = select_fold(config.replace(generated_folds=True), cache, tmp_path / "run2")
+    assert generated.test != fold.test and len(generated.test) == 50
