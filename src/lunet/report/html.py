@@ -69,23 +69,18 @@ def _figure_section(title: str, png: bytes | None, alt: str, caption: str) -> st
 
 def _ef_agreement_html(runs: list[RunData]) -> str:
     """EF agreement of every run and reference (Table III): corr and MAE with their 95 % bootstrap CIs."""
-    from lunet.report.tables import format_number
-
-    def cell(stats: dict, key: str) -> str:
-        low, high = (stats.get(f"{key}_ci") or [None, None])[:2]
-        interval = (
-            f" [{format_number(low)}, {format_number(high)}]" if low is not None and high is not None else ""
-        )
-        return html.escape(format_number(stats.get(key)) + interval)
+    from lunet.evaluation.display import agreement_cells
 
     items = []
     for run in runs:
-        for row in run.tables.get("table3", {}).get("rows", []):
+        for row in run.tables["table3"]["rows"]:
             ef = row.get("ef_percent") or {}
+            corr, loa, mae = agreement_cells(ef)
             items.append(
                 f"<li>{html.escape(run.label)} / {html.escape(str(row.get('model')))} vs "
                 f"{html.escape(str(row.get('reference')))} (n = {ef.get('n', '–')}): "
-                f"EF corr {cell(ef, 'corr')}, MAE {cell(ef, 'mae')} points</li>"
+                f"EF corr {html.escape(corr)}, bias ± 1.96 SD {html.escape(loa)}, "
+                f"MAE {html.escape(mae)} points</li>"
             )
     if not items:
         return ""
