@@ -15,7 +15,7 @@ control (:mod:`lunet.inference.qc`) all take them from :class:`OutlierThresholds
   per-patient counts sit beside it.
 - *Anatomical*, per image: simplicity or convexity of the predicted LV cavity or "Myo" structure below the
   lowest value seen on expert annotations. RU-Net Table I is scrambled in the text extraction ("LV 0.741
-  0.529 / Myo 0.960 0.694" under "Sp Cx"); our reading (method-notes): LV Sp 0.741, LV Cx 0.960, Myo Sp
+  0.529 / Myo 0.960 0.694" under "Sp Cx"); our reading: LV Sp 0.741, LV Cx 0.960, Myo Sp
   0.529, Myo Cx 0.694. NaN (an empty structure) counts as an outlier. It needs no ground truth.
 - Which structure is "Myo"? LU-Net measures Sp and Cx "of the corresponding segmented contours" (the
   endocardial and epicardial contours). The myocardium *region* is a horseshoe around the cavity (Sp

@@ -1,6 +1,6 @@
 """The papers' published CAMUS figures, and "ours vs paper" beside our tables.
 
-Sources (text extractions in ``shared/seeds``; our reading in ``shared/design/method-notes.md``):
+Sources (read from the papers' text; where their tables are scrambled, our reading is stated here):
 LU-Net (Leclerc et al., TUFFC 2020) Tables I–IV and Sec. V-D; RU-Net (Leclerc et al., IUS 2019) Table II;
 the CAMUS U-Net1 row (Leclerc et al., TMI 2019, online test set of 50 patients, per instant). Means only
 (the tables print mean ± SD); outlier percentages are ``count / images`` (LU-Net Table II: 1624 images of

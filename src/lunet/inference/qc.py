@@ -2,7 +2,7 @@
 
 A prediction is flagged when a structure is empty, split into several components, has holes, or when its
 simplicity or convexity falls below the lowest value seen on expert annotations (RU-Net Table I). The
-extracted table is scrambled; our reading (docs: ``method-notes.md``) is LV Sp ≥ 0.741, LV Cx ≥ 0.960,
+extracted table is scrambled; our reading (:mod:`lunet.evaluation.outliers`) is LV Sp ≥ 0.741, LV Cx ≥ 0.960,
 Myo Sp ≥ 0.529, Myo Cx ≥ 0.694. The paper segments LV_Endo and LV_Epi, and a thin open myocardial band has
 a convexity near 0.3 even on expert masks, so the "Myo" bounds are applied to the LV_Epi shape (LV ∪
 myocardium), as in :mod:`lunet.evaluation.outliers` (whose bounds are used). Empty and component checks
