@@ -145,3 +145,9 @@ def test_folder_with_bombs_still_predicts_the_rest(tmp_path: Path) -> None:
     assert {name for name, r in rows.items() if r["status"] == "error"} == bad
     assert all(name in rows[name]["error"] for name in bad)
     assert code == 3  # some inputs bad, the rest predicted
+    only_bad = ["predict", "--model", str(bundle), str(folder / "bomb.png"), str(folder / "liar.mhd")]
+    assert main([*only_bad, "--out", str(tmp_path / "out2"), *args]) == 2  # every input bad
+    raised = ["--max-frames", "4000", "--max-decoded-mb", "4000", "--out", str(tmp_path / "out3"), *args]
+    assert main(["predict", "--model", str(bundle), str(folder / "long.dcm"), *raised]) == 2
+    with open(tmp_path / "out3" / "summary.csv") as handle:  # past the raised limit: the truncated data
+        assert "pixel data truncated" in handle.read()

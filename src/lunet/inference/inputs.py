@@ -97,12 +97,20 @@ _LAST_FILE: list[tuple[tuple[str, int, int], Any]] = []
 
 
 def cached_file(path: Path, load: Callable[[Path], Any]) -> Any:
-    """``load(path)``, reusing the previous result while ``path`` (name, size, mtime) is the same file."""
+    """``load(path)``, reusing the previous result while ``path`` (name, size, mtime) is the same file.
+
+    A :class:`ValueError` of ``load`` is remembered too: the other frames of a broken file fail at once.
+    """
     stat = path.stat()
     key = (str(path), stat.st_size, stat.st_mtime_ns)
-    if _LAST_FILE and _LAST_FILE[0][0] == key:
-        return _LAST_FILE[0][1]
-    _LAST_FILE.clear()
-    value = load(path)
-    _LAST_FILE.append((key, value))
+    if not (_LAST_FILE and _LAST_FILE[0][0] == key):
+        _LAST_FILE.clear()
+        try:
+            value: Any = load(path)
+        except ValueError as err:
+            value = err
+        _LAST_FILE.append((key, value))
+    value = _LAST_FILE[0][1]
+    if isinstance(value, ValueError):
+        raise type(value)(*value.args) from None  # a fresh one: no traceback piled up frame after frame
     return value
