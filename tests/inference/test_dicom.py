@@ -145,3 +145,17 @@ def test_codec_not_installed_and_damaged_data_are_said_in_words(tmp_path: Path) 
         _read(tmp_path / "jls.dcm")
     with pytest.raises(InputFormatError, match=r"jpeg\.dcm: pixel data cannot be decoded \(JPEG Baseline"):
         _read(tmp_path / "jpeg.dcm")
+
+
+def test_cut_png_is_said_in_words(tmp_path: Path) -> None:
+    from PIL import Image
+
+    path = tmp_path / "cut.png"
+    Image.fromarray(echo_like(64, 64)).save(path)
+    path.write_bytes(path.read_bytes()[:-2000])
+    (item,), _ = expand_inputs([path])
+    with pytest.raises(InputFormatError, match=r"cut\.png: image data damaged or cut short$"):
+        read_item(item, (0.3, 0.3))
+    path.write_bytes(b"not a png at all")
+    _, errors = expand_inputs([path])
+    assert errors[0][1].endswith("cut.png: unreadable image (not a PNG/JPEG, or damaged)")

@@ -41,7 +41,10 @@ def _dcmread(path: Path, stop_before_pixels: bool) -> Any:
         except InvalidDicomError:
             ds = pydicom.dcmread(path, stop_before_pixels=stop_before_pixels, force=True)
     except (InvalidDicomError, EOFError, OSError, ValueError, KeyError, TypeError, AttributeError) as err:
-        raise InputFormatError(f"{path}: not a readable DICOM file (the header is damaged: {err})") from None
+        logger.debug("%s: pydicom: %s: %s", path, type(err).__name__, err)
+        raise InputFormatError(
+            f"{path}: not a readable DICOM file (not DICOM, or its header is damaged or cut short)"
+        ) from None
     if "Rows" not in ds:
         raise InputFormatError(
             f"{path}: not a DICOM image (no DICOM preamble or no Rows/Columns in the header)"

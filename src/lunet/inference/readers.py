@@ -233,7 +233,8 @@ def _png_size(path: Path, limits: SizeLimits) -> tuple[int, int]:
     except Image.DecompressionBombError as err:
         raise InputFormatError(f"{path}: refused by Pillow's decompression-bomb guard ({err})") from None
     except (OSError, UnidentifiedImageError, SyntaxError) as err:
-        raise InputFormatError(f"{path}: unreadable image ({err})") from None
+        logger.debug("%s: Pillow: %s", path, err)
+        raise InputFormatError(f"{path}: unreadable image (not a PNG/JPEG, or damaged)") from None
     problem = limits.problem(rows, cols, 1, bands)
     if problem:
         raise InputFormatError(f"{path}: {problem}")
@@ -255,7 +256,8 @@ def _read_png(item: InputItem, spacing: Sequence[float] | None, limits: SizeLimi
     except Image.DecompressionBombError as err:
         raise InputFormatError(f"{item.path}: refused by Pillow's decompression-bomb guard ({err})") from None
     except (OSError, UnidentifiedImageError, SyntaxError) as err:
-        raise InputFormatError(f"{item.path}: unreadable image ({err})") from None
+        logger.debug("%s: Pillow: %s", item.path, err)
+        raise InputFormatError(f"{item.path}: image data damaged or cut short") from None
     return LoadedImage(item, to_grayscale(array), check_spacing(item.path, spacing))
 
 
