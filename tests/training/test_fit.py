@@ -152,5 +152,14 @@ def test_lightning_lines_are_printed_once_when_the_root_logger_is_configured(mon
     monkeypatch.setattr(root, "handlers", [Collect()])
     route_lightning_logs()
     assert top.handlers == []
-    logging.getLogger("lightning.pytorch.utilities.rank_zero").warning("GPU available: False")
-    assert seen == ["GPU available: False"]
+    rank_zero = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    gpu = "GPU available: False, used: False (test_fit)"  # a line no Trainer of this process printed
+    for message in (
+        gpu,
+        "💡 Tip: try our cloud",
+        gpu,
+        "other",
+        "`Trainer.fit` stopped: `max_epochs=4` reached.",
+    ):
+        rank_zero.warning(message)
+    assert seen == [gpu, "other"]  # once per fact, no advertising

@@ -188,10 +188,13 @@ def write_run_files(config: TrainConfig, run_dir: Path) -> None:
     )
 
 
-class _OncePerProcess(logging.Filter):
-    """Drop Lightning's advertising tips; pass each hardware line ("GPU available: ...") once per process."""
+class _LightningNoise(logging.Filter):
+    """Drop Lightning's advertising tips and its "`Trainer.fit` stopped" line (``training.json`` and the
+    outcome line of :func:`train` say it, with the reason); pass each hardware line ("GPU available: ...")
+    once per process."""
 
     HARDWARE = ("GPU available", "TPU available", "HPU available")
+    DROPPED = ("💡 Tip:", "`Trainer.fit` stopped:")
 
     def __init__(self) -> None:
         super().__init__()
@@ -199,7 +202,7 @@ class _OncePerProcess(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if "Tip:" in message[:12]:
+        if message.startswith(self.DROPPED):
             return False
         if message.startswith(self.HARDWARE):
             if message in self.seen:
@@ -208,7 +211,7 @@ class _OncePerProcess(logging.Filter):
         return True
 
 
-_ONCE = _OncePerProcess()
+_NOISE = _LightningNoise()
 
 
 def route_lightning_logs() -> None:
@@ -217,7 +220,7 @@ def route_lightning_logs() -> None:
     ``import lightning`` gives its top logger a console handler of its own while letting records propagate,
     so where the application has configured the root logger (``lunet``'s CLI does) every Lightning line is
     printed twice. Then Lightning's handler is removed and the root handler prints it. Every ``Trainer``
-    announces the hardware and may advertise a product: those lines are filtered (see ``_OncePerProcess``).
+    announces the hardware and may advertise a product: those lines are filtered (see ``_LightningNoise``).
     """
     import lightning
 
@@ -226,8 +229,8 @@ def route_lightning_logs() -> None:
     if logging.getLogger().handlers and console in top.handlers and top.propagate:
         top.removeHandler(console)
     rank_zero = logging.getLogger("lightning.pytorch.utilities.rank_zero")
-    if _ONCE not in rank_zero.filters:
-        rank_zero.addFilter(_ONCE)
+    if _NOISE not in rank_zero.filters:
+        rank_zero.addFilter(_NOISE)
 
 
 def train(
