@@ -93,3 +93,18 @@ def test_frame_phases_and_common_grid_align_two_views():
 def test_bad_kind_is_refused():
     with pytest.raises(ValueError, match="unknown sequence kind"):
         detect_phases(_half(), kind="beats")
+
+
+def test_phantom_half_sequences_give_ed_es_at_the_true_frames():
+    from lunet.data.synthetic import PhantomOptions, render_patient
+    from lunet.inference.sequence import lv_area_curve
+
+    patient = render_patient(3, seed=0, size="256", options=PhantomOptions(intermediate_frames=10))
+    for view in patient.views.values():
+        area = lv_area_curve(view.frame_labels, view.spacing)  # the phantom's truth, ED → ES
+        n = len(area)
+        assert n == 12
+        phases = detect_phases(area, kind="half")
+        assert (phases.ed_frames, phases.es_frames, phases.flagged) == ((0,), (n - 1,), ())
+        stored = detect_phases(area[::-1], kind="half")  # as written when the file runs ES → ED
+        assert (stored.ed_frames, stored.es_frames) == ((n - 1,), (0,))
