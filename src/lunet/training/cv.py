@@ -17,10 +17,16 @@ import logging
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lunet.config import TrainConfig
 from lunet.io import write_text_atomic
 from lunet.training.fit import CHECKPOINTS, RunFolderError, check_config, train, write_run_files
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from lunet.boxes import BoxKey
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +93,7 @@ def gather_predictions(config: TrainConfig, run_dir: str | Path, folds: Iterable
         raise RunFolderError(f"{run_dir}: no finished fold (fold_K/predictions) to gather")
     write_run_files(config.replace(data=str(Path(config.data.root).resolve())), run_dir)
     for sub in ("predictions", "predictions_o1"):
-        boxes: dict = {}
+        boxes: dict[BoxKey, np.ndarray] = {}
         for k in done:
             src = run_dir / f"fold_{k}" / sub
             if not src.is_dir():
