@@ -219,7 +219,8 @@ def format_summary(rows: list[dict[str, Any]], settings: DemoSettings, seconds: 
         f"**{SYNTHETIC_BANNER}**",
         "",
         f"{settings.patients} synthetic patients, fold {settings.fold} of {settings.n_folds} held out, "
-        f"{settings.size}×{settings.size} inputs, the same budget of {settings.epochs} epochs per model"
+        f"{settings.size}×{settings.size} inputs, the same budget of {settings.epochs} "
+        f"epoch{'s' if settings.epochs != 1 else ''} per model"
         + (f" (early stopping, patience {settings.patience})" if settings.patience else "")
         + f", total {seconds / 60:.1f} min.",
         "",
