@@ -138,3 +138,19 @@ def test_bad_files_name_the_file(tmp_path):
         TrainConfig.from_json(path)
     with pytest.raises(ConfigError, match="no such config file"):
         TrainConfig.from_json(tmp_path / "missing.json")
+
+
+def test_check_config_names_what_is_wrong_before_any_work(tmp_path):
+    from lunet.models.registry import UnknownModelError
+    from lunet.training.fit import RunFolderError, check_config
+
+    good = TrainConfig.create(data=str(tmp_path), model="runet", model_overrides={"dil": 3})
+    check_config(good)
+    with pytest.raises(UnknownModelError, match="has no option sift"):
+        check_config(good.replace(model_overrides={"sift": 1}))
+    with pytest.raises(RunFolderError, match="fold-list folder not found"):
+        check_config(good.replace(folds_dir=str(tmp_path / "nope")))
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(RunFolderError, match="must be a folder"):
+        check_config(good.replace(cache=str(tmp_path / "file")))
+    check_config(good.replace(data=str(tmp_path / "later")), data_exists=False)
