@@ -30,10 +30,12 @@ import numpy as np
 import torch
 
 from lunet.bundle import save_bundle
+from lunet.data.preprocess import crop_source_size
 from lunet.inference.export import export_onnx
 from lunet.inference.onnx_runtime import make_session, physical_cores
 from lunet.models import MODELS, create_model
 from lunet.models.outputs import final_logits, predicted_box
+from lunet.models.roi import uses_crop_source
 
 
 def _sync(device: str) -> None:
@@ -86,6 +88,7 @@ def _outputs(out: object) -> tuple[torch.Tensor, ...]:
 def bench_model(name: str, args: argparse.Namespace, tmp: Path) -> list[dict[str, object]]:
     torch.manual_seed(0)
     model = create_model(name).eval()
+    native = uses_crop_source(model)
     flops = flops_per_image(model, args.size)
     folder = save_bundle(tmp / name, model, {"model": name, "size": args.size})
     model = model.to(args.device)
@@ -93,17 +96,19 @@ def bench_model(name: str, args: argparse.Namespace, tmp: Path) -> list[dict[str
     sessions = {"ort": make_session(export_onnx(folder, tmp / f"{name}.onnx"), threads=args.threads)}
     for batch in args.batches:
         x = torch.rand(batch, 1, args.size, args.size, device=args.device)
+        side = crop_source_size(args.size)  # LU-Net crops its ROI from the frame at 2S
+        extra = {"crop_source": torch.rand(batch, 1, side, side, device=args.device)} if native else {}
         if args.channels_last:
             model = model.to(memory_format=torch.channels_last)
             x = x.to(memory_format=torch.channels_last)
         with torch.inference_mode():
-            eager = timed(lambda: _outputs(model(x)), args.repeats, args.device)  # noqa: B023
+            eager = timed(lambda: _outputs(model(x, **extra)), args.repeats, args.device)  # noqa: B023
         row = {"model": name, "batch": batch, "gflop": flops / 1e9,
                "torch_ms": eager * 1e3 / batch}  # fmt: skip
         if not args.no_onnx:
             fixed = export_onnx(folder, tmp / f"{name}_b{batch}.onnx", fixed_batch=batch)
             sessions[f"fixed{batch}"] = make_session(fixed, threads=args.threads)
-            feed = {"image": x.float().contiguous().cpu().numpy()}
+            feed = {k: v.float().contiguous().cpu().numpy() for k, v in {"image": x, **extra}.items()}
             for key, column in (("ort", "ort_ms"), (f"fixed{batch}", "ort_fixed_ms")):
                 run = sessions[key].run
                 row[column] = timed(lambda r=run, f=feed: r(None, f), args.repeats) * 1e3 / batch

@@ -98,30 +98,33 @@ def lv_dice(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def bench_model(name: str, bundle: Path, pair: dict, args: argparse.Namespace, tmp: Path) -> list[dict]:
     from lunet.bundle import read_bundle_meta
     from lunet.inference.backends import Predictor
-    from lunet.inference.export import export_onnx, output_names
+    from lunet.inference.export import export_onnx
     from lunet.inference.onnx_runtime import make_session
-    from lunet.inference.predict import prepare_image
+    from lunet.inference.predict import network_inputs
     from lunet.inference.quantize import phantom_calibration, quantize_onnx
     from lunet.inference.sequence import SequenceOptions, analyse, predict_cine
     from lunet.inference.sequence_io import Cine
 
     fp32 = export_onnx(bundle, tmp / f"{name}.onnx")
     int8 = quantize_onnx(fp32, tmp / f"{name}.int8.onnx", phantom_calibration(args.calibration, SIZE))
-    names, meta = output_names(name), read_bundle_meta(bundle)
-    batch = np.stack([prepare_image(f, sp, SIZE) for fr, _, sp in pair.values() for f in fr])[:, None]
+    meta = read_bundle_meta(bundle)
     rows, labels = [], {}
     for precision, path in (("fp32", fp32), ("int8", int8)):
         session = make_session(path, threads=args.threads, providers=["CPUExecutionProvider"])
-        run = lambda b, s=session: s.run(names, {"image": b})  # noqa: E731
+        inputs = [i.name for i in session.get_inputs()]
+        names = [o.name for o in session.get_outputs()]
+        run = lambda feeds, s=session, n=names: s.run(n, feeds)  # noqa: E731
+        predictor = Predictor(name, SIZE, names, "onnx", meta, run, inputs)
+        frames = [network_inputs(f, sp, predictor) for fr, _, sp in pair.values() for f in fr]
+        batch = [np.stack(arrays)[:, None] for arrays in zip(*frames)]  # image (+ LU-Net's crop source)
 
-        def network(run=run) -> float:
+        def network(run=run, inputs=inputs, batch=batch) -> float:
             start = time.perf_counter()
-            for i in range(0, len(batch), args.batch):
-                run(np.ascontiguousarray(batch[i : i + args.batch]))
+            for i in range(0, len(batch[0]), args.batch):
+                run({k: np.ascontiguousarray(b[i : i + args.batch]) for k, b in zip(inputs, batch)})
             return time.perf_counter() - start
 
         seconds = best_of(network, args.repeats)
-        predictor = Predictor(name, SIZE, names, "onnx", meta, run)
         cines = {
             v: Cine(Path(f"{v}.nii.gz"), "nifti", fr, sp, hint="half") for v, (fr, _, sp) in pair.items()
         }
@@ -131,8 +134,8 @@ def bench_model(name: str, bundle: Path, pair: dict, args: argparse.Namespace, t
         end_to_end = time.perf_counter() - start
         labels[precision] = results
         row = {
-            "model": name, "precision": precision, "net frames/s": len(batch) / seconds,
-            "net ms/frame": 1000 * seconds / len(batch), "e2e frames/s": len(batch) / end_to_end,
+            "model": name, "precision": precision, "net frames/s": len(batch[0]) / seconds,
+            "net ms/frame": 1000 * seconds / len(batch[0]), "e2e frames/s": len(batch[0]) / end_to_end,
         }  # fmt: skip
         if "logits" in names and args.trained.get(name):
             truth = np.concatenate([lab for _, lab, _ in pair.values()])

@@ -100,7 +100,7 @@ def plain_seconds(
     start = math.nan
     for i, batch in enumerate(batches):
         with autocast:
-            out = model(batch["image"], batch["box"]) if needs_box else model(batch["image"])
+            out = model(batch["image"], crop_box=batch["box"]) if needs_box else model(batch["image"])
             loss, _ = composite_loss(out, batch, loss_config)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -23,6 +23,18 @@ import numpy as np
 
 from lunet.data.labels import Label
 
+#: Default margin ``m`` of the reference boxes (LU-Net-m5). A model hyper-parameter (``box_margin`` of every
+#: model with a box); this constant is only its default.
+DEFAULT_BOX_MARGIN = 0.05
+
+
+def check_box_margin(box_margin: float, name: str) -> float:
+    """``box_margin`` as a float in [0, 1); ``ValueError`` naming the model ``name`` otherwise."""
+    if not 0.0 <= float(box_margin) < 1.0:
+        raise ValueError(f"{name}: box_margin must be in [0, 1), got {box_margin}")
+    return float(box_margin)
+
+
 #: Labels inside the LU-Net reference box (the epicardium: LV cavity ∪ myocardium).
 BOX_LABELS: tuple[int, ...] = (int(Label.LV), int(Label.MYO))
 

@@ -28,19 +28,26 @@ def exported(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
 def test_onnx_matches_torch(exported: Path) -> None:
     import torch
 
-    from lunet.models.outputs import final_logits, predicted_box
+    from lunet.inference.export import output_getters
 
     onnx_pred = load_predictor(exported, backend="onnx")
     assert onnx_pred.backend == "onnx"
     model, meta = load_bundle(exported)
     rng = np.random.default_rng(0)
     batch = rng.random((3, 1, SIZE, SIZE), dtype=np.float32)  # batch 3 ≠ the export's example: dynamic axis
-    got = onnx_pred(batch)
+    source = rng.random((3, 1, 2 * SIZE, 2 * SIZE), dtype=np.float32)
+    native = meta["model"] == "lunet"  # default crop_grid: ROI from the crop source, composed by the runtime
+    assert onnx_pred.inputs == (["image", "crop_source"] if native else ["image"])
+    assert onnx_pred.outputs == (["roi_logits", "box"] if native else ["logits"])
+    got = onnx_pred(batch, source if native else None)
     with torch.no_grad():
-        out = model(torch.from_numpy(batch))
-    np.testing.assert_allclose(got["logits"], final_logits(out).numpy(), atol=1e-4, rtol=0)
-    if meta["model"] == "lunet":
-        np.testing.assert_allclose(got["box"], predicted_box(out).numpy(), atol=1e-5, rtol=0)
+        kwargs = {"crop_source": torch.from_numpy(source)} if native else {}
+        out = model(torch.from_numpy(batch), **kwargs)
+    for name in onnx_pred.outputs:
+        want = output_getters()[name](out).numpy()
+        np.testing.assert_allclose(got[name], want, atol=1e-5 if name == "box" else 1e-4, rtol=0)
+    with pytest.raises(ValueError, match=r"crop_source|expected"):
+        onnx_pred(batch, None if native else source[:, :, :SIZE, :SIZE][:2])
 
 
 def test_predict_masks_identical_across_backends(exported: Path, tmp_path: Path) -> None:

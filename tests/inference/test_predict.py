@@ -13,7 +13,9 @@ from PIL import Image
 
 from lunet.cli import main
 from lunet.data.camus_io import read_image, write_image
-from lunet.inference.predict import PredictOptions, labels_on_grid, predict_paths, prepare_image
+from lunet.data.preprocess import prepare_image
+from lunet.models.postprocess import labels_on_grid
+from lunet.inference.predict import PredictOptions, predict_paths
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +55,7 @@ def test_masks_match_the_model_on_the_original_grid(tmp_path: Path, unet_bundle:
     model, _ = load_bundle(unet_bundle)
     with torch.no_grad():
         logits = model(
-            torch.from_numpy(prepare_image(image.astype(np.float32), (0.35, 0.2), SIZE))[None, None]
+            torch.from_numpy(prepare_image(image.astype(np.float32), (0.35, 0.2), SIZE)[0])[None, None]
         )
     np.testing.assert_array_equal(mask, labels_on_grid(logits[0].numpy(), (90, 70)))
     record = json.loads((tmp_path / "out" / "json" / "case.json").read_text())
@@ -145,11 +147,11 @@ def test_streams_in_batches(tmp_path: Path, unet_bundle: Path, monkeypatch: pyte
         predictor = real(*args, **kwargs)
         run = predictor._run
 
-        def wrapped(batch: np.ndarray) -> list[np.ndarray]:
-            calls.append(batch.shape[0])
+        def wrapped(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+            calls.append(feeds["image"].shape[0])
             done = len(list((tmp_path / "out" / "json").glob("*.json"))) if (tmp_path / "out").exists() else 0
             assert done == sum(calls[:-1])  # the previous batches are on disk before the next one runs
-            return run(batch)
+            return run(feeds)
 
         predictor._run = wrapped
         return predictor

@@ -122,4 +122,4 @@ def test_create_model_errors():
         create_model("resnet")
     with pytest.raises(UnknownModelError, match="no option"):
         create_model("unet1", dil=3)
-    assert create_model("lunet", margin=0.15).margin == 0.15
+    assert create_model("lunet", box_margin=0.15).box_margin == 0.15

@@ -48,7 +48,7 @@ def test_lunet_output_geometry():
     rows, cols = torch.meshgrid(torch.arange(64) + 0.5, torch.arange(64) + 0.5, indexing="ij")
     outside = (cols < x0 - 1) | (cols > x1 + 1) | (rows < y0 - 1) | (rows > y1 + 1)
     assert torch.all(labels[outside] == 0), "outside the box the background must win"
-    assert model.margin == 0.05
+    assert model.box_margin == 0.05
 
 
 def test_oracle_with_the_whole_image_box_is_unet1():

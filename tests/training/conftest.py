@@ -11,18 +11,27 @@ from lunet.boxes import reference_box
 def write_tiny_cache(folder, n_patients=4, size=64, seed=0):
     """A complete cache in the layout of ``lunet.data.cache`` with ellipse 'hearts' (4 frames per patient)."""
     rng = np.random.default_rng(seed)
-    rows, cols = np.mgrid[:size, :size]
     images, labels, entries = [], [], []
+    source_images, source_labels = [], []
+
+    def frame(side: int, cy: float, cx: float, a: float, b: float) -> tuple[np.ndarray, np.ndarray]:
+        # pixel centres of a side × side grid in the coordinates of the size × size grid
+        rows, cols = (np.mgrid[:side, :side] + 0.5) * size / side - 0.5
+        r = ((rows - cy) / a) ** 2 + ((cols - cx) / b) ** 2
+        label = np.where(r < 1, 1, np.where(r < 1.6, 2, 0)).astype(np.uint8)
+        return (0.2 + 0.6 * (label == 2) + 0.1 * rng.random((side, side))).astype(np.float32), label
+
     for p in range(n_patients):
         for view in ("2CH", "4CH"):
             for instant in ("ED", "ES"):
                 cy, cx = size / 2 + rng.uniform(-6, 6, 2)
                 a, b = rng.uniform(10, 14), rng.uniform(5, 8)
-                r = ((rows - cy) / a) ** 2 + ((cols - cx) / b) ** 2
-                label = np.where(r < 1, 1, np.where(r < 1.6, 2, 0)).astype(np.uint8)
-                image = (0.2 + 0.6 * (label == 2) + 0.1 * rng.random((size, size))).astype(np.float32)
+                image, label = frame(size, cy, cx, a, b)
                 images.append(image)
                 labels.append(label)
+                source_image, source_label = frame(2 * size, cy, cx, a, b)  # the crop source (2S)
+                source_images.append(source_image)
+                source_labels.append(source_label)
                 entries.append(
                     {
                         "patient_id": f"patient{p + 1:04d}",
@@ -38,6 +47,8 @@ def write_tiny_cache(folder, n_patients=4, size=64, seed=0):
     arrays = {
         "images": np.stack(images),
         "labels": np.stack(labels),
+        "source_images": np.stack(source_images),
+        "source_labels": np.stack(source_labels),
         "spacing": np.full((n, 2), 0.5),
         "original_spacing": np.full((n, 2), 0.25),
         "original_shape": np.tile([2 * size, 2 * size], (n, 1)).astype(np.int64),

@@ -132,6 +132,18 @@ def test_box_models_write_boxes_and_o1(model, phantom_data, tmp_path):
     meta = load_bundle(run)[1]
     assert "margin" not in meta["overrides"]
     assert TrainConfig.from_dict(meta["config"]).model.box_margin == 0.05
+    assert meta["overrides"]["box_margin"] == 0.05  # the margin lives in the model
+    if model == "lunet":  # RUN/predictions (ROI from the cache's 2S source) == `lunet predict` on the files
+        from lunet.inference.predict import PredictOptions, predict_paths
+
+        files = sorted(phantom_data.rglob(f"{rows[0]['patient']}_?CH_E?.nii.gz"))
+        assert len(files) == 4
+        options = PredictOptions(backend="torch", overlay=False, progress=False)
+        assert predict_paths(run, files, tmp_path / "predict", options).n_done == 4
+        for file in files:
+            mine = read_image(tmp_path / "predict" / "masks" / file.name)[0]
+            theirs = read_image(run / "predictions" / file.parent.name / file.name)[0]
+            np.testing.assert_array_equal(mine, theirs)
 
 
 def test_lightning_lines_are_printed_once_when_the_root_logger_is_configured(monkeypatch):

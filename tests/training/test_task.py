@@ -81,7 +81,7 @@ def test_lunet_warmup_crops_with_the_reference_box():
 
     torch.manual_seed(0)
     model = create_model("lunet").eval()  # eval: BatchNorm running stats, so two passes agree
-    task = SegmentationTask(model, LossConfig(), OptimConfig(), warmup_reference_box_epochs=1)
+    task = SegmentationTask(model, LossConfig(), OptimConfig(), warmup_reference_box_epochs=1, crops_roi=True)
     batch = {**_batch(), "image": torch.rand(2, 1, 64, 64), "label": torch.zeros(2, 64, 64, dtype=torch.long)}
     task.train()
     model.eval()

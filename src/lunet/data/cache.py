@@ -4,6 +4,9 @@ Layout of ``cache_dir`` (N = annotated frames, 4 per readable patient; S = size)
 
 - ``images.npy`` float32 ``(N, S, S)``: :func:`lunet.data.preprocess.prepare_image` (resized, then min–max);
 - ``labels.npy`` uint8 ``(N, S, S)`` (nearest; zeros without ground truth);
+- ``source_images.npy`` float32 ``(N, 2S, 2S)`` and ``source_labels.npy`` uint8 ``(N, 2S, 2S)``: the same
+  frames prepared at :func:`lunet.data.preprocess.crop_source_size` (2S), the source that LU-Net and the
+  oracle crop their ROI (and its training target) from (``lunet.models.roi``); 5× the bytes of the S×S arrays;
 - ``spacing.npy`` float64 ``(N, 2)`` after resize, ``original_spacing.npy`` ``(N, 2)``, ``original_shape.npy``
   int64 ``(N, 2)``, all ``(row_mm, col_mm)`` / ``(rows, cols)``;
 - ``box0.npy`` float64 ``(N, 4)``: ``lunet.boxes.reference_box(label, margin=0)`` on the resized label
@@ -28,15 +31,21 @@ import numpy as np
 
 from lunet.data.camus_errors import CamusFormatError
 from lunet.data.labels import INSTANTS, VIEWS
-from lunet.data.preprocess import prepare_image, resize_label
+from lunet.data.preprocess import crop_source_size, prepare_image, resize_label
 from lunet.io import atomic_path, write_text_atomic
 from lunet.logs import info_once
 
 logger = logging.getLogger(__name__)
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: the crop source arrays
 MARKER = "complete.json"
-ARRAYS = ("images", "labels", "spacing", "original_spacing", "original_shape", "box0")
+ARRAYS = (
+    "images", "labels", "source_images", "source_labels", "spacing", "original_spacing", "original_shape",
+    "box0",
+)  # fmt: skip
+#: Arrays a hand-made or older cache may lack (then the attributes are ``None``, see
+#: :meth:`CachedImages.require_source`).
+SOURCE_ARRAYS = ("source_images", "source_labels")
 
 
 class CachedItem(NamedTuple):
@@ -73,16 +82,20 @@ def _prepare_patient(args: tuple) -> tuple[str, list[dict] | str]:
     from lunet.boxes import reference_box
 
     record, size = args
+    source_size = crop_source_size(size)
     out = []
     try:
         for view in VIEWS:
             for instant in INSTANTS:
                 echo = record.load(view, instant)
                 image, spacing = prepare_image(echo.image, echo.spacing, size)
+                source, _ = prepare_image(echo.image, echo.spacing, source_size)
                 box = np.full(4, np.nan)
                 label = np.zeros((size, size), np.uint8)
+                source_label = np.zeros((source_size, source_size), np.uint8)
                 if echo.label is not None:
                     label, _ = resize_label(echo.label, echo.spacing, size)
+                    source_label, _ = resize_label(echo.label, echo.spacing, source_size)
                     try:
                         box = reference_box(label, 0.0)
                     except ValueError:
@@ -96,7 +109,8 @@ def _prepare_patient(args: tuple) -> tuple[str, list[dict] | str]:
                     "has_gt": echo.label is not None,
                 }
                 out.append(
-                    {"images": image, "labels": label, "spacing": spacing, "original_spacing": echo.spacing,
+                    {"images": image, "labels": label, "source_images": source, "source_labels": source_label,
+                     "spacing": spacing, "original_spacing": echo.spacing,
                      "original_shape": echo.image.shape, "box0": box, "entry": entry}
                 )  # fmt: skip
     except CamusFormatError as err:
@@ -105,9 +119,14 @@ def _prepare_patient(args: tuple) -> tuple[str, list[dict] | str]:
 
 
 def _shapes(n: int, size: int) -> dict[str, tuple[tuple[int, ...], type]]:
+    from lunet.data.preprocess import crop_source_size
+
+    source = crop_source_size(size)
     return {
         "images": ((n, size, size), np.float32),
         "labels": ((n, size, size), np.uint8),
+        "source_images": ((n, source, source), np.float32),
+        "source_labels": ((n, source, source), np.uint8),
         "spacing": ((n, 2), np.float64),
         "original_spacing": ((n, 2), np.float64),
         "original_shape": ((n, 2), np.int64),
@@ -248,7 +267,8 @@ class CachedImages:
     """Read access to a complete cache (memory-mapped; indexing copies one frame).
 
     Attributes:
-        images, labels, spacing, original_spacing, original_shape, box0: read-only memory maps (see above).
+        images, labels, source_images, source_labels, spacing, original_spacing, original_shape, box0:
+            read-only memory maps (see above).
         index: one dict per row. size: ``S``. meta: the rest of ``index.json``.
 
     Pickling keeps only the folder (DataLoader workers re-open the maps instead of copying the arrays).
@@ -264,9 +284,15 @@ class CachedImages:
         self.size: int = int(meta["size"])
         self.index: list[dict] = meta["entries"]
         self.meta = {k: v for k, v in meta.items() if k != "entries"}
-        arrays = {name: np.load(self.cache_dir / f"{name}.npy", mmap_mode="r") for name in ARRAYS}
+        arrays = {
+            name: np.load(self.cache_dir / f"{name}.npy", mmap_mode="r")
+            for name in ARRAYS
+            if name not in SOURCE_ARRAYS or (self.cache_dir / f"{name}.npy").is_file()
+        }
         self.images: np.ndarray = arrays["images"]
         self.labels: np.ndarray = arrays["labels"]
+        self.source_images: np.ndarray | None = arrays.get("source_images")
+        self.source_labels: np.ndarray | None = arrays.get("source_labels")
         self.spacing: np.ndarray = arrays["spacing"]
         self.original_spacing: np.ndarray = arrays["original_spacing"]
         self.original_shape: np.ndarray = arrays["original_shape"]
@@ -274,6 +300,14 @@ class CachedImages:
         if any(len(array) != len(self.index) for array in arrays.values()):
             raise CamusFormatError(
                 f"{self.cache_dir}: arrays and index.json disagree; delete the folder and rebuild"
+            )
+
+    def require_source(self) -> None:
+        """Raise :class:`CamusFormatError` unless the cache holds the crop-source arrays."""
+        if self.source_images is None or self.source_labels is None:
+            raise CamusFormatError(
+                f"{self.cache_dir}: no crop-source arrays (source_images.npy, source_labels.npy); "
+                "delete the folder and rebuild the cache"
             )
 
     def __getstate__(self) -> dict:

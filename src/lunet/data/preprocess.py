@@ -6,6 +6,10 @@ depth, so 8-bit CAMUS frames, 16-bit DICOM and float inputs are treated alike, a
 positive affine change of the grey levels. The order is fixed: resize first, then normalise
 (:func:`prepare_image`).
 
+Crop source: models that crop a region of interest (LU-Net, the oracle) crop it from a finer copy of the same
+frame, prepared the same way at :func:`crop_source_size` (``CROP_SOURCE_SCALE`` × the network side), in the
+training cache and in ``lunet predict`` alike.
+
 Resizing follows the pixel-edge convention of ``lunet.boxes`` (``align_corners=False``): bilinear for
 images, nearest neighbour for labels, no anti-aliasing; spacing becomes ``spacing × old_shape / new_shape``.
 
@@ -17,12 +21,22 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
+    "crop_source_size",
     "normalize_intensity",
     "prepare_image",
     "resize_image",
     "resize_label",
     "resized_spacing",
 ]
+
+
+#: Side of the crop source in units of the network side (512 for the paper's 256: ~native CAMUS resolution).
+CROP_SOURCE_SCALE = 2
+
+
+def crop_source_size(size: int) -> int:
+    """Side in pixels of the crop source of a network of side ``size``: ``CROP_SOURCE_SCALE × size``."""
+    return CROP_SOURCE_SCALE * int(size)
 
 
 def _shape(size: int | tuple[int, int]) -> tuple[int, int]:
@@ -107,6 +121,17 @@ def normalize_intensity(image: np.ndarray) -> np.ndarray:
 def prepare_image(
     image: np.ndarray, spacing: tuple[float, float], size: int | tuple[int, int]
 ) -> tuple[np.ndarray, tuple[float, float]]:
-    """Network input: :func:`resize_image` then :func:`normalize_intensity`; returns (float32, spacing mm)."""
+    """Network input (or crop source): :func:`resize_image` then :func:`normalize_intensity`.
+
+    The one preparation of an image for a network, in training (the cache) and in ``lunet predict``.
+
+    Args:
+        image: ``(rows, cols)`` any real dtype. spacing: ``(row_mm, col_mm)``.
+        size: ``S`` for ``S × S`` or ``(rows, cols)``.
+
+    Returns:
+        ``(prepared, new_spacing)``: float32 ``(S_rows, S_cols)`` in [0, 1], and the spacing (mm) of its
+        pixels.
+    """
     resized, new_spacing = resize_image(image, spacing, size)
     return normalize_intensity(resized), new_spacing

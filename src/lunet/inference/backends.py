@@ -1,5 +1,9 @@
 """Prediction back-ends: the same ``(B, 1, S, S) → {"logits", "box"}`` call on torch or ONNX Runtime.
 
+Native-crop models (LU-Net, ``crop_grid="native"``) also take the crop source ``(B, 1, 2S, 2S)`` and return
+``{"roi_logits", "box"}``; :func:`lunet.models.postprocess.frame_labels` composes either output on the
+original grid.
+
 ``backend="auto"`` uses ONNX Runtime when ``<bundle>/model.onnx`` exists *and* was exported from the same
 weights (SHA-256 recorded at export); otherwise torch eager. ``"onnx"`` requires a current export; ``"torch"``
 forces eager mode.
@@ -9,14 +13,21 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from lunet.bundle import BundleError, read_bundle_meta
-from lunet.inference.export import ONNX_FILE, bundle_folder, output_names, weights_sha256
+from lunet.inference.export import (
+    ONNX_FILE,
+    bundle_folder,
+    check_predicts_alone,
+    model_io,
+    output_getters,
+    weights_sha256,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -30,9 +41,10 @@ class Predictor:
     Attributes:
         model_name: registry name.
         size: input side S in pixels.
-        outputs: ``["logits"]``, ``["box"]`` or ``["logits", "box"]``.
+        outputs: ``["logits"]``, ``["box"]``, ``["logits", "box"]`` or ``["roi_logits", "box"]``.
         backend: ``"onnx"`` or ``"torch"``.
         meta: the bundle's ``model.json``.
+        inputs: ``["image"]``, or ``["image", "crop_source"]`` for a native-crop model.
     """
 
     model_name: str
@@ -41,20 +53,39 @@ class Predictor:
     backend: str
     meta: dict[str, Any]
     _run: Any
+    inputs: list[str] = field(default_factory=lambda: ["image"])
 
-    def __call__(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+    @property
+    def source_size(self) -> int | None:
+        """Side of the crop source the model takes (2S), or ``None``."""
+        from lunet.data.preprocess import crop_source_size
+
+        return crop_source_size(self.size) if "crop_source" in self.inputs else None
+
+    def __call__(self, batch: np.ndarray, crop_source: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Run a batch.
 
         Args:
             batch: (B, 1, S, S) float32 normalised images.
+            crop_source: (B, 1, 2S, 2S) the same frames prepared at :attr:`source_size`; required when the
+                model takes it.
 
         Returns:
-            ``{"logits": (B, C, S, S) float32, "box": (B, 4) float32}`` (the keys the model has).
+            ``{"logits": (B, C, S, S) float32, "box": (B, 4) float32}`` or ``{"roi_logits", "box"}`` (the keys
+            the model has).
         """
-        batch = np.ascontiguousarray(batch, dtype=np.float32)
-        if batch.ndim != 4 or batch.shape[1:] != (1, self.size, self.size):
-            raise ValueError(f"expected a (B, 1, {self.size}, {self.size}) batch, got {batch.shape}")
-        return dict(zip(self.outputs, self._run(batch)))
+        feeds = {"image": np.ascontiguousarray(batch, dtype=np.float32)}
+        if self.source_size is not None:
+            if crop_source is None:
+                raise ValueError(f"{self.model_name} crops its ROI from a crop source: pass crop_source")
+            feeds["crop_source"] = np.ascontiguousarray(crop_source, dtype=np.float32)
+        elif crop_source is not None:
+            raise ValueError(f"{self.model_name} takes no crop_source")
+        for name, array in feeds.items():
+            side = self.size if name == "image" else self.source_size
+            if array.ndim != 4 or array.shape[1:] != (1, side, side) or len(array) != len(batch):
+                raise ValueError(f"expected a ({len(batch)}, 1, {side}, {side}) {name}, got {array.shape}")
+        return dict(zip(self.outputs, self._run(feeds)))
 
 
 def _onnx_status(model_path: Path, onnx_path: Path, model_name: str) -> str | None:
@@ -75,11 +106,13 @@ def _onnx_status(model_path: Path, onnx_path: Path, model_name: str) -> str | No
     return None
 
 
-def _torch_runner(model_path: Path, names: list[str], device: str, threads: int | None) -> Any:
+def _torch_runner(
+    model_path: Path, model_name: str, device: str, threads: int | None
+) -> tuple[Any, list[str], list[str]]:
+    """``(run, inputs, outputs)``: ``run(feeds)`` returns the outputs as numpy arrays."""
     import torch
 
     from lunet.bundle import load_bundle
-    from lunet.models.outputs import final_logits, predicted_box
 
     if threads:
         torch.set_num_threads(threads)
@@ -87,14 +120,16 @@ def _torch_runner(model_path: Path, names: list[str], device: str, threads: int 
         raise ValueError(f"device {device!r} requested but CUDA is not available")
     model, _ = load_bundle(model_path, map_location="cpu")
     model = model.to(device).eval()
-    getters = {"logits": final_logits, "box": predicted_box}
+    inputs, names = model_io(model_name, model)
+    getters = output_getters()
 
-    def run(batch: np.ndarray) -> list[np.ndarray]:
+    def run(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         with torch.inference_mode():
-            out = model(torch.from_numpy(batch).to(device))
+            tensors = {k: torch.from_numpy(v).to(device) for k, v in feeds.items()}
+            out = model(tensors.pop("image"), **tensors)
             return [getters[n](out).float().cpu().numpy() for n in names]
 
-    return run
+    return run, inputs, names
 
 
 def load_predictor(
@@ -117,7 +152,7 @@ def load_predictor(
     if not model_path.exists():
         raise BundleError(f"{model_path}: no such model file or folder")
     meta = read_bundle_meta(bundle_folder(model_path))
-    names = output_names(meta["model"])
+    check_predicts_alone(meta["model"])
     size = int(meta.get("size", 256))
     onnx_path = bundle_folder(model_path) / ONNX_FILE
     if backend == "int8":  # model.int8.onnx of `lunet export --int8` (lunet.inference.quantize)
@@ -133,9 +168,12 @@ def load_predictor(
 
         session = make_session(onnx_path, threads=threads)
         logger.info("predicting with ONNX Runtime (%s)", onnx_path)
-        return Predictor(meta["model"], size, names, "onnx", meta, lambda b: session.run(names, {"image": b}))
+        inputs = [i.name for i in session.get_inputs()]
+        names = [o.name for o in session.get_outputs()]
+        return Predictor(
+            meta["model"], size, names, "onnx", meta, lambda feeds: session.run(names, feeds), inputs
+        )
     if backend == "auto":
         logger.info("predicting with torch: %s", why_not)
-    return Predictor(
-        meta["model"], size, names, "torch", meta, _torch_runner(model_path, names, device, threads)
-    )
+    run, inputs, names = _torch_runner(model_path, meta["model"], device, threads)
+    return Predictor(meta["model"], size, names, "torch", meta, run, inputs)

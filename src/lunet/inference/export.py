@@ -1,11 +1,15 @@
 """ONNX export of a trained model: the whole forward pass from a normalised image to logits (and box).
 
-For LU-Net the graph holds the localizer, the differentiable crop (``grid_sample``), U-Net1 and the
-paste-back, so ONNX Runtime reproduces ``model(image)`` exactly. Outputs are named ``logits``
-``(B, 4, S, S)`` (full-image o2 logits) and ``box`` ``(B, 4)`` (normalised), whichever the model has; the
-input is ``image`` ``(B, 1, S, S)`` with a dynamic batch axis. BatchNorm is folded into the convolutions
-(eval-mode export). The file records the model name, input size and the SHA-256 of the weights it was exported
-from, so ``lunet predict`` never uses a stale export.
+Inputs: ``image`` ``(B, 1, S, S)`` and, for LU-Net and the oracle with ``crop_grid="native"``
+(:mod:`lunet.models.roi`), ``crop_source`` ``(B, 1, 2S, 2S)`` (the frame prepared at
+``lunet.data.preprocess.crop_source_size``); a dynamic batch axis. Outputs, whichever the model has:
+``logits`` ``(B, C, S, S)`` (full-image logits, o2 for two-stage models) and ``box`` ``(B, 4)`` (normalised);
+a native-crop model exports ``roi_logits`` ``(B, C, h, w)`` and ``box`` instead, and the runtime composes the
+ROI on the original image grid (:func:`lunet.models.postprocess.frame_labels`), as torch does. For LU-Net
+the graph holds the localizer, the differentiable crop (``grid_sample``) and U-Net1, so ONNX Runtime
+reproduces the torch model. BatchNorm is folded into the convolutions (eval-mode export). The file records the
+model name, input size and the SHA-256 of the weights it was exported from, so ``lunet predict`` never uses a
+stale export.
 """
 
 from __future__ import annotations
@@ -49,33 +53,55 @@ def weights_sha256(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
-def output_names(model_name: str) -> list[str]:
-    """ONNX output names of a registered model: ``logits`` and/or ``box``."""
+def check_predicts_alone(model_name: str) -> None:
+    """Raise :class:`BundleError` for a model that needs the reference box as input (the oracle)."""
     from lunet.models.registry import get_spec
 
-    spec = get_spec(model_name)
-    if spec.needs_reference_box:
+    if get_spec(model_name).needs_reference_box:
         raise BundleError(
             f"model {model_name!r} needs the reference box as input; it cannot predict on its own"
         )
-    return [name for name, has in (("logits", spec.has_segmentation), ("box", spec.has_box)) if has]
 
 
-def _wrapper(model: Any, names: list[str]) -> Any:
-    import torch
+def model_io(model_name: str, model: Any) -> tuple[list[str], list[str]]:
+    """Input and output names of a model for prediction (ONNX graph names, back-end dict keys).
 
+    Inputs: ``image`` (+ ``crop_source`` for a native-crop model). Outputs: ``roi_logits`` and ``box`` for a
+    native-crop model, else ``logits`` and/or ``box``.
+    """
+    from lunet.models.registry import get_spec
+    from lunet.models.roi import uses_crop_source
+
+    check_predicts_alone(model_name)
+    if uses_crop_source(model):
+        return ["image", "crop_source"], ["roi_logits", "box"]
+    spec = get_spec(model_name)
+    outputs = [name for name, has in (("logits", spec.has_segmentation), ("box", spec.has_box)) if has]
+    return ["image"], outputs
+
+
+def output_getters() -> dict[str, Any]:
+    """``name → function(model output) → tensor`` for the names of :func:`model_io`."""
     from lunet.models.outputs import final_logits, predicted_box
 
+    return {"logits": final_logits, "box": predicted_box, "roi_logits": lambda out: out.roi_logits}
+
+
+def _wrapper(model: Any, inputs: list[str], names: list[str]) -> Any:
+    import torch
+
+    getters = output_getters()
+
     class Pipeline(torch.nn.Module):
-        """``image → (logits, box)`` with plain tensor outputs, for tracing."""
+        """``image (, crop_source) → (logits | roi_logits, box)`` with plain tensor outputs, for tracing."""
 
         def __init__(self) -> None:
             super().__init__()
             self.model = model
 
-        def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, ...]:
-            out = self.model(image)
-            getters = {"logits": final_logits, "box": predicted_box}
+        def forward(self, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            extra = {"crop_source": tensors[1]} if len(inputs) > 1 else {}
+            out = self.model(tensors[0], **extra)
             return tuple(getters[name](out) for name in names)
 
     return Pipeline().eval()
@@ -102,26 +128,31 @@ def export_onnx(
     import torch
 
     from lunet.bundle import load_bundle
+    from lunet.data.preprocess import crop_source_size
     from lunet.io import atomic_path
 
     model, meta = load_bundle(model_path)
-    names = output_names(meta["model"])
+    inputs, names = model_io(meta["model"], model)
     size = int(meta.get("size", 256))
     out = Path(out) if out is not None else bundle_folder(model_path) / ONNX_FILE
-    example = torch.zeros(fixed_batch or 2, 1, size, size)
-    dynamic = None if fixed_batch else {"image": {0: "batch"}, **{n: {0: "batch"} for n in names}}
-    wrapper = _wrapper(model, names)
+    batch = fixed_batch or 2
+    source = crop_source_size(size)
+    sides = {"image": size, "crop_source": source}
+    example = tuple(torch.zeros(batch, 1, sides[n], sides[n]) for n in inputs)
+    dynamic = None if fixed_batch else {n: {0: "batch"} for n in (*inputs, *names)}
+    wrapper = _wrapper(model, inputs, names)
     with atomic_path(out) as tmp, torch.no_grad():
         try:  # the TorchScript exporter: fast, folds BatchNorm into the convolutions
             torch.onnx.export(
-                wrapper, (example,), str(tmp), input_names=["image"], output_names=names,
+                wrapper, example, str(tmp), input_names=inputs, output_names=names,
                 dynamic_axes=dynamic, opset_version=opset, do_constant_folding=True, dynamo=False,
             )  # fmt: skip
         except Exception as err:  # e.g. adaptive pooling to a size that does not divide the input
             logger.info("TorchScript ONNX exporter failed (%s); using the dynamo exporter", str(err)[:120])
-            shapes = None if fixed_batch else ({0: torch.export.Dim("batch", min=1, max=4096)},)
+            dim = torch.export.Dim("batch", min=1, max=4096)
+            shapes = None if fixed_batch else tuple({0: dim} for _ in inputs)
             torch.onnx.export(
-                wrapper, (example,), str(tmp), input_names=["image"], output_names=names,
+                wrapper, example, str(tmp), input_names=inputs, output_names=names,
                 dynamic_shapes=shapes, opset_version=max(opset, 18), dynamo=True, external_data=False,
                 verbose=False,
             )  # fmt: skip
@@ -130,6 +161,7 @@ def export_onnx(
             "lunet_model": meta["model"],
             "size": str(size),
             "weights_sha256": weights_sha256(model_path),
+            "inputs": ",".join(inputs),
             "outputs": ",".join(names),
             "lunet_version": str(meta.get("lunet_version", "")),
         }

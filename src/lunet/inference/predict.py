@@ -1,8 +1,10 @@
 """``lunet predict``: stream images through a trained model and write masks, overlays, QC and volumes.
 
 Per frame: read (any supported format) → :func:`lunet.data.preprocess.prepare_image` (bilinear resize to the
-model's S×S, then ``normalize_intensity``, as in training) → model → logits resized back to
-the original grid (bilinear, ``align_corners=False``) → argmax. Frames go through in batches; each batch is
+model's S×S, then ``normalize_intensity``, as in training; for LU-Net with ``crop_grid="native"`` also at 2S,
+the crop source, as in the training cache) → model → probabilities back on the original grid
+(:func:`lunet.models.postprocess.frame_labels`: the S×S logits resized bilinearly, ``align_corners=False``,
+or the ROI pasted from its box) → argmax. Frames go through in batches; each batch is
 written and dropped before the next is read, so memory is bounded by the batch, whatever the number of inputs.
 An unreadable input is logged, listed in ``summary.csv`` with its error, and skipped.
 
@@ -25,7 +27,7 @@ import numpy as np
 
 from lunet.inference.readers import InputItem, LoadedImage, expand_inputs, read_item
 from lunet.limits import DEFAULT_LIMITS, SizeLimits
-from lunet.models.postprocess import labels_on_grid
+from lunet.models.postprocess import frame_labels
 
 logger = logging.getLogger(__name__)
 
@@ -65,15 +67,13 @@ class PredictResult:
     patients: list[Path] = field(default_factory=list)
 
 
-def prepare_image(image: np.ndarray, spacing: tuple[float, float], size: int) -> np.ndarray:
-    """(rows, cols) image → (size, size) float32 network input, exactly as in training.
+def network_inputs(image: np.ndarray, spacing: tuple[float, float], predictor: Any) -> list[np.ndarray]:
+    """``[input (S, S)]``, or ``[input, crop source (2S, 2S)]`` for a native-crop model: float32 frames
+    prepared as in training (:func:`lunet.data.preprocess.prepare_image`)."""
+    from lunet.data.preprocess import prepare_image
 
-    Uses :func:`lunet.data.preprocess.prepare_image` (bilinear resize, then ``normalize_intensity``).
-    """
-    from lunet.data import preprocess
-
-    resized, _ = preprocess.prepare_image(image, spacing, size)
-    return np.asarray(resized, dtype=np.float32)
+    sides = [predictor.size] + ([predictor.source_size] if predictor.source_size else [])
+    return [prepare_image(image, spacing, side)[0] for side in sides]
 
 
 def _batches(items: Sequence[InputItem], size: int) -> Iterator[Sequence[InputItem]]:
@@ -99,7 +99,7 @@ def _write_one(
     out_dir: Path = ctx["out_dir"]
     item, spacing, shape = loaded.item, loaded.spacing, loaded.image.shape
     box = outputs["box"][index].astype(np.float64) if "box" in outputs else None
-    label = labels_on_grid(outputs["logits"][index], shape) if "logits" in outputs else None
+    label = frame_labels(outputs, index, shape)
     row: dict[str, Any] = {
         "name": name, "input": str(item.path), "frame": item.frame, "status": "ok", "error": "",
         "backend": ctx["backend"], "rows": shape[0], "cols": shape[1],
@@ -209,19 +209,19 @@ def predict_paths(
     with tqdm(total=len(items), unit="img", disable=not options.progress, desc="predict") as bar:
         for chunk in _batches(items, options.batch_size):
             loaded: list[tuple[LoadedImage, str]] = []
-            inputs_arr: list[np.ndarray] = []
+            inputs_arr: list[list[np.ndarray]] = []
             for item in chunk:
                 frame_tag = f"_f{item.frame:04d}" if item.frame is not None else ""
                 frame_tag += f"_r{item.region}" if item.region is not None else ""
                 name = names.claim(item.stem + frame_tag)
                 try:
                     image = read_item(item, options.spacing, options.limits)
-                    inputs_arr.append(prepare_image(image.image, image.spacing, predictor.size))
+                    inputs_arr.append(network_inputs(image.image, image.spacing, predictor))
                     loaded.append((image, name))
                 except (ValueError, OSError, MemoryError) as err:
                     result.rows.append(_failure(item, str(item.path), name, err))
             if loaded:
-                outputs = predictor(np.stack(inputs_arr)[:, None])
+                outputs = predictor(*(np.stack(arrays)[:, None] for arrays in zip(*inputs_arr)))
                 for index, (image, name) in enumerate(loaded):
                     try:
                         result.rows.append(_write_one(image, name, outputs, index, ctx))

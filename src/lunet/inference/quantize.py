@@ -48,14 +48,26 @@ def phantom_calibration(n_images: int, size: int, seed: int = 1000) -> np.ndarra
 
 
 class _Reader:
-    """An ``onnxruntime.quantization.CalibrationDataReader`` over a fixed batch of inputs."""
+    """An ``onnxruntime.quantization.CalibrationDataReader`` over a fixed batch of inputs.
 
-    def __init__(self, images: np.ndarray, batch: int = 4) -> None:
+    A model that also takes LU-Net's ``crop_source`` (2S) is fed the images repeated 2× per side: the
+    calibration only needs the activation ranges, which a finer copy of the same frames leaves alike.
+    """
+
+    def __init__(self, images: np.ndarray, batch: int = 4, inputs: tuple[str, ...] = ("image",)) -> None:
+        from lunet.data.preprocess import CROP_SOURCE_SCALE
+
         self._chunks = iter([images[i : i + batch] for i in range(0, len(images), batch)])
+        self._inputs, self._scale = inputs, CROP_SOURCE_SCALE
 
     def get_next(self) -> dict[str, np.ndarray] | None:
         chunk = next(self._chunks, None)
-        return None if chunk is None else {"image": np.ascontiguousarray(chunk)}
+        if chunk is None:
+            return None
+        feeds = {"image": np.ascontiguousarray(chunk)}
+        if "crop_source" in self._inputs:
+            feeds["crop_source"] = np.ascontiguousarray(chunk.repeat(self._scale, 2).repeat(self._scale, 3))
+        return feeds
 
 
 def quantize_onnx(
@@ -82,13 +94,15 @@ def quantize_onnx(
     from lunet.io import atomic_path
 
     fp32_path, out = Path(fp32_path), Path(out)
-    props = {p.key: p.value for p in onnx.load(str(fp32_path), load_external_data=False).metadata_props}
+    fp32_proto = onnx.load(str(fp32_path), load_external_data=False)
+    props = {p.key: p.value for p in fp32_proto.metadata_props}
+    inputs = tuple(i.name for i in fp32_proto.graph.input)
     with atomic_path(out) as tmp:
         pre = tmp.with_name(tmp.name + ".pre.onnx")
         try:
             quant_pre_process(str(fp32_path), str(pre), skip_symbolic_shape=True)
             quantize_static(
-                str(pre), str(tmp), _Reader(calibration), quant_format=QuantFormat.QDQ,
+                str(pre), str(tmp), _Reader(calibration, inputs=inputs), quant_format=QuantFormat.QDQ,
                 activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=per_channel,
                 calibrate_method=CalibrationMethod.MinMax,
             )  # fmt: skip

@@ -1,8 +1,9 @@
 """Whole-sequence segmentation: every frame of a cine, LV area curve, ED/ES per beat, biplane volumes, EF.
 
 Frames go through the model in batches exactly as single images do (:func:`lunet.inference.predict.
-prepare_image`, then :func:`lunet.models.postprocess.labels_on_grid`). ``temporal_sigma > 0`` smooths the
-class probabilities along time (Gaussian of that many frames, on the network's S×S grid) before the argmax;
+network_inputs`, then :func:`lunet.models.postprocess.labels_on_grid`). ``temporal_sigma > 0`` smooths the
+class probabilities along time (Gaussian of that many frames, on the network's S×S grid, or on the frames'
+grid for LU-Net's ROI composed there) before the argmax;
 it is off by default (``bench/bench_sequence.py`` measures whether it helps). Phases come from the LV area
 curve (:mod:`lunet.inference.sequence_phases`). With both views of a patient, EDV/ESV use Simpson's biplane
 rule (:func:`lunet.evaluation.clinical.simpson_biplane_ml`) on the detected ED and ES frames of each view
@@ -66,8 +67,8 @@ def segment_frames(
     """Labels of every frame.
 
     Args:
-        predictor: a :class:`lunet.inference.backends.Predictor` (any ``(B,1,S,S) → {"logits"}`` call
-            with ``size`` and ``model_name``).
+        predictor: a :class:`lunet.inference.backends.Predictor` (``(B,1,S,S) → {"logits"}`` or, with the
+            crop source, ``→ {"roi_logits", "box"}``).
         frames: ``(T, rows, cols)`` images. spacing: ``(row_mm, col_mm)``.
         batch_size: frames per call. temporal_sigma: probability smoothing along time in frames (0: off).
 
@@ -76,16 +77,18 @@ def segment_frames(
     """
     from scipy import ndimage
 
-    from lunet.inference.predict import prepare_image
-    from lunet.models.postprocess import labels_on_grid
+    from lunet.inference.predict import network_inputs
+    from lunet.models.postprocess import labels_on_grid, probabilities_on_grid
 
     shape = frames.shape[1:]
     logits = []
     for start in range(0, frames.shape[0], max(1, batch_size)):
-        batch = np.stack(
-            [prepare_image(f, spacing, predictor.size) for f in frames[start : start + batch_size]]
-        )
-        out = predictor(batch[:, None])
+        inputs = [network_inputs(f, spacing, predictor) for f in frames[start : start + batch_size]]
+        out = predictor(*(np.stack(arrays)[:, None] for arrays in zip(*inputs)))
+        if "roi_logits" in out:  # LU-Net's ROI: its probabilities composed on the frames' grid (log p)
+            probs = [probabilities_on_grid(r, shape, b) for r, b in zip(out["roi_logits"], out["box"])]
+            logits.append(np.log(np.maximum(np.stack(probs), 1e-12)))
+            continue
         if "logits" not in out:
             raise ValueError(f"model {predictor.model_name!r} has no segmentation output")
         logits.append(np.asarray(out["logits"], dtype=np.float32))

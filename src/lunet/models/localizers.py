@@ -12,6 +12,9 @@ Box output (:func:`order_box`): four sigmoids in [0, 1], sorted per axis (min �
 widened about their centre to a minimum extent (default 1/32 of the image) and shifted inside [0, 1], so
 every box is a valid crop. Inside its valid range the map is the identity on the sigmoid outputs.
 U-L2-mo and U-L2-mu are the same network: only the training loss differs.
+
+``box_margin`` (every regressor): the margin ``m`` of the reference boxes it is trained to predict
+(``enlarge_box(box0, box_margin)``); not used in forward, it is the one home of the training target's margin.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import itertools
 import torch
 from torch import Tensor, nn
 
+from lunet.boxes import DEFAULT_BOX_MARGIN, check_box_margin
 from lunet.models.blocks import AdaptiveAvgPool, ConvBNReLU, check_input
 from lunet.models.outputs import BoxOutput, LocalizerOutput
 from lunet.models.unet import NUM_CLASSES, UNet1
@@ -90,8 +94,9 @@ class AlexNetLocalizer(nn.Module):
     Shapes: ``(B, 1, H, W)`` (H, W multiples of 32, at least 64) → :class:`BoxOutput` ``(B, 4)``.
     """
 
-    def __init__(self, min_extent: float = MIN_BOX_EXTENT) -> None:
+    def __init__(self, min_extent: float = MIN_BOX_EXTENT, box_margin: float = DEFAULT_BOX_MARGIN) -> None:
         super().__init__()
+        self.box_margin = check_box_margin(box_margin, "alexnet-loc")
         self.features = _alexnet_features()
         self.head = BoxHead(256, (7, 7), (4096, 4096), min_extent)
 
@@ -109,8 +114,9 @@ class VGGLocalizer(nn.Module):
 
     STAGES: tuple[tuple[int, int], ...] = ((64, 2), (128, 2), (256, 4), (512, 4), (512, 4))
 
-    def __init__(self, min_extent: float = MIN_BOX_EXTENT) -> None:
+    def __init__(self, min_extent: float = MIN_BOX_EXTENT, box_margin: float = DEFAULT_BOX_MARGIN) -> None:
         super().__init__()
+        self.box_margin = check_box_margin(box_margin, "vgg-loc")
         layers: list[nn.Module] = []
         c_in = 1
         for c_out, n_conv in self.STAGES:
@@ -132,8 +138,14 @@ class UL1(nn.Module):
     Shapes: ``(B, 1, H, W)`` → :class:`LocalizerOutput` (box ``(B, 4)``, seg_logits ``(B, C, H, W)``).
     """
 
-    def __init__(self, num_classes: int = NUM_CLASSES, min_extent: float = MIN_BOX_EXTENT) -> None:
+    def __init__(
+        self,
+        num_classes: int = NUM_CLASSES,
+        min_extent: float = MIN_BOX_EXTENT,
+        box_margin: float = DEFAULT_BOX_MARGIN,
+    ) -> None:
         super().__init__()
+        self.box_margin = check_box_margin(box_margin, "ul1")
         self.unet = UNet1(num_classes=num_classes)
         self.head = BoxHead(self.unet.filters[-1], (7, 7), (1024, 256, 32), min_extent)
 
@@ -151,8 +163,14 @@ class UL2(nn.Module):
 
     BRANCH: tuple[int, ...] = (16, 32, 64, 128, 128)
 
-    def __init__(self, num_classes: int = NUM_CLASSES, min_extent: float = MIN_BOX_EXTENT) -> None:
+    def __init__(
+        self,
+        num_classes: int = NUM_CLASSES,
+        min_extent: float = MIN_BOX_EXTENT,
+        box_margin: float = DEFAULT_BOX_MARGIN,
+    ) -> None:
         super().__init__()
+        self.box_margin = check_box_margin(box_margin, "ul2")
         self.unet = UNet1(num_classes=num_classes)
         chans = (num_classes, *self.BRANCH)
         self.branch = nn.Sequential(

@@ -8,7 +8,8 @@ probability is added to the background's before the argmax, and every label map 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -17,21 +18,43 @@ from lunet.data.labels import Label
 logger = logging.getLogger(__name__)
 
 
-def labels_on_grid(logits: object, shape: Sequence[int]) -> np.ndarray:
-    """Class logits ``(C, S, S)`` (torch tensor or numpy array) → uint8 labels ``(rows, cols)`` on ``shape``.
+def probabilities_on_grid(logits: object, shape: Sequence[int], box: object | None = None) -> np.ndarray:
+    """Class logits ``(C, h, w)`` (torch tensor or numpy array) → float32 probabilities ``(3, rows, cols)``
+    (BG, LV, MYO) on ``shape``.
 
-    Softmax, the LA probability (class 3) merged into the background, bilinear resize of the probabilities to
-    ``shape`` (``align_corners=False``), argmax: labels 0 (BG), 1 (LV), 2 (MYO) only. Pixels whose
-    logits are not finite (a diverged network) are labelled background (0), with a warning, rather than given
-    the arbitrary class that ``argmax`` picks for NaN.
+    Softmax, the LA probability (class 3) merged into the background, then the probabilities are resampled
+    bilinearly (``align_corners=False``) onto ``shape``:
+
+    - ``box`` ``None``: the logits cover the whole image (e.g. ``(C, S, S)`` on the network grid), resized;
+    - ``box`` ``(4,)`` normalised: the logits are an ROI in that box's frame (LU-Net and the oracle with
+      ``crop_grid="native"``), pasted with :func:`lunet.models.crop.paste_from_box`; outside the box the
+      probability is all background.
+
+    Pixels whose logits are not finite (a diverged network) get probability 1 for the background, with a
+    warning, rather than the arbitrary class that ``argmax`` picks for NaN.
     """
+    return _probabilities(logits, shape, box).numpy()
+
+
+def labels_on_grid(logits: object, shape: Sequence[int], box: object | None = None) -> np.ndarray:
+    """Class logits ``(C, h, w)`` → uint8 labels ``(rows, cols)`` on ``shape``: the argmax of
+    :func:`probabilities_on_grid` (same arguments), labels 0 (BG), 1 (LV), 2 (MYO) only."""
+    import torch
+
+    probs = _probabilities(logits, shape, box)
+    return probs.max(0).indices.to(torch.uint8).numpy()  # the argmax (first maximum on ties): 7× faster
+
+
+def _probabilities(logits: object, shape: Sequence[int], box: object | None) -> Any:
+    """:func:`probabilities_on_grid` as a torch tensor ``(3, rows, cols)``."""
     import torch
     import torch.nn.functional as F
 
     tensor = logits if isinstance(logits, torch.Tensor) else torch.from_numpy(np.asarray(logits))
     tensor = tensor.detach().float().cpu()[None]
     finite = torch.isfinite(tensor).all(dim=1, keepdim=True)
-    if not bool(finite.all()):
+    all_finite = bool(finite.all())
+    if not all_finite:
         logger.warning("non-finite logits at %d pixels: labelled background", int((~finite).sum()))
         tensor = torch.where(finite, tensor, torch.zeros_like(tensor))
     probs = torch.softmax(tensor, dim=1)
@@ -39,9 +62,35 @@ def labels_on_grid(logits: object, shape: Sequence[int]) -> np.ndarray:
         probs = torch.cat([probs[:, :1] + probs[:, int(Label.LA) :].sum(1, keepdim=True), probs[:, 1:3]], 1)
     bad = (~finite).float()
     rows, cols = int(shape[0]), int(shape[1])
-    if tuple(probs.shape[-2:]) != (rows, cols):
+    if box is not None:
+        from lunet.models.crop import paste_from_box
+
+        boxes = torch.as_tensor(np.asarray(box, dtype=np.float32).reshape(1, 4))
+        background = torch.zeros(probs.shape[1])
+        background[0] = 1.0
+        probs = paste_from_box(probs, boxes, (rows, cols), fill=background)
+        bad = paste_from_box(bad, boxes, (rows, cols)) if not all_finite else bad
+    elif tuple(probs.shape[-2:]) != (rows, cols):
         probs = F.interpolate(probs, size=(rows, cols), mode="bilinear", align_corners=False)
-        bad = F.interpolate(bad, size=(rows, cols), mode="bilinear", align_corners=False)
-    labels = probs[0].max(0).indices  # the argmax (first maximum on ties); torch.argmax(0) is 7× slower here
-    labels[bad[0, 0] > 0] = 0
-    return labels.to(torch.uint8).numpy()
+        if not all_finite:
+            bad = F.interpolate(bad, size=(rows, cols), mode="bilinear", align_corners=False)
+    probs = probs[0]
+    if not all_finite:
+        invalid = bad[0, 0] > 0
+        probs[:, invalid] = 0.0
+        probs[0, invalid] = 1.0
+    return probs
+
+
+def frame_labels(outputs: Mapping[str, object], index: int, shape: Sequence[int]) -> np.ndarray | None:
+    """Labels ``(rows, cols)`` of frame ``index`` of a batch of model outputs, or ``None`` without a
+    segmentation.
+
+    ``outputs``: ``{"roi_logits": (B, C, h, w), "box": (B, 4)}`` (ROI composed on the original grid) or
+    ``{"logits": (B, C, S, S), ...}`` (the full image), as the prediction back-ends return them.
+    """
+    if "roi_logits" in outputs:
+        return labels_on_grid(outputs["roi_logits"][index], shape, outputs["box"][index])  # type: ignore[index]
+    if "logits" in outputs:
+        return labels_on_grid(outputs["logits"][index], shape)  # type: ignore[index]
+    return None

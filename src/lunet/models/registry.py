@@ -1,7 +1,7 @@
 """The model registry: an explicit mapping ``name → ModelSpec`` and the ``create_model`` factory.
 
 Hyper-parameters are data: a spec's builder takes keyword overrides (e.g. ``create_model("runet", dil=30,
-shift=0.7)``, ``create_model("lunet", margin=0.15)``); no class per variant. U-L2-mo / U-L2-mu and
+shift=0.7)``, ``create_model("lunet", box_margin=0.15)``); no class per variant. U-L2-mo / U-L2-mu and
 LU-Net-m5 / -m15 differ only in their training loss or box targets, so they share one entry each.
 """
 
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from lunet.boxes import DEFAULT_BOX_MARGIN
 from lunet.models.attention_unet import AttentionUNet
 from lunet.models.localizers import UL1, UL2, AlexNetLocalizer, VGGLocalizer
 from lunet.models.lunet import LUNet
@@ -35,8 +36,11 @@ class ModelSpec:
         builder: callable taking keyword overrides and returning the ``nn.Module``.
         paper_params: parameter count reported in the papers.
         description: one line for ``lunet models``.
-        needs_reference_box: called as ``model(image, box)`` (the oracle) instead of ``model(image)``.
-        has_box: its output carries a predicted (or given) box.
+        needs_reference_box: called as ``model(image, crop_box)`` (the oracle) instead of ``model(image)``.
+        has_box: its output carries a predicted (or given) box; the model has a ``box_margin``
+            hyper-parameter (the margin of its reference boxes, :func:`box_margin_of`).
+        crops_roi: ``forward(image, crop_box=None, crop_source=None)`` (LU-Net, the oracle; see
+            :mod:`lunet.models.roi`).
         two_stage: its output carries o1 (``coarse_logits``) as well as o2.
         has_segmentation: its output carries full-image segmentation logits.
         note: why the parameter count differs from the paper's, if it does.
@@ -48,6 +52,7 @@ class ModelSpec:
     description: str
     needs_reference_box: bool = False
     has_box: bool = False
+    crops_roi: bool = False
     two_stage: bool = False
     has_segmentation: bool = True
     note: str = ""
@@ -112,6 +117,7 @@ MODELS: dict[str, ModelSpec] = {
             13_000_000,
             "LU-Net: U-L2 box → crop → U-Net1 → paste back",
             has_box=True,
+            crops_roi=True,
             two_stage=True,
         ),
         ModelSpec(
@@ -121,6 +127,7 @@ MODELS: dict[str, ModelSpec] = {
             "U-Net1 on the reference-box crop (BB-m study)",
             needs_reference_box=True,
             has_box=True,
+            crops_roi=True,
         ),
     )
 }
@@ -153,3 +160,9 @@ def create_model(name: str, **overrides: object) -> nn.Module:
 def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
     """Number of (trainable) parameters; buffers such as RU-Net's dilation kernel are not counted."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def box_margin_of(model: nn.Module) -> float:
+    """The margin ``m`` of the reference boxes a model is trained on and fed (its ``box_margin``
+    hyper-parameter; :data:`lunet.boxes.DEFAULT_BOX_MARGIN` for models without a box, where it is unused)."""
+    return float(getattr(model, "box_margin", DEFAULT_BOX_MARGIN))

@@ -2,9 +2,12 @@
 
 A batch is a dict: ``image`` (B, 1, S, S) float32 (already normalised by the cache), ``label`` (B, S, S)
 uint8 (8× lighter to collate and copy than int64; the losses widen it on the device), ``box0`` (B, 4)
-float32 (reference box, margin 0), ``box`` (B, 4) float32 (``lunet.boxes.enlarge_box(box0, margin)``: the
-regression target and the oracle's crop) and ``index`` (B,) int64 (row of the cache). Only frames with a
-ground truth and a defined box enter training, validation or test.
+float32 (reference box, margin 0), ``box`` (B, 4) float32
+(``lunet.boxes.enlarge_box(box0, margin)``: the regression target and the oracle's crop), ``index`` (B,)
+int64 (row of the cache) and, with ``with_source`` (models that crop their ROI from the finer crop source,
+``lunet.models.roi``), ``source`` (B, 1, 2S, 2S) float32 and ``source_label`` (B, 2S, 2S) uint8 from the
+cache's crop-source arrays. Only frames with a ground truth and a defined box enter training, validation or
+test.
 
 Shuffling is deterministic and resumable: :class:`EpochShardSampler` permutes the rows with
 ``numpy.random.default_rng([seed, epoch])`` and gives each process of a DDP run its interleaved share (like
@@ -14,7 +17,8 @@ seeded by ``(seed, epoch, row)`` whatever the worker that computes it.
 
 Augmentation (off by default, as in the paper, which mentions none): a random zoom/translation (bilinear on
 the image, nearest on the label) and a random gamma; the reference box is then recomputed from the moved
-label.
+label. The crop source gets the same transform (same random draws; the map is the same in normalised
+coordinates at any resolution).
 """
 
 from __future__ import annotations
@@ -63,9 +67,18 @@ class CachedFrames(Dataset):
     """
 
     def __init__(
-        self, cache: CachedImages, rows: np.ndarray, margin: float, augment: AugmentConfig, seed: int = 0
+        self,
+        cache: CachedImages,
+        rows: np.ndarray,
+        margin: float,
+        augment: AugmentConfig,
+        seed: int = 0,
+        with_source: bool = False,
     ) -> None:
         self.cache = cache
+        self.with_source = with_source
+        if with_source:
+            cache.require_source()
         self.rows = np.asarray(rows, dtype=np.int64)
         self.margin = margin
         self.augment = augment
@@ -80,21 +93,33 @@ class CachedFrames(Dataset):
         image = np.array(self.cache.images[row], dtype=np.float32)
         label = np.array(self.cache.labels[row], dtype=np.uint8)
         box0 = np.asarray(self.cache.box0[row], dtype=np.float64)
+        frames = [(image, label)]
+        if self.with_source:
+            frames.append((
+                np.array(self.cache.source_images[row], dtype=np.float32),
+                np.array(self.cache.source_labels[row], dtype=np.uint8),
+            ))  # fmt: skip
         if self.augment.enabled:
-            rng = np.random.default_rng([self.seed, epoch, row])
-            moved_image, moved_label = augment_frame(image, label, rng, self.augment)
+            moved = [
+                augment_frame(*frame, np.random.default_rng([self.seed, epoch, row]), self.augment)
+                for frame in frames
+            ]
             try:
-                box0 = reference_box(moved_label, 0.0)
-                image, label = moved_image, moved_label
+                box0 = reference_box(moved[0][1], 0.0)
+                frames = moved
             except ValueError:  # the structures left the image: keep the original frame
                 pass
-        return {
-            "image": torch.from_numpy(np.ascontiguousarray(image))[None],
-            "label": torch.from_numpy(label),
+        item = {
+            "image": torch.from_numpy(np.ascontiguousarray(frames[0][0]))[None],
+            "label": torch.from_numpy(frames[0][1]),
             "box0": torch.from_numpy(box0.astype(np.float32)),
             "box": torch.from_numpy(enlarge_box(box0, self.margin).astype(np.float32)),
             "index": torch.tensor(row, dtype=torch.int64),
         }
+        if self.with_source:
+            item["source"] = torch.from_numpy(np.ascontiguousarray(frames[1][0]))[None]
+            item["source_label"] = torch.from_numpy(frames[1][1])
+        return item
 
 
 class EpochShardSampler(Sampler):
@@ -135,6 +160,7 @@ class CacheDataModule(L.LightningDataModule):
         seed: shuffling and augmentation seed.
         num_workers: data-loader workers (0 = in the main process).
         augment: augmentation of the training frames.
+        with_source: add the crop source (``source``, ``source_label``) to every batch.
     """
 
     def __init__(
@@ -146,8 +172,10 @@ class CacheDataModule(L.LightningDataModule):
         seed: int = 0,
         num_workers: int = 0,
         augment: AugmentConfig | None = None,
+        with_source: bool = False,
     ) -> None:
         super().__init__()
+        self.with_source = with_source
         self.cache_dir = cache_dir
         self.fold = fold
         self.batch_size = batch_size
@@ -185,7 +213,7 @@ class CacheDataModule(L.LightningDataModule):
             raise ValueError(f"batch size {self.batch_size} is not divisible by the {world} processes")
         if self.cache is None:
             self.cache = CachedImages(self.cache_dir)
-        dataset = CachedFrames(self.cache, rows, self.margin, augment, self.seed)
+        dataset = CachedFrames(self.cache, rows, self.margin, augment, self.seed, self.with_source)
         sampler = EpochShardSampler(len(rows), self.seed, shuffle, rank, world)
         return DataLoader(
             dataset,

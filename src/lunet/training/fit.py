@@ -262,6 +262,7 @@ def train(
     from lunet.models.registry import get_spec
     from lunet.training.datamodule import CacheDataModule
     from lunet.training.outcome import BestBundle, TrainingOutcome, stop_reason, write_outcome
+    from lunet.models.roi import uses_crop_source
     from lunet.training.predictions import predict_rows
     from lunet.training.task import EpochMetricsCSV, SegmentationTask
 
@@ -292,6 +293,7 @@ def train(
         config.trainer.warmup_reference_box_epochs,
         config.seed,
         hparams={"config": config.to_dict()},
+        crops_roi=spec.crops_roi,
     )
     data = CacheDataModule(
         str(cache_dir),
@@ -301,6 +303,7 @@ def train(
         config.seed,
         config.data.num_workers,
         config.augment,
+        with_source=uses_crop_source(model),
     )
     monitor = "val_loss" if len(data.rows("val")) > 0 else "train_loss"
     meta = {
@@ -356,7 +359,6 @@ def train(
             data.rows("test"),
             run_dir,
             needs_reference_box=spec.needs_reference_box,
-            margin=config.model.box_margin,
             batch_size=max(1, config.data.batch_size),
             device=device,
         )

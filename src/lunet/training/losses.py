@@ -24,10 +24,11 @@ OracleOutput        Dice(roi, crop of the label by the reference box)
 =================  =======================================================================================
 
 LU-Net's "dynamically evolving" ROI loss: the one-hot label is cropped with the *same* differentiable sampling
-as the image (``crop_to_box``, bilinear → a soft target) and with the box the network actually used, so the
-target follows the predicted ROI as it evolves during training. The box is detached for the *target* crop: the
-localizer learns from the L1 term and from the gradient that flows through the image crop, never by moving the
-box to make the target easier.
+as the image (``crop_to_box``, bilinear → a soft target; from the batch's ``source_label`` when the ROI is
+cropped from the finer crop source, see :mod:`lunet.models.roi`) and with the box the network actually used,
+so the target follows the predicted ROI as it evolves during training. The box is detached for the *target*
+crop: the localizer learns from the L1 term and from the gradient that flows through the image crop, never by
+moving the box to make the target easier.
 """
 
 from __future__ import annotations
@@ -119,8 +120,10 @@ def composite_loss(
 
     Args:
         output: a logits tensor or one of the NamedTuples of :mod:`lunet.models.outputs`.
-        batch: ``label`` (B, H, W) integer labels (uint8 from the data module) and ``box`` (B, 4)
-            reference boxes with the run's margin.
+        batch: ``label`` (B, H, W) integer labels (uint8 from the data module), ``box`` (B, 4)
+            reference boxes with the model's margin and, when the ROI is cropped from a finer copy of the
+            image, ``source_label`` (B, H', W'): the labels on that copy's grid, which the ROI target is
+            cropped from (so the target keeps the ROI's resolution).
         cfg: weights and options.
         crop_box: the box the ROI was actually cropped with, when it is not ``output.box`` (LU-Net's
             reference-box warm-up).
@@ -131,6 +134,7 @@ def composite_loss(
         unweighted values.
     """
     label = batch["label"]
+    roi_label = batch.get("source_label", label)  # the ROI target is cropped from the ROI's own source
     terms: dict[str, Tensor] = {}
 
     def dice(name: str, logits: Tensor, target: Tensor | None = None) -> Tensor:
@@ -158,14 +162,14 @@ def composite_loss(
     elif isinstance(output, LUNetOutput):
         used = output.box if crop_box is None else crop_box
         roi_size = (output.roi_logits.shape[-2], output.roi_logits.shape[-1])
-        target = roi_target(label, used, roi_size, output.roi_logits.shape[1])
+        target = roi_target(roi_label, used, roi_size, output.roi_logits.shape[1])
         total = box(output.box, cfg.loc_weight) + dice("dice_o1", output.coarse_logits)
         total = total + dice("dice_roi", output.roi_logits, target)
         if cfg.lunet_o2_loss:
             total = total + dice("dice", output.logits)
     elif isinstance(output, OracleOutput):
         roi_size = (output.roi_logits.shape[-2], output.roi_logits.shape[-1])
-        target = roi_target(label, output.box, roi_size, output.roi_logits.shape[1])
+        target = roi_target(roi_label, output.box, roi_size, output.roi_logits.shape[1])
         total = dice("dice_roi", output.roi_logits, target)
     else:
         raise TypeError(f"composite_loss: unsupported model output {type(output).__name__}")

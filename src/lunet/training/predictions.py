@@ -5,9 +5,12 @@ labels, original shape and spacing), ``OUT/predictions/boxes.csv`` for models wi
 (``patient,view,instant,x_min,y_min,x_max,y_max``, normalised) and, for two-stage models, o1 under
 ``OUT/predictions_o1/`` with the same layout.
 
-Back to the original grid: the softmax probabilities ``(C, S, S)`` are resized bilinearly
-(``align_corners=False``, the pixel-edge convention of the cache) to the original ``(rows, cols)``, then the
-argmax is taken; the spacing written is the original one.
+Back to the original grid, by the rule of ``lunet predict``
+(:func:`lunet.models.postprocess.frame_labels`): the softmax probabilities ``(C, S, S)`` are resized
+bilinearly (``align_corners=False``, the pixel-edge convention of the cache) to the original ``(rows, cols)``,
+then the argmax is taken; for LU-Net and the oracle with ``crop_grid="native"`` the ROI is cropped from the
+cache's crop source (2S) and its probabilities are pasted from the box straight onto the original grid. The
+spacing written is the original one.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import torch
 
 from lunet.boxes import enlarge_box, write_boxes_csv
 from lunet.models.outputs import BoxOutput, final_logits, first_logits, predicted_box
-from lunet.models.postprocess import labels_on_grid
+from lunet.models.postprocess import frame_labels, labels_on_grid
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +43,6 @@ def predict_rows(
     out_dir: str | Path,
     *,
     needs_reference_box: bool = False,
-    margin: float = 0.05,
     batch_size: int = 8,
     device: str | torch.device = "cpu",
 ) -> Path:
@@ -51,8 +53,7 @@ def predict_rows(
         cache: a :class:`lunet.data.cache.CachedImages`.
         rows: cache rows to predict.
         out_dir: run folder.
-        needs_reference_box: the oracle: fed the reference box (box0 enlarged by ``margin``).
-        margin: margin of the oracle's reference box.
+        needs_reference_box: the oracle: fed the reference box (box0 enlarged by the model's ``box_margin``).
         batch_size: frames per forward pass.
         device: torch device.
 
@@ -60,30 +61,43 @@ def predict_rows(
         ``out_dir / "predictions"``.
     """
     from lunet.data.camus_io import write_image
+    from lunet.models.registry import box_margin_of
+    from lunet.models.roi import uses_crop_source
 
     out_dir = Path(out_dir)
     pred_dir, o1_dir = out_dir / "predictions", out_dir / "predictions_o1"
     model = model.to(device).eval()
+    native = uses_crop_source(model)
     boxes: dict[tuple[str, str, str], list[float]] = {}
     rows = [int(r) for r in rows]
+
+    def stack(name: str, chunk: list[int]) -> torch.Tensor:
+        return torch.from_numpy(np.stack([np.asarray(getattr(cache, name)[r]) for r in chunk])).to(device)
+
     for start in range(0, len(rows), batch_size):
         chunk = rows[start : start + batch_size]
-        image = torch.from_numpy(np.stack([np.asarray(cache.images[r]) for r in chunk]))[:, None].to(device)  # type: ignore[attr-defined]
+        image = stack("images", chunk)[:, None]
+        kwargs = {"crop_source": stack("source_images", chunk)[:, None]} if native else {}
         if needs_reference_box:
-            ref = enlarge_box(np.stack([np.asarray(cache.box0[r]) for r in chunk]), margin)  # type: ignore[attr-defined]
-            out = model(image, torch.from_numpy(ref).float().to(device))
+            ref = enlarge_box(np.stack([np.asarray(cache.box0[r]) for r in chunk]), box_margin_of(model))  # type: ignore[attr-defined]
+            out = model(image, torch.from_numpy(ref).float().to(device), **kwargs)
         else:
-            out = model(image)
+            out = model(image, **kwargs)
         box = predicted_box(out)
-        seg = None if isinstance(out, BoxOutput) else final_logits(out)
+        outputs: dict[str, torch.Tensor] = {} if box is None else {"box": box}
+        if native:
+            outputs["roi_logits"] = out.roi_logits
+        elif not isinstance(out, BoxOutput):
+            outputs["logits"] = final_logits(out)
         o1 = first_logits(out)
         for i, row in enumerate(chunk):
             entry = cache.index[row]  # type: ignore[attr-defined]
             shape = tuple(int(v) for v in cache.original_shape[row])  # type: ignore[attr-defined]
             spacing = tuple(float(v) for v in cache.original_spacing[row])  # type: ignore[attr-defined]
             folder, name = frame_name(entry)
-            if seg is not None:
-                write_image(pred_dir / folder / name, labels_on_grid(seg[i], shape), spacing)
+            label = frame_labels(outputs, i, shape)
+            if label is not None:
+                write_image(pred_dir / folder / name, label, spacing)
             if o1 is not None:
                 write_image(o1_dir / folder / name, labels_on_grid(o1[i], shape), spacing)
             if box is not None:

@@ -32,7 +32,7 @@ from torch import Tensor, nn
 from lunet.config import OptimConfig
 from lunet.data.labels import Label
 from lunet.io import atomic_path, write_text_atomic
-from lunet.models.outputs import BoxOutput, LUNetOutput, final_logits, predicted_box
+from lunet.models.outputs import BoxOutput, final_logits, predicted_box
 from lunet.training.losses import LossConfig, composite_loss
 
 logger = logging.getLogger(__name__)
@@ -66,9 +66,11 @@ class SegmentationTask(L.LightningModule):
         model: a network from ``lunet.models.create_model``.
         loss: loss weights and options.
         optim: optimiser settings.
-        needs_reference_box: call ``model(image, box)`` with the batch's reference box (the oracle).
-        warmup_reference_box_epochs: LU-Net only: for the first N epochs crop with the reference box (see
-            ``TrainConfig``); 0 = the paper.
+        needs_reference_box: call ``model(image, crop_box)`` with the batch's reference box (the oracle).
+        warmup_reference_box_epochs: models that crop an ROI (LU-Net): for the first N epochs crop with the
+            reference box (``model(image, crop_box=box)``); 0 = the paper.
+        crops_roi: the model takes ``crop_box`` and ``crop_source`` (``ModelSpec.crops_roi``); the batch's
+            ``source`` (the finer copy of the image, when the data module provides it) is passed on.
         seed: base seed of the per-epoch RNG re-seeding.
         hparams: plain-typed dict saved in checkpoints (the run config); must load with ``weights_only=True``.
     """
@@ -82,8 +84,15 @@ class SegmentationTask(L.LightningModule):
         warmup_reference_box_epochs: int = 0,
         seed: int = 0,
         hparams: dict[str, Any] | None = None,
+        crops_roi: bool = False,
     ) -> None:
         super().__init__()
+        if (needs_reference_box or warmup_reference_box_epochs > 0) and not crops_roi:
+            raise ValueError(
+                "a reference-box crop (the oracle, or the warm-up epochs) needs a model that crops an ROI "
+                "(lunet, unet1-oracle)"
+            )
+        self.crops_roi = crops_roi
         self.model = model
         self.loss_config = loss
         self.optim = optim
@@ -94,30 +103,20 @@ class SegmentationTask(L.LightningModule):
             self.save_hyperparameters(hparams)
         self._epoch_start = time.monotonic()
 
-    def forward(self, image: Tensor, box: Tensor | None = None) -> Any:
-        if self.needs_reference_box:
-            return self.model(image, box)
-        return self.model(image)
+    def forward(
+        self, image: Tensor, crop_box: Tensor | None = None, crop_source: Tensor | None = None
+    ) -> Any:
+        """The model's output; ``crop_box`` and ``crop_source`` only go to models that crop an ROI."""
+        if not self.crops_roi:
+            return self.model(image)
+        return self.model(image, crop_box=crop_box, crop_source=crop_source)
 
     def _run(self, batch: dict[str, Tensor]) -> tuple[Any, Tensor | None]:
-        """Model output for a batch, and the box used for the ROI crop when it is not the predicted one."""
+        """Model output for a batch, and the box the ROI was cropped with when it is not the predicted one
+        (the oracle's reference box; LU-Net's reference-box warm-up)."""
         warm = self.training and self.current_epoch < self.warmup_reference_box_epochs
-        if warm and hasattr(self.model, "localizer") and hasattr(self.model, "segmenter"):
-            from lunet.models.lunet import segment_in_box
-
-            located = self.model.localizer(batch["image"])
-            roi, logits = segment_in_box(
-                self.model.segmenter,
-                batch["image"],
-                batch["box"],
-                self.model.roi_size,
-                self.model.num_classes,
-            )
-            out = LUNetOutput(
-                coarse_logits=located.seg_logits, box=located.box, roi_logits=roi, logits=logits
-            )
-            return out, batch["box"]
-        return self(batch["image"], batch["box"]), None
+        crop_box = batch["box"] if self.needs_reference_box or warm else None
+        return self(batch["image"], crop_box, batch.get("source")), crop_box
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         out, crop_box = self._run(batch)
