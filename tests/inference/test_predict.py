@@ -14,8 +14,8 @@ from PIL import Image
 from lunet.cli import main
 from lunet.data.camus_io import read_image, write_image
 from lunet.data.preprocess import prepare_image
-from lunet.models.postprocess import labels_on_grid
 from lunet.inference.predict import PredictOptions, predict_paths
+from lunet.models.postprocess import labels_on_grid
 
 
 @pytest.fixture(scope="module")

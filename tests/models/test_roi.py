@@ -8,9 +8,9 @@ import torch
 
 from lunet.data.labels import Label
 from lunet.data.preprocess import crop_source_size, prepare_image
-from lunet.models.postprocess import labels_on_grid
 from lunet.models import create_model
 from lunet.models.blocks import InputShapeError
+from lunet.models.postprocess import labels_on_grid
 from lunet.models.roi import uses_crop_source
 
 NATIVE, SIZE = 256, 64  # original frame side, network side (4× coarser); crop source 2S = 128

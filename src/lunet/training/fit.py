@@ -260,9 +260,9 @@ def train(
     from lunet.bundle import load_bundle, save_bundle
     from lunet.data.cache import CachedImages, build_cache
     from lunet.models.registry import get_spec
+    from lunet.models.roi import uses_crop_source
     from lunet.training.datamodule import CacheDataModule
     from lunet.training.outcome import BestBundle, TrainingOutcome, stop_reason, write_outcome
-    from lunet.models.roi import uses_crop_source
     from lunet.training.predictions import predict_rows
     from lunet.training.task import EpochMetricsCSV, SegmentationTask
 
