@@ -72,7 +72,8 @@ def network_inputs(image: np.ndarray, spacing: tuple[float, float], predictor: A
     prepared as in training (:func:`lunet.data.preprocess.prepare_image`)."""
     from lunet.data.preprocess import prepare_image
 
-    sides = [predictor.size] + ([predictor.source_size] if predictor.source_size else [])
+    source = getattr(predictor, "source_size", None)  # stand-ins of a Predictor may omit it
+    sides = [predictor.size] + ([source] if source else [])
     return [prepare_image(image, spacing, side)[0] for side in sides]
 
 
