@@ -132,6 +132,15 @@ def _torch_runner(
     return run, inputs, names
 
 
+def _session_predictor(session: Any, meta: dict[str, Any], size: int, backend: str) -> Predictor:
+    """A :class:`Predictor` over an ONNX Runtime session; its inputs and outputs are the graph's."""
+    inputs = [i.name for i in session.get_inputs()]
+    names = [o.name for o in session.get_outputs()]
+    return Predictor(
+        meta["model"], size, names, backend, meta, lambda feeds: session.run(names, feeds), inputs
+    )
+
+
 def load_predictor(
     model_path: str | os.PathLike[str], backend: str = "auto", device: str = "cpu", threads: int | None = None
 ) -> Predictor:
@@ -158,21 +167,15 @@ def load_predictor(
     if backend == "int8":  # model.int8.onnx of `lunet export --int8` (lunet.inference.quantize)
         from lunet.inference.quantize import int8_session
 
-        session = int8_session(model_path, threads)
-        return Predictor(meta["model"], size, names, "int8", meta, lambda b: session.run(names, {"image": b}))
+        return _session_predictor(int8_session(model_path, threads), meta, size, "int8")
     why_not = None if backend == "torch" else _onnx_status(model_path, onnx_path, meta["model"])
     if backend == "onnx" and why_not:
         raise BundleError(f"--backend onnx: {why_not}")
     if backend != "torch" and why_not is None:
         from lunet.inference.onnx_runtime import make_session
 
-        session = make_session(onnx_path, threads=threads)
         logger.info("predicting with ONNX Runtime (%s)", onnx_path)
-        inputs = [i.name for i in session.get_inputs()]
-        names = [o.name for o in session.get_outputs()]
-        return Predictor(
-            meta["model"], size, names, "onnx", meta, lambda feeds: session.run(names, feeds), inputs
-        )
+        return _session_predictor(make_session(onnx_path, threads=threads), meta, size, "onnx")
     if backend == "auto":
         logger.info("predicting with torch: %s", why_not)
     run, inputs, names = _torch_runner(model_path, meta["model"], device, threads)
