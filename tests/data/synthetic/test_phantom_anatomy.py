@@ -11,6 +11,7 @@ from lunet.data.synthetic.anatomy import (
     interpolate_phase,
     lv_volume_ml,
     phase_volume_ml,
+    sample_ef,
     sample_heart,
 )
 
@@ -66,6 +67,14 @@ def test_circular_option_and_interpolation():
     assert heart.esv_ml < mid < heart.edv_ml
 
 
-def test_ef_distribution_spans_the_clinical_range():
-    efs = np.array([sample_heart(np.random.default_rng(s)).ef_percent for s in range(80)])
-    assert efs.min() < 40 and efs.max() > 60 and 45 < efs.mean() < 60
+def test_ef_distribution_follows_the_camus_mix():
+    rng = np.random.default_rng(0)
+    efs = np.array([sample_ef(rng) for _ in range(4000)])  # the EF draw of sample_heart
+    assert efs.min() < 20 and efs.max() > 70
+    assert 0.45 <= np.mean(efs <= 45) <= 0.55  # CAMUS: EF ≤ 45 % in about half the patients
+    assert 0.17 <= np.mean(efs >= 55) <= 0.25  # ≥ 55 % in about a fifth
+    hearts = [sample_heart(np.random.default_rng(s)) for s in range(120)]
+    walls = np.array([h.ed.wall_mm for h in hearts])
+    low = np.array([h.ef_percent <= 45 for h in hearts])
+    assert walls[low].mean() < walls[~low].mean()  # dilated, thin-walled low-EF ventricles
+    assert np.mean(walls > 11) > 0.03  # some thick (hypertrophic) walls

@@ -130,10 +130,13 @@ def phase_volume_ml(heart: Heart, phase: PhaseGeometry) -> float:
     )
 
 
-def _sample_ef(rng: np.random.Generator) -> float:
-    """EF (%) from the mixture N(62,6)/N(48,5)/N(32,9), weights 0.45/0.30/0.25, clipped to 10–80."""
-    component = rng.choice(3, p=[0.45, 0.30, 0.25])
-    mean, sd = ((62.0, 6.0), (48.0, 5.0), (32.0, 9.0))[component]
+def sample_ef(rng: np.random.Generator) -> float:
+    """EF (%) from the mixture N(62,5)/N(50,3)/N(35,7), weights 0.22/0.28/0.50, clipped to 10–80.
+
+    The CAMUS mix: EF ≤ 45 % in about half the patients, ≥ 55 % in about a fifth.
+    """
+    component = rng.choice(3, p=[0.22, 0.28, 0.50])
+    mean, sd = ((62.0, 5.0), (50.0, 3.0), (35.0, 7.0))[component]
     return float(np.clip(rng.normal(mean, sd), 10.0, 80.0))
 
 
@@ -177,14 +180,15 @@ def sample_heart(rng: np.random.Generator, circular: bool = False) -> Heart:
         circular: b1 = b2 and no bend, so every plane through the axis cuts the same 2-D shape
             (Simpson's biplane is then exact up to discretisation).
     """
-    ef = _sample_ef(rng) / 100.0
-    dilated = ef < 0.40 and rng.random() < 0.4
+    ef = sample_ef(rng) / 100.0
+    dilated = ef < 0.45 and rng.random() < 0.5  # dilated, thin-walled LVs
     length = float(rng.uniform(95, 110) if dilated else rng.uniform(70, 100))
     truncation = float(rng.uniform(0.35, 0.75))
     bluntness = float(rng.uniform(0.8, 1.25))
     b_mean = float(rng.uniform(27, 35) if dilated else rng.uniform(19, 29))
     ecc = 1.0 if circular else float(rng.uniform(0.85, 1.15))
-    wall = float(rng.uniform(7, 11))
+    thick = not dilated and rng.random() < 0.15  # hypertrophy
+    wall = float(rng.uniform(5.5, 8) if dilated else rng.uniform(11, 15) if thick else rng.uniform(7, 11))
     ed = PhaseGeometry(
         length,
         float(b_mean * np.sqrt(ecc)),

@@ -28,15 +28,19 @@ class QualityRanges:
     shadows: tuple[int, int]  # number of rib/lung shadows (inclusive)
     psf: tuple[float, float]  # PSF blur factor
     specular: tuple[float, float]  # specular interface strength
+    lateral_dropout: tuple[float, float]  # loss of walls running parallel to the beam
+    reverberation: tuple[float, float]  # power of the near-field ghost at twice its depth
+    trabeculae: tuple[float, float]  # echogenicity of trabeculae / papillary muscles (× myocardium)
 
 
 QUALITY_TIERS: dict[str, QualityRanges] = {
-    "Good": QualityRanges((48, 58), (1e-4, 5e-4), (0.0, 0.005), (0.0, 0.02), (0.002, 0.006), (0.0, 0.25),
-                          (0.0, 0.25), (0, 1), (1.0, 1.15), (1.0, 1.6)),
-    "Medium": QualityRanges((45, 55), (3e-4, 2e-3), (0.005, 0.03), (0.01, 0.08), (0.01, 0.03), (0.2, 0.55),
-                            (0.25, 0.5), (0, 2), (1.1, 1.35), (0.7, 1.2)),
-    "Poor": QualityRanges((40, 50), (1e-3, 5e-3), (0.03, 0.12), (0.1, 0.5), (0.03, 0.07), (0.45, 0.9),
-                          (0.5, 0.85), (1, 3), (1.3, 1.7), (0.4, 0.9)),
+    "Good": QualityRanges((48, 58), (5e-4, 3e-3), (0.0, 0.01), (0.01, 0.06), (0.002, 0.006), (0.0, 0.25),
+                          (0.0, 0.3), (0, 1), (1.0, 1.15), (1.0, 1.6), (0.1, 0.45), (0.0, 0.01), (0.3, 0.7)),
+    "Medium": QualityRanges((45, 55), (2e-3, 1.5e-2), (0.01, 0.05), (0.05, 0.25), (0.01, 0.03), (0.2, 0.55),
+                            (0.25, 0.55), (0, 2), (1.1, 1.35), (0.7, 1.2), (0.35, 0.75), (0.01, 0.05),
+                            (0.3, 0.8)),
+    "Poor": QualityRanges((40, 50), (1e-2, 6e-2), (0.05, 0.2), (0.2, 0.9), (0.03, 0.07), (0.45, 0.9),
+                          (0.5, 0.85), (1, 3), (1.3, 1.7), (0.4, 0.9), (0.6, 0.95), (0.04, 0.15), (0.3, 0.9)),
 }  # fmt: skip
 
 
@@ -64,10 +68,13 @@ class Appearance:
     dropout: float
     psf: float
     specular: float
+    lateral_dropout: float
+    reverberation: float
+    trabeculae: float
     shadows: tuple[Shadow, ...]
     tissue_level: float  # surrounding tissue echogenicity
     pericardium: float  # pericardium echogenicity
-    mitral_bow_mm: float
+    mitral_bow_mm: float  # closed leaflets bow off the annulus line (reference LV/LA boundary) by this
     mitral_visibility: float
     wavelength_mm: float
     haze_length_mm: float
@@ -81,6 +88,10 @@ class Appearance:
     aorta_u_mm: float  # descending aorta: lateral position, distance above the LA, radius
     aorta_gap_mm: float
     aorta_radius_mm: float
+    trabecular_depth_mm: float  # thickness of the non-compacted layer inside the reference contour
+    papillary: tuple[tuple[float, float, float, float], ...]  # (side ±1, w/L, half length mm, half width mm)
+    annulus_radius_mm: float
+    lateral_side: float  # +1 / −1: the side of the LV whose wall drops out most
 
 
 def sample_appearance(rng: np.random.Generator, quality: str) -> Appearance:
@@ -93,7 +104,8 @@ def sample_appearance(rng: np.random.Generator, quality: str) -> Appearance:
     scalars = dict(
         quality=quality, dynamic_range_db=u(q.dynamic_range_db), blood=u(q.blood), haze=u(q.haze),
         apical=u(q.apical), noise=u(q.noise), attenuation_db_cm=u(q.attenuation_db_cm), dropout=u(q.dropout),
-        psf=u(q.psf), specular=u(q.specular),
+        psf=u(q.psf), specular=u(q.specular), lateral_dropout=u(q.lateral_dropout),
+        reverberation=u(q.reverberation), trabeculae=u(q.trabeculae),
     )  # fmt: skip
     n_shadows = int(rng.integers(q.shadows[0], q.shadows[1] + 1))
     shadows = tuple(
@@ -105,8 +117,8 @@ def sample_appearance(rng: np.random.Generator, quality: str) -> Appearance:
         shadows=shadows,
         tissue_level=u((0.15, 0.35)),
         pericardium=u((8, 30)),
-        mitral_bow_mm=u((2, 5)),
-        mitral_visibility=u((0.2, 1.0)),
+        mitral_bow_mm=u((-0.8, 0.8)),
+        mitral_visibility=u((0.3, 1.0)),
         wavelength_mm=1.540 / u((2.5, 3.5)),
         haze_length_mm=u((30, 60)),
         apical_length_mm=u((10, 20)),
@@ -119,6 +131,12 @@ def sample_appearance(rng: np.random.Generator, quality: str) -> Appearance:
         aorta_u_mm=u((-15, 25)),
         aorta_gap_mm=u((8, 14)),
         aorta_radius_mm=u((7, 11)),
+        trabecular_depth_mm=u((1.5, 4.5)),
+        papillary=tuple(
+            (side, u((0.45, 0.7)), u((6, 11)), u((2.0, 3.5))) for side in (-1.0, 1.0) if rng.random() < 0.75
+        ),
+        annulus_radius_mm=u((1.5, 3.0)),
+        lateral_side=1.0 if rng.random() < 0.7 else -1.0,
     )
 
 
@@ -146,6 +164,7 @@ class ViewFields:
     dropout: np.ndarray  # in [0, 1]: where the myocardium drops out
     specular_mod: np.ndarray  # lognormal modulation of the specular term
     ripple: np.ndarray  # (1, nth) beam-to-beam gain ripple
+    strands: np.ndarray  # trabecular strands: thin across the beam, long along it
     scatterers: np.ndarray  # complex64 unit-power circular Gaussian
 
 
@@ -156,15 +175,19 @@ def sample_fields(rng: np.random.Generator, nr: int, nth: int, dr_mm: float, bea
     def sig(mm: float) -> tuple[float, float]:
         return (mm / dr_mm, mm / beam_mm)
 
-    texture = np.exp(0.45 * smooth_field(rng, shape, sig(3)))
+    texture = np.exp(0.55 * smooth_field(rng, shape, sig(3)))
     background = np.exp(0.9 * smooth_field(rng, shape, sig(7)))
     hypo = 1 / (1 + np.exp(-(smooth_field(rng, shape, sig(10)) - 0.8) / 0.2))
     dropout = 1 / (1 + np.exp(-(smooth_field(rng, shape, sig(6)) - 1.2) / 0.3))
     spec_mod = np.exp(0.3 * smooth_field(rng, shape, (3 / dr_mm, 3.0)))
     ripple = np.exp(0.15 * smooth_field(rng, (1, nth), (0.0, 8.0)))
+    strands = 1 / (
+        1 + np.exp(-(smooth_field(rng, shape, (4.0 / dr_mm, max(0.8 / beam_mm, 1.0))) - 0.5) / 0.25)
+    )
     scat = rng.standard_normal((2, nr, nth), dtype=np.float32)
     scatterers = (scat[0] + 1j * scat[1]).astype(np.complex64) / np.float32(np.sqrt(2))
     return ViewFields(
         texture.astype(np.float32), background.astype(np.float32), hypo.astype(np.float32),
-        dropout.astype(np.float32), spec_mod.astype(np.float32), ripple.astype(np.float32), scatterers,
+        dropout.astype(np.float32), spec_mod.astype(np.float32), ripple.astype(np.float32),
+        strands.astype(np.float32), scatterers,
     )  # fmt: skip

@@ -13,7 +13,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Generate synthetic apical 2CH/4CH echo images with exact labels and analytic EDV/ESV/EF "
         "in the CAMUS NIfTI (default) or 2019 .mhd layout.",
     )
-    parser.add_argument("--out", required=True, help="dataset root to create")
+    parser.add_argument("--out", default=None, help="dataset root to create (needed unless --preview only)")
+    parser.add_argument(
+        "--preview",
+        default=None,
+        metavar="OUT.png",
+        help="write a gallery (image | reference) across Good/Medium/Poor and a hard case to OUT.png",
+    )
     parser.add_argument("--patients", type=int, default=50, help="number of patients (default 50)")
     parser.add_argument("--format", choices=("nifti", "mhd"), default="nifti", help="on-disk release layout")
     parser.add_argument(
@@ -27,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--hard-fraction", type=float, default=0.2, help="fraction of off-centre/small LV cases"
     )
     parser.add_argument(
-        "--quality-mix", type=float, nargs=3, default=(0.35, 0.45, 0.20), metavar=("GOOD", "MEDIUM", "POOR")
+        "--quality-mix", type=float, nargs=3, default=(0.35, 0.46, 0.19), metavar=("GOOD", "MEDIUM", "POOR")
     )
     parser.add_argument(
         "--circular", action="store_true", help="circular LV sections (b1 = b2): exact Simpson"
@@ -36,13 +42,43 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--intermediate-frames",
         type=int,
         default=1,
-        help="half-sequence frames between ED and ES (default 1)",
+        help="half-sequence frames between ED and ES with --sequence-frames short (default 1)",
+    )
+    parser.add_argument(
+        "--sequence-frames",
+        choices=("short", "realistic"),
+        default="short",
+        help="short: fast default (ED, --intermediate-frames, ES); realistic: the systole at the patient's "
+        "frame rate, 10-30 frames as in CAMUS (about 5x slower)",
+    )
+    parser.add_argument(
+        "--cycles",
+        type=int,
+        default=0,
+        help="also write a cine of this many beats per view (*_cine[_gt]; heart rate varies beat to beat; "
+        "heavy: about 50 frames per beat). Default 0: none",
+    )
+    parser.add_argument(
+        "--annotation-sd",
+        type=float,
+        default=0.0,
+        metavar="MM",
+        help="displace the reference contours like a second observer's (smooth, d_m about 0.8 x MM); the "
+        "analytic volumes stay the truth. Default 0: exact references",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run_synth)
 
 
 def run_synth(args: argparse.Namespace) -> int:
+    if args.out is None and args.preview is None:
+        raise SystemExit("lunet synth: give --out DIR (a dataset), --preview OUT.png (a gallery), or both")
+    if args.preview is not None:
+        from lunet.data.synthetic.preview import write_preview
+
+        print(f"wrote {write_preview(args.preview, seed=args.seed)} (synthetic phantom, not CAMUS)")
+    if args.out is None:
+        return 0
     from lunet.data.synthetic.generate import generate_dataset
 
     out = generate_dataset(
@@ -57,6 +93,9 @@ def run_synth(args: argparse.Namespace) -> int:
         circular=args.circular,
         intermediate_frames=args.intermediate_frames,
         progress=False if args.no_progress else None,
+        sequence_frames=args.sequence_frames,
+        cycles=args.cycles,
+        annotation_sd_mm=args.annotation_sd,
     )
     print(f"wrote {args.patients} synthetic patients to {out} (synthetic phantom, not CAMUS)")
     return 0

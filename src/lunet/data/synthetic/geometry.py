@@ -14,6 +14,7 @@ import numpy as np
 
 from lunet.data.labels import View
 from lunet.data.synthetic.slices import ViewShape, labels_from_masks, outline_points, shape_masks
+from lunet.data.synthetic.variability import ContourJitter
 
 SIZES = ("native", "256")
 
@@ -80,12 +81,15 @@ def _extent(shapes: list[ViewShape], alpha: float, ax: float, ay: float) -> tupl
     return float(np.hypot(x, y).max()), float(np.abs(np.arctan2(x, y)).max())
 
 
-def place_view(rng: np.random.Generator, shapes: list[ViewShape], view: View | str, hard: bool) -> Placement:
+def place_view(
+    rng: np.random.Generator, shapes: list[ViewShape], view: View | str, hard: bool, cut: bool = False
+) -> Placement:
     """Choose the heart pose first, then fit the sector around every frame in ``shapes``.
 
     Normal: apex depth 20–40 mm, tilt ±12°, lateral offset ±6 mm (4CH shifted 6 mm), sector 60–78°,
     depth = farthest labelled point × 1.03–1.2. Hard: apex depth 25–70 mm, tilt ±25°, offset ±30 mm,
-    depth × 1.4–1.9. The sector never exceeds 90°; depth is kept in 110–260 mm.
+    depth × 1.4–1.9. The sector never exceeds 90°; depth is kept in 110–260 mm. ``cut``: the sector is
+    0.75–0.92 of the width the heart needs (at least 50°), so part of the LV lies outside it.
     """
     shrink = 1.0
     for _ in range(60):
@@ -101,6 +105,8 @@ def place_view(rng: np.random.Generator, shapes: list[ViewShape], view: View | s
         ay = d_apex * np.cos(alpha)
         r_max, t_max = _extent(shapes, alpha, ax, ay)
         sector = max(np.deg2rad(rng.uniform(60, 78)), 2 * t_max + np.deg2rad(4))
+        if cut:
+            sector = max(2 * t_max * rng.uniform(0.75, 0.92), np.deg2rad(50))
         if sector > np.deg2rad(90):
             shrink *= 0.85
             continue
@@ -167,17 +173,21 @@ def scan_conversion(depth_mm: float, sector_rad: float, grid: OutputGrid, polar:
     return tables
 
 
-def rasterise_labels(shape: ViewShape, placement: Placement, grid: OutputGrid) -> np.ndarray:
+def rasterise_labels(
+    shape: ViewShape, placement: Placement, grid: OutputGrid, jitter: ContourJitter | None = None
+) -> np.ndarray:
     """uint8 label map ``(rows, cols)`` evaluated analytically at the pixel centres of ``grid``.
 
     Only a bounding window around the heart is evaluated; pixels outside the sector are background.
+    ``jitter``: an observer's smooth displacement of the contours (annotation variability).
     """
     pts = outline_points(shape)
     x, y = to_probe_frame(pts[:, 0], pts[:, 1], placement)
-    c0 = max(int(np.floor((x.min() + grid.half_width_mm) / grid.col_mm)) - 2, 0)
-    c1 = min(int(np.ceil((x.max() + grid.half_width_mm) / grid.col_mm)) + 2, grid.cols)
-    r0 = max(int(np.floor(y.min() / grid.row_mm)) - 2, 0)
-    r1 = min(int(np.ceil(y.max() / grid.row_mm)) + 2, grid.rows)
+    pad = 2 + (int(np.ceil(jitter.max_mm / min(grid.row_mm, grid.col_mm))) if jitter else 0)
+    c0 = max(int(np.floor((x.min() + grid.half_width_mm) / grid.col_mm)) - pad, 0)
+    c1 = min(int(np.ceil((x.max() + grid.half_width_mm) / grid.col_mm)) + pad, grid.cols)
+    r0 = max(int(np.floor(y.min() / grid.row_mm)) - pad, 0)
+    r1 = min(int(np.ceil(y.max() / grid.row_mm)) + pad, grid.rows)
     lab = np.zeros((grid.rows, grid.cols), np.uint8)
     if c1 <= c0 or r1 <= r0:
         return lab
@@ -185,6 +195,8 @@ def rasterise_labels(shape: ViewShape, placement: Placement, grid: OutputGrid) -
     ys = (np.arange(r0, r1) + 0.5) * grid.row_mm
     xx, yy = np.meshgrid(xs, ys)
     u, w = to_view_frame(xx, yy, placement)
+    if jitter is not None:
+        u, w = jitter.displace(u, w)
     window = labels_from_masks(*shape_masks(u, w, shape))
     in_sector = (np.hypot(xx, yy) < placement.depth_mm) & (
         np.abs(np.arctan2(xx, yy)) < placement.sector_rad / 2

@@ -14,7 +14,13 @@ import numpy as np
 from lunet.boxes import reference_box
 from lunet.data.labels import Instant, Label, View
 from lunet.data.synthetic.anatomy import Heart, interpolate_phase, sample_heart
-from lunet.data.synthetic.appearance import QUALITIES, sample_appearance, sample_fields
+from lunet.data.synthetic.appearance import (
+    QUALITIES,
+    Appearance,
+    ViewFields,
+    sample_appearance,
+    sample_fields,
+)
 from lunet.data.synthetic.geometry import (
     OutputGrid,
     Placement,
@@ -24,12 +30,22 @@ from lunet.data.synthetic.geometry import (
     rasterise_labels,
     to_probe_frame,
 )
-from lunet.data.synthetic.render import prepare_view, render_polar, scan_convert
-from lunet.data.synthetic.slices import ViewShape, view_shape
+from lunet.data.synthetic.motion import moved_scatterers
+from lunet.data.synthetic.render import (
+    BeamView,
+    echogenicity,
+    envelope_from_maps,
+    log_compress,
+    prepare_view,
+    scan_convert,
+)
+from lunet.data.synthetic.slices import ViewShape, outline_points, view_shape
+from lunet.data.synthetic.timing import Cine, Rhythm, cine, half_sequence_fractions, sample_rhythm
+from lunet.data.synthetic.variability import ContourJitter, jitter_rng, sample_jitter
 
 #: Version of the generator recorded in every truth file (bump when the output changes).
-GENERATOR_VERSION = "1"
-DEFAULT_QUALITY_MIX = (0.35, 0.45, 0.20)
+GENERATOR_VERSION = "2"
+DEFAULT_QUALITY_MIX = (0.35, 0.46, 0.19)
 
 
 @dataclass(frozen=True)
@@ -37,16 +53,19 @@ class PhantomOptions:
     """Dataset-wide options of the phantom."""
 
     size: str = "native"  # "native" (hundreds of pixels, 0.22–0.36 mm) or "256"
-    hard_fraction: float = 0.2  # fraction of off-centre / small-in-FOV patients
+    hard_fraction: float = 0.2  # fraction of foreshortened / off-centre / cut / small-in-FOV patients
     quality_mix: tuple[float, float, float] = DEFAULT_QUALITY_MIX  # Good, Medium, Poor
     circular: bool = False  # b1 = b2 (exact Simpson's biplane)
-    intermediate_frames: int = 1  # frames between ED and ES in the half sequence
+    intermediate_frames: int = 1  # frames between ED and ES in a "short" half sequence
     reversed_fraction: float = 0.3  # half sequences stored ES → ED on disk
+    sequence_frames: str = "short"  # "short" (fast default) or "realistic" (10–30 frames ED → ES)
+    cycles: int = 0  # > 0: also a cine of this many beats per view (heart rate varies beat to beat)
+    annotation_sd_mm: float = 0.0  # > 0: reference contours displaced like another observer's (mm)
 
 
 @dataclass(frozen=True)
 class ViewRender:
-    """One rendered view: frames ordered ED → ES (index 0 = ED, -1 = ES)."""
+    """One rendered view: frames ordered ED → ES (index 0 = ED, -1 = ES), optionally a cine."""
 
     view: View
     quality: str
@@ -56,6 +75,10 @@ class ViewRender:
     frames: np.ndarray  # (T, rows, cols) uint8
     frame_labels: np.ndarray  # (T, rows, cols) uint8
     reversed_on_disk: bool
+    fractions: tuple[float, ...] = ()  # phase fraction of each frame (0 = ED, 1 = ES)
+    cine: Cine | None = None
+    cine_frames: np.ndarray | None = None  # (T', rows, cols) uint8, in time order
+    cine_labels: np.ndarray | None = None
 
     def image(self, instant: Instant | str) -> np.ndarray:
         return self.frames[0 if Instant(instant) is Instant.ED else -1]
@@ -79,8 +102,13 @@ class PatientRender:
     views: dict[View, ViewRender]
     sex: str
     age: int
-    frame_rate: float
+    rhythm: Rhythm
     truth: dict
+
+    @property
+    def frame_rate(self) -> float:
+        """Frames per second of the sequences."""
+        return self.rhythm.frame_rate
 
     @property
     def image_quality(self) -> str:
@@ -133,25 +161,90 @@ def _landmarks(shape: ViewShape, placement: Placement, grid: OutputGrid, label: 
     return out
 
 
+def _foreshortening_mm(rng: np.random.Generator, heart: Heart, view: View, hard: bool) -> float:
+    """Distance (mm) of the imaging plane from the LV axis: 60 % of hard cases, 20 % of the others."""
+    if rng.random() >= (0.6 if hard else 0.2):
+        return 0.0
+    es = view_shape(heart, view, heart.es)
+    limit = min(es.annulus_mm, es.radius_mm)  # the cut must still reach the mitral plane at ES
+    return float(limit * (rng.uniform(0.25, 0.6) if hard else rng.uniform(0.1, 0.35)))
+
+
+def _render_frames(
+    shapes: tuple[ViewShape, ...], ref: ViewShape, beam: BeamView, app: Appearance, fields: ViewFields,
+    view: View, placement: Placement, grid: OutputGrid,
+) -> np.ndarray:  # fmt: skip
+    """uint8 frames ``(T, rows, cols)``: the scatterers move with the heart from their place in ``ref``."""
+    frames = []
+    for shape in shapes:
+        e_map, z_map, heart = echogenicity(shape, beam, app, fields, view is View.A4C)
+        scat = moved_scatterers(fields.scatterers, beam.u, beam.w, beam.window, heart, placement, ref, shape)
+        env = envelope_from_maps(e_map, z_map, beam, app, fields, scat)
+        frames.append(scan_convert(log_compress(env, app), placement, grid))
+    return np.stack(frames)
+
+
+def _labels(
+    shapes: tuple[ViewShape, ...], fractions: np.ndarray, placement: Placement, grid: OutputGrid,
+    jitters: tuple[ContourJitter, ContourJitter] | None,
+) -> np.ndarray:  # fmt: skip
+    """uint8 reference labels ``(T, rows, cols)``; with ``jitters`` (ED, ES) an observer's contours."""
+    return np.stack([
+        rasterise_labels(s, placement, grid, jitters[0].blend(jitters[1], float(f)) if jitters else None)
+        for s, f in zip(shapes, fractions)
+    ])  # fmt: skip
+
+
 def _render_view(
-    rng: np.random.Generator, heart: Heart, view: View, quality: str, hard: bool, options: PhantomOptions
-) -> ViewRender:
-    n = options.intermediate_frames + 2
-    shapes = tuple(view_shape(heart, view, interpolate_phase(heart, k / (n - 1))) for k in range(n))
-    placement = place_view(rng, list(shapes), view, hard)
+    rng: np.random.Generator, heart: Heart, view: View, quality: str, hard: bool, options: PhantomOptions,
+    rhythm: Rhythm, jitter_rng: np.random.Generator,
+) -> ViewRender:  # fmt: skip
+    fractions = half_sequence_fractions(options.sequence_frames, options.intermediate_frames, rhythm)
+    offset = _foreshortening_mm(rng, heart, view, hard)
+
+    def shapes_at(fracs: np.ndarray) -> tuple[ViewShape, ...]:
+        return tuple(view_shape(heart, view, interpolate_phase(heart, float(f)), offset) for f in fracs)
+
+    shapes = shapes_at(fractions)
+    cut = hard and rng.random() < 0.4
+    placement = place_view(rng, [shapes[0], shapes[-1]], view, hard, cut)
     grid = output_grid(rng, placement, options.size)
     polar = polar_grid(grid)
     app = sample_appearance(rng, quality)
     beam_mm = placement.depth_mm / 2 * placement.sector_rad / polar.nth
     fields = sample_fields(rng, polar.nr, polar.nth, placement.depth_mm / polar.nr, beam_mm)
-    four = view is View.A4C
-    beam = prepare_view(placement, polar, app, fields, shapes)
-    frames = np.stack(
-        [scan_convert(render_polar(s, beam, app, fields, four), placement, grid) for s in shapes]
-    )
-    labels = np.stack([rasterise_labels(s, placement, grid) for s in shapes])
+    beam = prepare_view(placement, polar, app, fields, (shapes[0], shapes[-1]))
+    jitters = None
+    if options.annotation_sd_mm > 0:
+        jitters = (
+            sample_jitter(jitter_rng, options.annotation_sd_mm),
+            sample_jitter(jitter_rng, options.annotation_sd_mm),
+        )
+    frames = _render_frames(shapes, shapes[0], beam, app, fields, view, placement, grid)
+    labels = _labels(shapes, fractions, placement, grid, jitters)
     reversed_on_disk = bool(rng.random() < options.reversed_fraction)
-    return ViewRender(view, quality, grid, placement, shapes, frames, labels, reversed_on_disk)
+    cine_frames = cine_labels = timing = None
+    if options.cycles > 0:
+        timing = cine(rhythm, options.cycles)
+        cine_shapes = shapes_at(timing.fractions)
+        cine_frames = _render_frames(cine_shapes, shapes[0], beam, app, fields, view, placement, grid)
+        cine_labels = _labels(cine_shapes, timing.fractions, placement, grid, jitters)
+    return ViewRender(
+        view, quality, grid, placement, shapes, frames, labels, reversed_on_disk,
+        tuple(float(f) for f in fractions), timing, cine_frames, cine_labels,
+    )  # fmt: skip
+
+
+def _lv_cut(vr: ViewRender) -> bool:
+    """True when part of the ED heart lies outside the imaged sector."""
+    pts = outline_points(vr.shapes[0])
+    x, y = to_probe_frame(pts[:, 0], pts[:, 1], vr.placement)
+    return bool(np.abs(np.arctan2(x, y)).max() > vr.placement.sector_rad / 2)
+
+
+def _area_mm2(labels: np.ndarray, grid: OutputGrid) -> list[float]:
+    """LV area (mm²) of each label frame."""
+    return [float(v) * grid.row_mm * grid.col_mm for v in (labels == Label.LV).sum(axis=(1, 2))]
 
 
 def _view_truth(heart: Heart, vr: ViewRender) -> dict:
@@ -163,6 +256,21 @@ def _view_truth(heart: Heart, vr: ViewRender) -> dict:
         "placement": dataclasses.asdict(vr.placement),
         "n_frames": int(vr.frames.shape[0]),
         "half_sequence_reversed": vr.reversed_on_disk,
+        "phase_fractions": list(vr.fractions),
+        "lv_area_mm2": _area_mm2(vr.frame_labels, vr.grid),
+        "foreshortening_offset_mm": vr.shapes[0].offset_mm,
+        "sector_cut": bool(_lv_cut(vr)),
+        "cine": None
+        if vr.cine is None
+        else {
+            "frames": int(vr.cine.fractions.size),
+            "ed_frames": [i + 1 for i in vr.cine.ed_frames],  # 1-based, as in the cfg files
+            "es_frames": [i + 1 for i in vr.cine.es_frames],
+            "rr_s": list(vr.cine.rr_s),
+            "times_s": [float(t) for t in vr.cine.times_s],
+            "phase_fractions": [float(f) for f in vr.cine.fractions],
+            "lv_area_mm2": _area_mm2(vr.cine_labels, vr.grid),
+        },
         "instants": {
             inst.value: _landmarks(
                 vr.shapes[0 if inst is Instant.ED else -1], vr.placement, vr.grid, vr.label(inst)
@@ -193,11 +301,12 @@ def render_patient(
     tier = int(rng.choice(3, p=mix / mix.sum()))
     sex = "M" if rng.random() < 0.6 else "F"
     age = int(rng.integers(20, 90))
-    frame_rate = float(rng.choice([30.0, 40.0, 50.0, 60.0]))
+    rhythm = sample_rhythm(rng)
+    observer = jitter_rng(index, seed)
     views: dict[View, ViewRender] = {}
     for view in (View.A2C, View.A4C):
         view_tier = tier - 1 if tier > 0 and rng.random() < 0.25 else tier  # a view may be one tier better
-        views[view] = _render_view(rng, heart, view, QUALITIES[view_tier], hard, options)
+        views[view] = _render_view(rng, heart, view, QUALITIES[view_tier], hard, options, rhythm, observer)
     truth = {
         "synthetic": True,  # a phantom, never CAMUS
         "generator_version": GENERATOR_VERSION,
@@ -211,8 +320,15 @@ def render_patient(
         "circular": heart.circular,
         "b1_equals_b2": heart.ed.b1_mm == heart.ed.b2_mm,
         "hard_case": hard,
+        "heart_rate_bpm": rhythm.heart_rate_bpm,
+        "frame_rate": rhythm.frame_rate,
+        "sequence_frames": options.sequence_frames,
+        "annotation_sd_mm": options.annotation_sd_mm,
+        "references": "analytic"
+        if options.annotation_sd_mm == 0
+        else "observer-perturbed (volumes stay analytic)",
         "image_quality": max((v.quality for v in views.values()), key=QUALITIES.index),
         "model": dataclasses.asdict(heart),
         "views": {v.value: _view_truth(heart, vr) for v, vr in views.items()},
     }
-    return PatientRender(patient_id(index), heart, hard, views, sex, age, frame_rate, jsonable(truth))
+    return PatientRender(patient_id(index), heart, hard, views, sex, age, rhythm, jsonable(truth))

@@ -23,7 +23,13 @@ from lunet.data.synthetic.geometry import (
     to_probe_frame,
     to_view_frame,
 )
-from lunet.data.synthetic.slices import ViewShape, outline_points, shape_masks_with_margins
+from lunet.data.synthetic.slices import ViewShape, endo_profile, outline_points, shape_masks_with_margins
+from lunet.data.synthetic.tissue import (
+    lateral_dropout_gain,
+    mitral_apparatus,
+    non_compacted_layer,
+    wall_incidence,
+)
 
 #: Transducer aperture (mm) for the lateral beam width λ/D.
 APERTURE_MM = 20.0
@@ -60,6 +66,8 @@ class BeamView:
     noise2: np.ndarray  # electronic noise power (grows with depth)
     sigma: tuple[float, float]  # PSF σ in (r, θ) samples
     dr_mm: float
+    dth_rad: float
+    r_mm: np.ndarray  # depth of the polar samples (mm)
 
 
 def prepare_view(
@@ -96,34 +104,42 @@ def prepare_view(
     noise2 = ((app.noise * np.exp(rr / 120)) ** 2).astype(np.float32)
     return BeamView(
         u, w, (slice(r0, r1), slice(t0, t1)), tissue.astype(np.float32), gain.astype(np.float32),
-        clutter.astype(np.float32), noise2, (sig_r, sig_t), dr,
+        clutter.astype(np.float32), noise2, (sig_r, sig_t), dr, dth, rr,
     )  # fmt: skip
 
 
 def echogenicity(
     shape: ViewShape, beam: BeamView, app: Appearance, fields: ViewFields, four_chamber: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """Mean backscatter power ``E`` and acoustic "impedance" ``Z`` (both (nr, nth) float32)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean backscatter power ``E``, acoustic "impedance" ``Z`` (both (nr, nth) float32) and the heart mask.
+
+    The heart mask (bool, on ``beam.window``) marks the tissue that moves with the heart (myocardium,
+    pericardium, cavities, LA wall): its scatterers follow the motion between frames.
+    """
     u, w, tex = beam.u, beam.w, fields.texture
     e_map = beam.tissue.copy()
     z_map = np.full(u.shape, 0.6, np.float32)
     dark = _ellipse(u, w, app.aorta_u_mm, shape.la_centre_mm + shape.la_half_length_mm + app.aorta_gap_mm,
                     app.aorta_radius_mm, app.aorta_radius_mm)  # fmt: skip
-    if four_chamber:  # right ventricle and right atrium: dark, unlabelled confounders
+    if four_chamber:  # right ventricle and right atrium: dark, unlabelled confounders with their walls
         rv_c = -(shape.radius_mm + shape.wall_mm * (1 + shape.septal_factor) + app.rv_gap_mm)
         rv_w, rv_h = 0.6 * shape.length_mm, 0.45 * shape.length_mm
         rv = _ellipse(u, w, rv_c, rv_w, app.rv_half_width_mm, rv_h)
         ra = _ellipse(u, w, 0.9 * rv_c, shape.la_centre_mm, app.ra_half_width_mm, app.ra_half_length_mm)
-        rv_wall = _ellipse(u, w, rv_c, rv_w, app.rv_half_width_mm + 5, rv_h + 4) & ~rv
-        e_map[rv_wall] = 0.8 * tex[rv_wall]
-        z_map[rv_wall] = 1.0
+        rv_wall = _ellipse(u, w, rv_c, rv_w, app.rv_half_width_mm + 4, rv_h + 4) & ~rv
+        ra_wall = _ellipse(u, w, 0.9 * rv_c, shape.la_centre_mm, app.ra_half_width_mm + 2,
+                           app.ra_half_length_mm + 2) & ~ra  # fmt: skip
+        walls = rv_wall | ra_wall
+        e_map[walls] = 0.9 * tex[walls]
+        z_map[walls] = 1.0
         dark |= rv | ra
+    e_map[dark] = app.blood * tex[dark]  # before the LV: the heart's own tissue is drawn over them
+    z_map[dark] = 0.0
     # the heart itself, inside its polar window only
     win = beam.window
     uw, ww, texw = u[win], w[win], tex[win]
-    endo, epi, la, peri_outer, la_outer = shape_masks_with_margins(
-        uw, ww, shape, epi_extra_mm=3.0, la_extra_mm=2.5
-    )
+    profile = endo_profile(uw, ww, shape)
+    endo, epi, la, peri_outer, la_outer = shape_masks_with_margins(uw, ww, shape, 3.0, 2.5, profile)
     ew, zw = e_map[win], z_map[win]  # views: edits land in e_map / z_map
     peri = peri_outer & ~epi
     ew[peri] = app.pericardium * texw[peri]
@@ -132,29 +148,50 @@ def echogenicity(
     ew[la_wall] = 0.7 * texw[la_wall]
     zw[la_wall] = 1.0
     myo = epi & ~endo
-    myo_gain = 1 - app.dropout * fields.dropout[win][myo]
-    ew[myo] = texw[myo] * myo_gain
-    zw[myo] = myo_gain
-    e_map[dark] = app.blood * tex[dark]
-    z_map[dark] = 0.0
+    uc = profile[0]
+    incidence = wall_incidence(endo, beam.dr_mm, beam.r_mm[win], beam.dth_rad)
+    myo_gain = (1 - app.dropout * fields.dropout[win]) * lateral_dropout_gain(incidence, uc, app)
+    ew[myo] = texw[myo] * myo_gain[myo]
+    zw[myo] = myo_gain[myo]
     blood = endo | la
     ew[blood] = app.blood * texw[blood]
     zw[blood] = 0.0
-    ann = shape.annulus_mm  # closed mitral leaflets: a thin bowed line across the annulus
-    ub = uw - shape.bend * shape.length_mm
-    mitral = (np.abs(ub) <= ann) & (
-        np.abs(ww - (shape.length_mm + app.mitral_bow_mm * (1 - (ub / ann) ** 2))) < 0.5
-    )
-    ew[mitral] = 1.2 * app.mitral_visibility
+    layer = non_compacted_layer(uw, ww, shape, app, fields.strands[win], profile)  # inside the LV label
+    trabecular = layer > 0.02
+    ew[trabecular] += layer[trabecular] * texw[trabecular] * myo_gain[trabecular]
+    zw[trabecular] = np.maximum(zw[trabecular], layer[trabecular])
+    mitral = mitral_apparatus(uw, ww, shape, app)
+    ew[mitral] = 1.2 * app.mitral_visibility * texw[mitral]
     zw[mitral] = app.mitral_visibility
-    return e_map, z_map
+    return e_map, z_map, peri_outer | la_outer
 
 
-def render_polar(
-    shape: ViewShape, beam: BeamView, app: Appearance, fields: ViewFields, four_chamber: bool
+def render_envelope(
+    shape: ViewShape,
+    beam: BeamView,
+    app: Appearance,
+    fields: ViewFields,
+    four_chamber: bool,
+    scatterers: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Log-compressed image ``(nr, nth)`` float32 in [0, 1] of one frame, in polar coordinates."""
-    e_map, z_map = echogenicity(shape, beam, app, fields, four_chamber)
+    """Envelope (linear amplitude, before log compression) ``(nr, nth)`` float32 of one frame.
+
+    ``scatterers`` (complex64 ``(nr, nth)``): this frame's scatterer field (``fields.scatterers`` moved with
+    the tissue; default: unmoved).
+    """
+    e_map, z_map, _ = echogenicity(shape, beam, app, fields, four_chamber)
+    return envelope_from_maps(e_map, z_map, beam, app, fields, scatterers)
+
+
+def envelope_from_maps(
+    e_map: np.ndarray,
+    z_map: np.ndarray,
+    beam: BeamView,
+    app: Appearance,
+    fields: ViewFields,
+    scatterers: np.ndarray | None = None,
+) -> np.ndarray:
+    """Envelope of the field made from an echogenicity map ``E`` and an impedance map ``Z`` (polar)."""
     sig_r, sig_t = beam.sigma
     norm = np.float32(np.sqrt(4 * np.pi * sig_r * sig_t))  # sum of squared PSF weights = 1 / norm²
     # specular term: |∂Z/∂r| of a smoothed impedance map (bright where interfaces face the beam)
@@ -162,16 +199,35 @@ def render_polar(
     spec = (
         np.abs(np.gradient(z_s, axis=0)) * np.float32(3.0 * app.specular / beam.dr_mm) * fields.specular_mod
     )
+    # reverberation: a ghost of the near field at twice its depth (probe ↔ reflector round trips)
+    ghost = app.reverberation * e_map[np.arange(e_map.shape[0]) // 2]
     # independent circular Gaussian sources add in power: one scatterer field carries them all
-    diffuse = np.sqrt(beam.gain**2 * (e_map + beam.clutter) + beam.noise2) * norm
-    field = diffuse * fields.scatterers + (beam.gain * spec) * np.complex64(np.exp(0.3j))
-    env = np.hypot(
+    diffuse = np.sqrt(beam.gain**2 * (e_map + beam.clutter + ghost) + beam.noise2) * norm
+    field = diffuse * (fields.scatterers if scatterers is None else scatterers)
+    field = field + (beam.gain * spec) * np.complex64(np.exp(0.3j))
+    return np.hypot(
         ndi.gaussian_filter(field.real, (sig_r, sig_t)), ndi.gaussian_filter(field.imag, (sig_r, sig_t))
-    )
-    db = 20 * np.log10(env + np.float32(1e-9))
-    ref = 0.6 * app.dynamic_range_db - 2.5 + app.gain_db  # myocardium (E = 1, 0 dB) → ≈ 0.4 grey
+    ).astype(np.float32)
+
+
+def log_compress(envelope: np.ndarray, app: Appearance) -> np.ndarray:
+    """Envelope → grey level in [0, 1]: dynamic range anchored to the myocardium (E = 1 → ≈ 0.4 grey)."""
+    db = 20 * np.log10(envelope + np.float32(1e-9))
+    ref = 0.6 * app.dynamic_range_db - 2.5 + app.gain_db
     img = np.clip((db - ref + app.dynamic_range_db) / app.dynamic_range_db, 0, 1) ** np.float32(app.gamma)
     return img.astype(np.float32)
+
+
+def render_polar(
+    shape: ViewShape,
+    beam: BeamView,
+    app: Appearance,
+    fields: ViewFields,
+    four_chamber: bool,
+    scatterers: np.ndarray | None = None,
+) -> np.ndarray:
+    """Log-compressed image ``(nr, nth)`` float32 in [0, 1] of one frame, in polar coordinates."""
+    return log_compress(render_envelope(shape, beam, app, fields, four_chamber, scatterers), app)
 
 
 def scan_convert(polar_image: np.ndarray, placement: Placement, grid: OutputGrid) -> np.ndarray:

@@ -32,6 +32,12 @@ class ViewShape:
     la_radius_mm: float
     la_centre_mm: float  # LA centre on the long axis
     la_shear: float  # tan(tilt): LA sheared about the mitral plane
+    offset_mm: float = 0.0  # foreshortening: the plane misses the LV axis by this distance
+
+    @property
+    def visible_annulus_mm(self) -> float:
+        """Half width of the cut at the mitral plane (the annulus, narrowed by a foreshortening offset)."""
+        return float(np.sqrt(max(self.annulus_mm**2 - self.offset_mm**2, 0.0)))
 
 
 def plane_radius(b1: float, b2: float, phi: float) -> float:
@@ -39,8 +45,12 @@ def plane_radius(b1: float, b2: float, phi: float) -> float:
     return float(1.0 / np.sqrt(np.cos(phi) ** 2 / b1**2 + np.sin(phi) ** 2 / b2**2))
 
 
-def view_shape(heart: Heart, view: View | str, phase: PhaseGeometry) -> ViewShape:
-    """Cut ``heart`` at ``phase`` by the apical plane of ``view``."""
+def view_shape(heart: Heart, view: View | str, phase: PhaseGeometry, offset_mm: float = 0.0) -> ViewShape:
+    """Cut ``heart`` at ``phase`` by the apical plane of ``view``, ``offset_mm`` off the long axis.
+
+    An offset plane (foreshortening) cuts every cross-section off-centre: the half widths become
+    ``sqrt(r² − d²)``, so the apex seen in the image is not the true apex and the cavity looks short.
+    """
     view = View(view)
     phi = heart.azimuth(view)
     a = phase.length_mm / (1.0 + heart.truncation)
@@ -66,7 +76,27 @@ def view_shape(heart: Heart, view: View | str, phase: PhaseGeometry) -> ViewShap
         la_radius_mm=la_radius,
         la_centre_mm=float(la_centre),
         la_shear=float(np.tan(atrium.tilt_rad)),
+        offset_mm=float(offset_mm),
     )
+
+
+def _cut(radius: np.ndarray, offset_mm: float) -> np.ndarray:
+    """Half width of a circular section of ``radius`` cut by a plane ``offset_mm`` from its centre."""
+    if offset_mm == 0.0:
+        return radius
+    return np.sqrt(np.clip(radius * radius - offset_mm * offset_mm, 0.0, None))
+
+
+def endo_profile(u: np.ndarray, w: np.ndarray, shape: ViewShape) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(u about the bent centreline, endocardial half width at ``w``, radial modulation ε) in mm."""
+    wn = w / shape.length_mm
+    ep = eps_profile(wn, shape.eps)
+    uc = u - shape.bend * shape.length_mm * np.where(wn > 0, wn, 0.0) ** 2
+    z = (w - shape.centre_mm) / shape.centre_mm
+    r_in = _cut(
+        shape.radius_mm * np.clip(1.0 - z * z, 0.0, None) ** (shape.bluntness / 2) * ep, shape.offset_mm
+    )
+    return uc, r_in, ep
 
 
 def shape_masks(
@@ -82,23 +112,29 @@ def shape_masks(
 
 
 def shape_masks_with_margins(
-    u: np.ndarray, w: np.ndarray, shape: ViewShape, epi_extra_mm: float, la_extra_mm: float
+    u: np.ndarray,
+    w: np.ndarray,
+    shape: ViewShape,
+    epi_extra_mm: float,
+    la_extra_mm: float,
+    profile: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(endo, epi, la, epi widened by ``epi_extra_mm``, la widened by ``la_extra_mm``) in one pass."""
-    wn = w / shape.length_mm
-    ep = eps_profile(wn, shape.eps)
-    uc = u - shape.bend * shape.length_mm * np.where(wn > 0, wn, 0.0) ** 2
+    """(endo, epi, la, epi widened by ``epi_extra_mm``, la widened by ``la_extra_mm``) in one pass.
+
+    ``profile``: ``endo_profile(u, w, shape)`` when the caller already has it.
+    """
+    uc, r_in, ep = profile if profile is not None else endo_profile(u, w, shape)
     abs_uc = np.abs(uc)
     half_p = shape.bluntness / 2
-    z = (w - shape.centre_mm) / shape.centre_mm
-    r_in = shape.radius_mm * np.clip(1.0 - z * z, 0.0, None) ** half_p * ep
     endo = (w <= shape.length_mm) & (w >= 0) & (abs_uc <= r_in)
     septum = uc < 0
 
     def epicardium(extra: float) -> np.ndarray:
         ze = (w - shape.centre_mm) / (shape.epi_half_mm + extra)
         wall = shape.wall_mm * (1.0 + shape.septal_factor * septum) + extra
-        r_ep = (shape.radius_mm + wall) * np.clip(1.0 - ze * ze, 0.0, None) ** half_p * ep
+        r_ep = _cut(
+            (shape.radius_mm + wall) * np.clip(1.0 - ze * ze, 0.0, None) ** half_p * ep, shape.offset_mm
+        )
         return (w <= shape.length_mm + extra) & (np.abs(ze) < 1) & (abs_uc <= r_ep)
 
     wl = w - shape.la_centre_mm

@@ -3,7 +3,8 @@
 NIfTI: ``database_nifti/patientXXXX/patientXXXX_{2CH,4CH}_{ED,ES}[_gt].nii.gz``,
 ``..._half_sequence[_gt].nii.gz``, ``Info_{2CH,4CH}.cfg``; splits in ``database_split/``.
 2019: ``training/patientXXXX/patientXXXX_{2CH,4CH}_{ED,ES}[_gt].mhd`` (+ ``.raw``, frames stored 3-D
-with one slice), ``..._sequence.mhd``, ``Info_*.cfg``. Both add ``phantom_truth.json`` per patient.
+with one slice), ``..._sequence.mhd``, ``Info_*.cfg``. Both add ``phantom_truth.json`` per patient and, when
+cycles were requested, ``..._cine[_gt]`` (several beats; not a CAMUS file, ignored by the CAMUS reader).
 """
 
 from __future__ import annotations
@@ -100,6 +101,9 @@ def write_patient(out: str | os.PathLike[str], patient: PatientRender, fmt: str 
             write(folder / f"{stem}_half_sequence_gt{ext}", labels, vr.spacing)
         else:
             write(folder / f"{stem}_sequence{ext}", frames, vr.spacing)
+        if vr.cine_frames is not None:  # several beats in time order; true ED/ES frames in the truth file
+            write(folder / f"{stem}_cine{ext}", vr.cine_frames, vr.spacing)
+            write(folder / f"{stem}_cine_gt{ext}", vr.cine_labels, vr.spacing)
         write_text_atomic(folder / f"Info_{view.value}.cfg", info_cfg_text(patient, vr))
     write_text_atomic(folder / TRUTH_FILE, json.dumps(patient.truth, indent=1, sort_keys=True) + "\n")
     return folder

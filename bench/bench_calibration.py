@@ -1,0 +1,133 @@
+"""Calibration of the SYNTHETIC phantom against the published CAMUS figures for U-Net1.
+
+For each phantom (``new``: this source tree; ``old``: the generator of another source tree, e.g. the commit
+before the hard phantom, given by ``--old-src``), the script generates ``--patients`` patients (256×256
+frames, seed ``--seed``), trains U-Net1 with lunet's training API (``bench_accuracy.train_all``: the code of
+``lunet train``) on one fold for a fixed budget (``--epochs`` at ``--size``×``--size``), evaluates the test
+patients with ``lunet.evaluation`` and prints, beside the CAMUS targets of the hard-phantom issue:
+
+- LV_Endo Dice and d_H on Good + Medium test patients (Table II; CAMUS U-Net1: Dice 0.90–0.95, d_H 4–8 mm),
+- the share of test patients that are geometric outliers (Table IV; CAMUS: 10–30 %),
+- LV_Endo Dice on Poor test patients (should be clearly worse),
+- the threshold + largest-dark-component baseline on the same fold (should stay far below).
+
+Everything printed is SYNTHETIC (phantom, not CAMUS). Run:
+``python bench/bench_calibration.py [--patients 60] [--size 96] [--epochs 20] [--old-src /tmp/old/src]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from _common import make_phantom, print_header, print_table, quiet_lightning, setup_torch
+from bench_accuracy import args_config, threshold_baseline_dice, train_all
+
+TARGETS = "CAMUS U-Net1 range: Dice 0.90–0.95 (G+M), d_H 4–8 mm, outlier patients 10–30 %, Poor clearly worse"
+
+
+def old_phantom(out: Path, src: Path, patients: int, seed: int) -> Path:
+    """Generate the phantom of another source tree (``src`` holds its ``lunet`` package) via its CLI."""
+    env = dict(os.environ, PYTHONPATH=str(src))
+    cmd = [sys.executable, "-m", "lunet", "synth", "--out", str(out), "--patients", str(patients),
+           "--size", "256", "--seed", str(seed), "--no-progress"]  # fmt: skip
+    subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
+    return out
+
+
+def scores(tables: dict, per_image: Path) -> dict[str, object]:
+    """Calibration figures of the ``unet1`` row from the evaluation tables and ``per_image.csv``."""
+    t2 = next(r for r in tables["table2"]["rows"] if r["model"] == "unet1")
+    t4 = next(r for r in tables["table4"]["rows"] if r["model"] == "unet1")
+    with per_image.open() as f:
+        rows = [r for r in csv.DictReader(f) if r["model"] == "unet1"]
+    poor = [float(r["lv_endo_dice"]) for r in rows if r["quality"].lower() == "poor" and r["lv_endo_dice"]]
+    good_medium = {r["patient"] for r in rows if r["quality"].lower() != "poor"}
+    out_p = t4["geometric_outliers_patients"]
+    return {
+        "Dice endo G+M": float(t2["lv_endo_dice"]["mean"]),
+        "d_H endo G+M": float(t2["lv_endo_hd_mm"]["mean"]),
+        "d_m endo G+M": float(t2["lv_endo_mad_mm"]["mean"]),
+        "Dice epi G+M": float(t2["lv_epi_dice"]["mean"]),
+        "geo out pat": f"{out_p['count']}/{out_p['total']}",
+        "geo out %": 100.0 * out_p["count"] / max(out_p["total"], 1),
+        "Dice endo Poor": float(np.mean(poor)) if poor else math.nan,
+        "G+M / Poor pat": f"{len(good_medium)}/{len({r['patient'] for r in rows}) - len(good_medium)}",
+    }
+
+
+def calibrate(name: str, root: Path, work: Path, args: argparse.Namespace) -> dict[str, object]:
+    """Train and evaluate U-Net1 on the phantom at ``root``; returns one table row."""
+    from lunet.data.preprocess import CachedImages, build_cache
+    from lunet.evaluation.evaluate import evaluate_models
+    from lunet.training.fit import select_fold
+
+    cache_dir = build_cache(root, work / "cache", size=args.size)
+    seconds = train_all(root, cache_dir, work / "runs", args)
+    preds = work / "runs" / "unet1" / "predictions"
+    tables = evaluate_models({"unet1": preds}, root, work / "evaluation")
+    row: dict[str, object] = {"phantom": name, **scores(tables, work / "evaluation" / "per_image.csv")}
+    fold = select_fold(args_config(args, root, cache_dir), CachedImages(cache_dir), work / "fold_probe")
+    row["threshold Dice"], _ = threshold_baseline_dice(root, fold)
+    row["train s"] = seconds["unet1"]
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--phantoms", nargs="+", default=["new", "old"], choices=["new", "old"])
+    parser.add_argument("--old-src", type=Path, default=None, help="src/ folder of the old phantom's tree")
+    parser.add_argument("--patients", type=int, default=60)
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--size", type=int, default=96, help="network input side (multiple of 32)")
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--fold", type=int, default=1)
+    parser.add_argument("--n-folds", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument(
+        "--data", type=Path, default=None, help="use this new-phantom dataset (no generation)"
+    )
+    parser.add_argument("--out", type=Path, default=None, help="keep datasets, runs and evaluations here")
+    args = parser.parse_args(argv)
+    args.models = ["unet1"]
+    if "old" in args.phantoms and args.old_src is None:
+        parser.error("--old-src is needed for the old phantom (e.g. `git archive <commit> src | tar -x`)")
+    setup_torch(args.device, args.threads)
+    quiet_lightning()
+    print_header("bench_calibration: SYNTHETIC phantom vs the CAMUS U-Net1 range", args.device)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench_calibration_") as name:
+        out = args.out or Path(name)
+        for phantom in args.phantoms:
+            start = time.perf_counter()
+            root = out / f"{phantom}_phantom"
+            if phantom == "new":
+                root = args.data or make_phantom(root, args.patients, size="256", seed=args.seed)
+            else:
+                old_phantom(root, args.old_src, args.patients, args.seed)
+            print(f"{phantom} phantom: {args.patients} patients in {time.perf_counter() - start:.0f} s")
+            rows.append(calibrate(phantom, root, out / f"{phantom}_work", args))
+    print(f"\nSYNTHETIC phantom (not CAMUS): U-Net1, {args.patients} patients, "
+          f"fold {args.fold}/{args.n_folds}, seed {args.seed}, input {args.size}×{args.size}, "
+          f"{args.epochs} epochs, batch {args.batch}, Adam lr {args.lr}, device {args.device}")  # fmt: skip
+    print(TARGETS)
+    columns = ["phantom", "Dice endo G+M", "d_m endo G+M", "d_H endo G+M", "Dice epi G+M", "geo out pat",
+               "geo out %", "Dice endo Poor", "G+M / Poor pat", "threshold Dice", "train s"]  # fmt: skip
+    print_table(rows, columns, digits=3)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,69 @@
+"""``lunet synth --preview OUT.png``: a gallery of phantom views across image qualities (image | overlay).
+
+Rows: Good, Medium, Poor and a hard case (foreshortened / off-centre / cut by the sector / small in a deep
+field of view). Columns: the 4CH ED image, its reference overlay, the 2CH ES image, its overlay. The figure
+title says SYNTHETIC: it is a phantom, never CAMUS.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from lunet.data.labels import Instant, Label, View
+from lunet.data.synthetic.patient import PhantomOptions, render_patient
+from lunet.io import atomic_path
+
+logger = logging.getLogger(__name__)
+
+#: (row title, quality mix, hard fraction) of the gallery rows.
+ROWS = (
+    ("Good", (1.0, 0.0, 0.0), 0.0),
+    ("Medium", (0.0, 1.0, 0.0), 0.0),
+    ("Poor", (0.0, 0.0, 1.0), 0.0),
+    ("hard case", (0.0, 1.0, 0.0), 1.0),
+)
+COLOURS = {Label.LV: (1.0, 0.2, 0.2), Label.MYO: (0.2, 0.6, 1.0), Label.LA: (0.2, 0.9, 0.3)}
+
+
+def overlay(image: np.ndarray, label: np.ndarray, alpha: float = 0.35) -> np.ndarray:
+    """RGB float ``(rows, cols, 3)`` in [0, 1]: the grey image, labels tinted (LV red, MYO blue, LA green)."""
+    rgb = np.repeat(image[..., None].astype(np.float32) / 255.0, 3, axis=2)
+    for lab, colour in COLOURS.items():
+        mask = label == lab
+        rgb[mask] = (1 - alpha) * rgb[mask] + alpha * np.asarray(colour, np.float32)
+    return rgb
+
+
+def write_preview(out: str | os.PathLike[str], seed: int = 0, first_index: int = 1) -> Path:
+    """Render one patient per gallery row (256×256) and write the PNG gallery to ``out``; returns its path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(ROWS), 4, figsize=(8.0, 2.1 * len(ROWS)), squeeze=False)
+    for row, (title, mix, hard) in enumerate(ROWS):
+        patient = render_patient(
+            first_index + row, seed, "256", PhantomOptions(quality_mix=mix, hard_fraction=hard)
+        )
+        for col, (view, instant) in enumerate(((View.A4C, Instant.ED), (View.A2C, Instant.ES))):
+            vr = patient.views[view]
+            image, label = vr.image(instant), vr.label(instant)
+            axes[row, 2 * col].imshow(image, cmap="gray", vmin=0, vmax=255)
+            axes[row, 2 * col + 1].imshow(overlay(image, label))
+            axes[row, 2 * col].set_title(f"{title}: {view.value} {instant.value} ({vr.quality})", fontsize=7)
+            axes[row, 2 * col + 1].set_title("reference", fontsize=7)
+    for ax in axes.ravel():
+        ax.axis("off")
+    fig.suptitle("lunet phantom — SYNTHETIC, not CAMUS (LV red, myocardium blue, LA green)", fontsize=8)
+    fig.tight_layout()
+    out = Path(out)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=80, format="png")
+    plt.close(fig)
+    logger.info("wrote the phantom gallery %s", out)
+    return out
