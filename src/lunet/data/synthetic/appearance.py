@@ -116,7 +116,7 @@ def sample_appearance(rng: np.random.Generator, quality: str) -> Appearance:
         **scalars,
         shadows=shadows,
         tissue_level=u((0.15, 0.35)),
-        pericardium=u((8, 30)),
+        pericardium=u((4, 25)),
         mitral_bow_mm=u((-0.8, 0.8)),
         mitral_visibility=u((0.3, 1.0)),
         wavelength_mm=1.540 / u((2.5, 3.5)),

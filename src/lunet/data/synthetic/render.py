@@ -142,7 +142,8 @@ def echogenicity(
     endo, epi, la, peri_outer, la_outer = shape_masks_with_margins(uw, ww, shape, 3.0, 2.5, profile)
     ew, zw = e_map[win], z_map[win]  # views: edits land in e_map / z_map
     peri = peri_outer & ~epi
-    ew[peri] = app.pericardium * texw[peri]
+    patchy = fields.background[win] * (1 - 0.9 * fields.hypoechoic[win])  # uneven along the contour
+    ew[peri] = app.pericardium * texw[peri] * patchy[peri]
     zw[peri] = 1.6
     la_wall = la_outer & ~la & ~epi
     ew[la_wall] = 0.7 * texw[la_wall]
