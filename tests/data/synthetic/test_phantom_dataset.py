@@ -113,3 +113,20 @@ def test_bad_arguments_are_value_errors(tmp_path):
         generate_dataset(tmp_path, 1, fmt="dicom")
     with pytest.raises(ValueError, match="size"):
         generate_dataset(tmp_path, 1, size="512")
+
+
+def test_cli_preview_writes_a_gallery_across_qualities(tmp_path):
+    from PIL import Image
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["synth", "--preview", str(tmp_path / "gallery.png")])
+    assert args.func(args) == 0
+    with Image.open(tmp_path / "gallery.png") as image:
+        width, height = image.size
+        assert width > 300 and height > width  # 4 rows (Good, Medium, Poor, hard) × 4 panels
+        assert len(set(image.convert("L").getdata())) > 20  # grey speckle, not a blank figure
+    assert not (tmp_path / "cli").exists()  # --preview alone writes no dataset
+    with pytest.raises(SystemExit):
+        args = parser.parse_args(["synth"])
+        args.func(args)

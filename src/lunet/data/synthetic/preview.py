@@ -7,6 +7,7 @@ title says SYNTHETIC: it is a phantom, never CAMUS.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 from pathlib import Path
@@ -61,9 +62,14 @@ def write_preview(out: str | os.PathLike[str], seed: int = 0, first_index: int =
         ax.axis("off")
     fig.suptitle("lunet phantom — SYNTHETIC, not CAMUS (LV red, myocardium blue, LA green)", fontsize=8)
     fig.tight_layout()
-    out = Path(out)
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, dpi=80, format="png")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, dpi=64, format="png")
     plt.close(fig)
+    buffer.seek(0)
+    from PIL import Image
+
+    out = Path(out)
+    with atomic_path(out) as tmp:  # 96 colours: a gallery small enough for a README
+        Image.open(buffer).convert("RGB").quantize(96).save(tmp, format="PNG", optimize=True)
     logger.info("wrote the phantom gallery %s", out)
     return out
