@@ -167,23 +167,6 @@ def echogenicity(
     return e_map, z_map, peri_outer | la_outer
 
 
-def render_envelope(
-    shape: ViewShape,
-    beam: BeamView,
-    app: Appearance,
-    fields: ViewFields,
-    four_chamber: bool,
-    scatterers: np.ndarray | None = None,
-) -> np.ndarray:
-    """Envelope (linear amplitude, before log compression) ``(nr, nth)`` float32 of one frame.
-
-    ``scatterers`` (complex64 ``(nr, nth)``): this frame's scatterer field (``fields.scatterers`` moved with
-    the tissue; default: unmoved).
-    """
-    e_map, z_map, _ = echogenicity(shape, beam, app, fields, four_chamber)
-    return envelope_from_maps(e_map, z_map, beam, app, fields, scatterers)
-
-
 def envelope_from_maps(
     e_map: np.ndarray,
     z_map: np.ndarray,
@@ -227,8 +210,13 @@ def render_polar(
     four_chamber: bool,
     scatterers: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Log-compressed image ``(nr, nth)`` float32 in [0, 1] of one frame, in polar coordinates."""
-    return log_compress(render_envelope(shape, beam, app, fields, four_chamber, scatterers), app)
+    """Log-compressed image ``(nr, nth)`` float32 in [0, 1] of one frame, in polar coordinates.
+
+    ``scatterers`` (complex64 ``(nr, nth)``): this frame's scatterer field (``fields.scatterers`` moved with
+    the tissue; default: unmoved).
+    """
+    e_map, z_map, _ = echogenicity(shape, beam, app, fields, four_chamber)
+    return log_compress(envelope_from_maps(e_map, z_map, beam, app, fields, scatterers), app)
 
 
 def scan_convert(polar_image: np.ndarray, placement: Placement, grid: OutputGrid) -> np.ndarray:
