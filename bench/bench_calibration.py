@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="keep datasets, runs and evaluations here")
     args = parser.parse_args(argv)
     args.models = ["unet1"]
-    if "old" in args.phantoms and args.old_src is None:
+    if "old" in args.phantoms and args.old_src is None and args.old_data is None:
         parser.error("--old-src is needed for the old phantom (e.g. `git archive <commit> src | tar -x`)")
     setup_torch(args.device, args.threads)
     quiet_lightning()
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             if phantom == "new":
                 root = args.data or make_phantom(root, args.patients, size="256", seed=args.seed)
             else:
-                old_phantom(root, args.old_src, args.patients, args.seed)
+                root = args.old_data or old_phantom(root, args.old_src, args.patients, args.seed)
             print(f"{phantom} phantom: {args.patients} patients in {time.perf_counter() - start:.0f} s")
             rows.append(calibrate(phantom, root, out / f"{phantom}_work", args))
     print(f"\nSYNTHETIC phantom (not CAMUS): U-Net1, {args.patients} patients, "

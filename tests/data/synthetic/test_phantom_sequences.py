@@ -114,6 +114,23 @@ def test_hard_cases_are_foreshortened_or_cut():
     assert any(f for f, _ in flags) and any(c for _, c in flags)
 
 
+def test_foreshortened_views_have_a_shorter_cavity_and_the_apex_at_its_tip():
+    for index in range(1, 9):
+        p = render_patient(index, 0, "256", PhantomOptions(hard_fraction=1.0))
+        for view, vt in p.truth["views"].items():
+            if vt["foreshortening_offset_mm"] == 0:
+                continue
+            vr = p.views[View(view)]
+            lab = vr.label("ED")
+            r, c = (round(x) for x in vt["instants"]["ED"]["apex_px"])
+            assert (lab[max(r - 3, 0) : r + 4, max(c - 3, 0) : c + 4] == Label.LV).any()  # the visible tip
+            rows = np.flatnonzero((lab == Label.LV).any(axis=1))
+            shown_mm = (rows.max() - rows.min() + 1) * vr.spacing[0]
+            assert shown_mm < vt["instants"]["ED"]["long_axis_mm"] + 1  # never longer than the true axis
+            return
+    raise AssertionError("no foreshortened view among 8 hard patients")
+
+
 @pytest.mark.slow
 def test_cine_files_on_disk(tmp_path):
     root = generate_dataset(tmp_path / "ds", 1, size="256", seed=1, workers=1, cycles=1, progress=False)

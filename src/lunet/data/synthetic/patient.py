@@ -39,7 +39,7 @@ from lunet.data.synthetic.render import (
     prepare_view,
     scan_convert,
 )
-from lunet.data.synthetic.slices import ViewShape, outline_points, view_shape
+from lunet.data.synthetic.slices import ViewShape, endo_profile, outline_points, view_shape
 from lunet.data.synthetic.timing import Cine, Rhythm, cine, half_sequence_fractions, sample_rhythm
 from lunet.data.synthetic.variability import ContourJitter, jitter_rng, sample_jitter
 
@@ -141,10 +141,21 @@ def _to_pixels(x: float, y: float, grid: OutputGrid) -> list[float]:
     return [float(y / grid.row_mm - 0.5), float((x + grid.half_width_mm) / grid.col_mm - 0.5)]
 
 
+def _visible_apex(shape: ViewShape) -> tuple[float, float]:
+    """(u, w) mm of the cavity's tip in the image: the true apex, or higher when the view is foreshortened."""
+    if shape.offset_mm == 0:
+        return (0.0, 0.0)
+    w = np.linspace(0.0, shape.length_mm, 4001)
+    u = shape.bend * shape.length_mm * (w / shape.length_mm) ** 2  # on the centreline
+    _, r_in, _ = endo_profile(u, w, shape)
+    tip = float(w[np.argmax(r_in > 0)])
+    return (float(shape.bend * shape.length_mm * (tip / shape.length_mm) ** 2), tip)
+
+
 def _landmarks(shape: ViewShape, placement: Placement, grid: OutputGrid, label: np.ndarray) -> dict:
     base_shift = shape.bend * shape.length_mm
     pts = {
-        "apex": (0.0, 0.0),
+        "apex": _visible_apex(shape),
         "base_left": (base_shift - shape.annulus_mm, shape.length_mm),
         "base_right": (base_shift + shape.annulus_mm, shape.length_mm),
         "base_mid": (base_shift, shape.length_mm),
