@@ -67,7 +67,7 @@ def scores(tables: dict, per_image: Path) -> dict[str, object]:
 
 def calibrate(name: str, root: Path, work: Path, args: argparse.Namespace) -> dict[str, object]:
     """Train and evaluate U-Net1 on the phantom at ``root``; returns one table row."""
-    from lunet.data.preprocess import CachedImages, build_cache
+    from lunet.data.cache import CachedImages, build_cache
     from lunet.evaluation.evaluate import evaluate_models
     from lunet.training.fit import select_fold
 
@@ -99,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--data", type=Path, default=None, help="use this new-phantom dataset (no generation)"
     )
+    parser.add_argument("--old-data", type=Path, default=None, help="use this old-phantom dataset")
     parser.add_argument("--out", type=Path, default=None, help="keep datasets, runs and evaluations here")
     args = parser.parse_args(argv)
     args.models = ["unet1"]

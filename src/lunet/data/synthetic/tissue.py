@@ -63,12 +63,16 @@ def mitral_apparatus(u: np.ndarray, w: np.ndarray, shape: ViewShape, app: Appear
     half thickness ``LEAFLET_HALF_THICKNESS_MM``: they sit on the reference LV/LA boundary within 1 mm.
     The annulus shows as two bright knots of radius ``app.annulus_radius_mm`` at the hinge points.
     """
+    out = np.zeros(np.shape(u), bool)
+    near = np.abs(w - shape.length_mm) <= max(app.annulus_radius_mm, abs(app.mitral_bow_mm) + 1.0)
+    u, w = u[near], w[near]  # only a thin band about the mitral plane can hold the apparatus
     ann = shape.visible_annulus_mm
     ub = u - shape.bend * shape.length_mm
     centre = shape.length_mm + app.mitral_bow_mm * (1 - np.clip(ub / max(ann, 1e-6), -1, 1) ** 2)
     leaflets = (np.abs(ub) <= ann) & (np.abs(w - centre) < LEAFLET_HALF_THICKNESS_MM)
     knots = np.minimum(np.hypot(ub - ann, w - shape.length_mm), np.hypot(ub + ann, w - shape.length_mm))
-    return leaflets | (knots <= app.annulus_radius_mm)
+    out[near] = leaflets | (knots <= app.annulus_radius_mm)
+    return out
 
 
 def wall_incidence(cavity: np.ndarray, dr_mm: float, r_mm: np.ndarray, dth_rad: float) -> np.ndarray:
