@@ -150,3 +150,10 @@ def test_sequence_options_are_validated(tmp_path):
         generate_dataset(tmp_path / "bad", 1, size="256", sequence_frames="long")
     with pytest.raises(ValueError, match="annotation_sd_mm"):
         generate_dataset(tmp_path / "bad", 1, size="256", annotation_sd_mm=-1)
+
+
+def test_circular_option_keeps_views_exact_for_simpson():
+    for index in range(1, 7):
+        p = render_patient(index, 0, "256", PhantomOptions(circular=True, hard_fraction=1.0))
+        for vt in p.truth["views"].values():
+            assert vt["foreshortening_offset_mm"] == 0 and not vt["sector_cut"]

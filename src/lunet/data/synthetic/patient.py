@@ -55,7 +55,7 @@ class PhantomOptions:
     size: str = "native"  # "native" (hundreds of pixels, 0.22–0.36 mm) or "256"
     hard_fraction: float = 0.2  # fraction of foreshortened / off-centre / cut / small-in-FOV patients
     quality_mix: tuple[float, float, float] = DEFAULT_QUALITY_MIX  # Good, Medium, Poor
-    circular: bool = False  # b1 = b2 (exact Simpson's biplane)
+    circular: bool = False  # b1 = b2, no foreshortening, no cut by the sector (exact Simpson's biplane)
     intermediate_frames: int = 1  # frames between ED and ES in a "short" half sequence
     reversed_fraction: float = 0.3  # half sequences stored ES → ED on disk
     sequence_frames: str = "short"  # "short" (fast default) or "realistic" (10–30 frames ED → ES)
@@ -211,13 +211,14 @@ def _render_view(
     rhythm: Rhythm, jitter_rng: np.random.Generator,
 ) -> ViewRender:  # fmt: skip
     fractions = half_sequence_fractions(options.sequence_frames, options.intermediate_frames, rhythm)
-    offset = _foreshortening_mm(rng, heart, view, hard)
+    exact = options.circular  # exact Simpson: the plane through the axis, the whole LV in the sector
+    offset = 0.0 if exact else _foreshortening_mm(rng, heart, view, hard)
 
     def shapes_at(fracs: np.ndarray) -> tuple[ViewShape, ...]:
         return tuple(view_shape(heart, view, interpolate_phase(heart, float(f)), offset) for f in fracs)
 
     shapes = shapes_at(fractions)
-    cut = hard and rng.random() < 0.4
+    cut = hard and not exact and rng.random() < 0.4
     placement = place_view(rng, [shapes[0], shapes[-1]], view, hard, cut)
     grid = output_grid(rng, placement, options.size)
     polar = polar_grid(grid)
