@@ -18,7 +18,6 @@ Everything printed is SYNTHETIC (phantom, not CAMUS). Run:
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 import os
 import subprocess
@@ -31,6 +30,7 @@ import numpy as np
 
 from _common import make_phantom, print_header, print_table, quiet_lightning, setup_torch
 from bench_accuracy import args_config, threshold_baseline_dice, train_all
+from lunet.evaluation.schema import ImageRecord, read_records
 
 TARGETS = "CAMUS U-Net1 range: Dice 0.90–0.95 (G+M), d_H 4–8 mm, outlier patients 10–30 %, Poor clearly worse"
 
@@ -48,20 +48,23 @@ def scores(tables: dict, per_image: Path) -> dict[str, object]:
     """Calibration figures of the ``unet1`` row from the evaluation tables and ``per_image.csv``."""
     t2 = next(r for r in tables["table2"]["rows"] if r["model"] == "unet1")
     t4 = next(r for r in tables["table4"]["rows"] if r["model"] == "unet1")
-    with per_image.open() as f:
-        rows = [r for r in csv.DictReader(f) if r["model"] == "unet1"]
-    poor = [float(r["lv_endo_dice"]) for r in rows if r["quality"].lower() == "poor" and r["lv_endo_dice"]]
-    good_medium = {r["patient"] for r in rows if r["quality"].lower() != "poor"}
-    out_p = t4["geometric_outliers_patients"]
+    rows = [r for r in read_records(per_image, ImageRecord) if r.model == "unet1"]
+    poor = [r.lv_endo_dice for r in rows if r.quality.lower() == "poor" and math.isfinite(r.lv_endo_dice)]
+    good_medium = {r.patient for r in rows if r.quality.lower() != "poor"}
+
+    def share(key: str) -> str:
+        c = t4[key]
+        return f"{c['count']}/{c['total']} ({100.0 * c['count'] / max(c['total'], 1):.0f} %)"
+
     return {
         "Dice endo G+M": float(t2["lv_endo_dice"]["mean"]),
         "d_H endo G+M": float(t2["lv_endo_hd_mm"]["mean"]),
         "d_m endo G+M": float(t2["lv_endo_mad_mm"]["mean"]),
         "Dice epi G+M": float(t2["lv_epi_dice"]["mean"]),
-        "geo out pat": f"{out_p['count']}/{out_p['total']}",
-        "geo out %": 100.0 * out_p["count"] / max(out_p["total"], 1),
+        "geo out pat": share("geometric_patients"),
+        "geo out pat (endo)": share("geometric_lv_endo_patients"),
         "Dice endo Poor": float(np.mean(poor)) if poor else math.nan,
-        "G+M / Poor pat": f"{len(good_medium)}/{len({r['patient'] for r in rows}) - len(good_medium)}",
+        "G+M / Poor pat": f"{len(good_medium)}/{len({r.patient for r in rows}) - len(good_medium)}",
     }
 
 
@@ -125,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.epochs} epochs, batch {args.batch}, Adam lr {args.lr}, device {args.device}")  # fmt: skip
     print(TARGETS)
     columns = ["phantom", "Dice endo G+M", "d_m endo G+M", "d_H endo G+M", "Dice epi G+M", "geo out pat",
-               "geo out %", "Dice endo Poor", "G+M / Poor pat", "threshold Dice", "train s"]  # fmt: skip
+               "geo out pat (endo)", "Dice endo Poor", "G+M / Poor pat", "threshold Dice",
+               "train s"]  # fmt: skip
     print_table(rows, columns, digits=3)
     return 0
 
