@@ -36,13 +36,14 @@ def test_predict_sequence_on_a_patient_folder_and_a_dicom_cine(tmp_path, bundle,
 
     folder = _patient(tmp_path / "data" / "patient0001")
     cine = disk_cine(half_cycle_radii(6)).clip(0, 255).astype(np.uint8)
-    dcm = write_dicom(tmp_path / "cine.dcm", cine, pixel_spacing=SPACING)
+    (tmp_path / "dicoms").mkdir()
+    dcm = write_dicom(tmp_path / "dicoms" / "cine.dcm", cine, pixel_spacing=SPACING)
     ds = pydicom.dcmread(dcm)
     ds.FrameTime = "33.3"
     ds.save_as(dcm)
     out = tmp_path / "out"
-    code = main(["predict", "--model", str(bundle), str(folder), str(dcm), "--out", str(out), "--sequence",
-                 "--no-progress"])  # fmt: skip
+    args = [str(folder), str(dcm.parent), "--out", str(out), "--sequence", "--no-progress"]
+    code = main(["predict", "--model", str(bundle), *args])
     assert code == 0
     assert "3 sequences predicted, 0 failed" in capsys.readouterr().out
     two = json.loads((out / "sequences" / "patient0001_2CH_half_sequence.json").read_text())

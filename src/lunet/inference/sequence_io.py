@@ -8,7 +8,8 @@
 - Multi-frame DICOM: frames through :func:`lunet.inference.dicom.read_dicom` (one decode per file); the
   frame time from ``FrameTime`` (ms), else ``FrameTimeVector``, else ``RecommendedDisplayFrameRate`` or
   ``CineRate``.
-- A folder: each CAMUS patient folder in it (recursed) gives its 2CH and 4CH sequences (one group).
+- A folder: each CAMUS patient folder in it (recursed) gives its 2CH and 4CH sequences (one group); in
+  other folders each DICOM file is a cine of its own.
 """
 
 from __future__ import annotations
@@ -220,13 +221,16 @@ def expand_sequence_inputs(
             errors.append((str(raw), f"{path}: no such file or folder"))
             continue
         before = len(groups)
-        for root, dirs, _ in os.walk(path):
+        for root, dirs, names in os.walk(path):
             dirs.sort()
             views = _patient_sequences(Path(root))
             if views:
                 groups.append(views)
+            else:  # DICOM cines (by extension or preamble), one group each
+                files = sorted(Path(root) / n for n in names if not n.startswith("."))
+                groups.extend([f] for f in files if file_kind(f) == "dicom")
         if len(groups) == before:
-            errors.append((str(raw), f"{path}: no CAMUS *_sequence / *_half_sequence file found under it"))
+            errors.append((str(raw), f"{path}: no CAMUS *_sequence / *_half_sequence or DICOM file under it"))
     for _, message in errors:
         logger.error("skipping input %s", message)
     return groups, errors
