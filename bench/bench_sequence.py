@@ -14,7 +14,7 @@ Then, on a two-view phantom cine pair (``--frames`` per view, 256×256 network i
 - the temporal smoothing of the probabilities (``temporal_sigma`` 1 frame) against none, fp32.
 
 LU-Net (``--models unet1 lunet``) is timed with random weights (its INT8 Dice is not meaningful untrained).
-Run: ``python bench/bench_sequence.py`` (about 5–10 min on 2 idle cores).
+Run: ``python bench/bench_sequence.py`` (minutes on 2 idle cores; 16 min at load 5–18).
 """
 
 from __future__ import annotations
@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["unet1"], choices=["unet1", "lunet"])
     parser.add_argument("--run", default=None, help="a trained U-Net1 bundle (default: train one briefly)")
-    parser.add_argument("--train-steps", type=int, default=150)
+    parser.add_argument("--train-steps", type=int, default=60)
     parser.add_argument("--frames", type=int, default=20, help="frames per view")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch", type=int, default=8)
