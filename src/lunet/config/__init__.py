@@ -31,10 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lunet.boxes import DEFAULT_BOX_MARGIN
 from lunet.config.sections import (
     BOX_CLIP_MODES,
     BOX_MARGIN,
-    DEFAULT_BOX_MARGIN,
     UL2_MODES,
     AugmentConfig,
     ConfigError,
@@ -51,7 +51,6 @@ __all__ = [
     "BOX_CLIP_MODES",
     "BOX_MARGIN",
     "CONFIG_FORMAT",
-    "DEFAULT_BOX_MARGIN",
     "SECTIONS",
     "UL2_MODES",
     "AugmentConfig",

@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from lunet.boxes import DEFAULT_BOX_MARGIN
+
 UL2_MODES = ("mu", "mo")
 BOX_CLIP_MODES = ("value", "sum")
-#: Box margin of models whose overrides do not set ``box_margin`` (LU-Net-m5).
-DEFAULT_BOX_MARGIN = 0.05
 BOX_MARGIN = "box_margin"
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -141,7 +142,10 @@ def export_onnx(
     example = tuple(torch.zeros(batch, 1, sides[n], sides[n]) for n in inputs)
     dynamic = None if fixed_batch else {n: {0: "batch"} for n in (*inputs, *names)}
     wrapper = _wrapper(model, inputs, names)
-    with atomic_path(out) as tmp, torch.no_grad():
+    with atomic_path(out) as tmp, torch.no_grad(), warnings.catch_warnings():
+        # the tracer warns at every shape check it freezes; only the batch axis varies, and the ONNX model is
+        # compared with the torch one (tests/inference/test_export.py), so the warnings are noise to a user
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
         try:  # the TorchScript exporter: fast, folds BatchNorm into the convolutions
             torch.onnx.export(
                 wrapper, example, str(tmp), input_names=inputs, output_names=names,
