@@ -24,6 +24,11 @@ logger = logging.getLogger(__name__)
 
 WEIGHTS_FILE = "model.safetensors"
 META_FILE = "model.json"
+#: ``model.json`` layout: 2 = ``box_margin`` override and ``crop_grid`` of the crop models (2026-11-30);
+#: a bundle without the key was written before (``margin`` override, ROI cropped on the network grid).
+BUNDLE_FORMAT = 2
+#: Models whose crop moved from the network grid to the native-resolution source in format 2.
+_CROP_MODELS = ("lunet", "unet1-oracle")
 
 
 class BundleError(ValueError):
@@ -51,7 +56,7 @@ def save_bundle(folder: str | Path, model: Any, meta: dict[str, Any]) -> Path:
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     with atomic_path(folder / WEIGHTS_FILE) as tmp:
         save_file(state, str(tmp))
-    full_meta = {"overrides": {}, "lunet_version": __version__, **meta}
+    full_meta = {"overrides": {}, "lunet_version": __version__, "bundle_format": BUNDLE_FORMAT, **meta}
     write_text_atomic(folder / META_FILE, json.dumps(full_meta, indent=2, sort_keys=True, default=str))
     return folder
 
@@ -69,6 +74,28 @@ def read_bundle_meta(path: str | Path) -> dict[str, Any]:
     if not isinstance(meta, dict) or "model" not in meta:
         raise BundleError(f"{meta_path}: missing the 'model' key naming the network")
     return meta
+
+
+def upgraded_overrides(meta: dict[str, Any]) -> dict[str, Any]:
+    """The ``create_model`` overrides of a bundle, translated from an older ``model.json`` layout.
+
+    A bundle without ``bundle_format`` was written before the box margin became ``box_margin`` and before
+    LU-Net / the oracle cropped their ROI at native resolution: ``margin`` is renamed, and the crop models
+    keep the network-grid crop they were trained with (``crop_grid="network"``).
+    """
+    overrides = dict(meta.get("overrides") or {})
+    if int(meta.get("bundle_format", 1)) >= BUNDLE_FORMAT:
+        return overrides
+    if "margin" in overrides:
+        overrides.setdefault("box_margin", overrides.pop("margin"))
+    if meta.get("model") in _CROP_MODELS:
+        overrides.setdefault("crop_grid", "network")
+    logger.info(
+        "model.json written by lunet %s (bundle format 1): options read as %s",
+        meta.get("lunet_version", "?"),
+        overrides,
+    )
+    return overrides
 
 
 def load_bundle(path: str | Path, map_location: str = "cpu") -> tuple[Any, dict[str, Any]]:
@@ -112,7 +139,7 @@ def load_bundle(path: str | Path, map_location: str = "cpu") -> tuple[Any, dict[
             state = load_file(str(weights), device=map_location)
         except Exception as err:
             raise BundleError(f"{weights}: unreadable safetensors file ({err})") from None
-    model = create_model(meta["model"], **meta.get("overrides", {}))
+    model = create_model(meta["model"], **upgraded_overrides(meta))
     try:
         model.load_state_dict(state)
     except RuntimeError as err:
