@@ -55,7 +55,11 @@ class OracleOutput(NamedTuple):
     logits: Tensor
 
 
-def final_logits(output: object) -> Tensor:
+#: Anything a lunet network returns: plain logits or one of the output tuples above.
+ModelOutput = Tensor | BoxOutput | LocalizerOutput | SHGOutput | RUNetOutput | LUNetOutput | OracleOutput
+
+
+def final_logits(output: ModelOutput) -> Tensor:
     """Full-image segmentation logits of any model output (o2 for two-stage models)."""
     if isinstance(output, Tensor):
         return output
@@ -66,13 +70,13 @@ def final_logits(output: object) -> Tensor:
     return output.logits  # type: ignore[attr-defined]
 
 
-def first_logits(output: object) -> Tensor | None:
+def first_logits(output: ModelOutput) -> Tensor | None:
     """o1: the first-stage segmentation of two-stage models (RU-Net, LU-Net), else ``None``."""
     if isinstance(output, (RUNetOutput, LUNetOutput)):
         return output.coarse_logits
     return None
 
 
-def predicted_box(output: object) -> Tensor | None:
+def predicted_box(output: ModelOutput) -> Tensor | None:
     """The box a model proposes, if any."""
     return getattr(output, "box", None) if not isinstance(output, Tensor) else None

@@ -45,6 +45,7 @@ from lunet.models.outputs import (
     BoxOutput,
     LocalizerOutput,
     LUNetOutput,
+    ModelOutput,
     OracleOutput,
     RUNetOutput,
     SHGOutput,
@@ -114,7 +115,7 @@ def roi_target(label: Tensor, boxes: Tensor, size: tuple[int, int], num_classes:
 
 
 def composite_loss(
-    output: object, batch: dict[str, Tensor], cfg: LossConfig, crop_box: Tensor | None = None
+    output: ModelOutput, batch: dict[str, Tensor], cfg: LossConfig, crop_box: Tensor | None = None
 ) -> tuple[Tensor, dict[str, Tensor]]:
     """Total loss of one model output and its named terms (for logging).
 
@@ -130,8 +131,7 @@ def composite_loss(
 
     Returns:
         ``(total, terms)``; ``terms`` maps names (``dice``, ``dice_o1``, ``dice_roi``, ``box_l1``, ...) to
-        detached
-        unweighted values.
+        detached unweighted values.
     """
     label = batch["label"]
     roi_label = batch.get("source_label", label)  # the ROI target is cropped from the ROI's own source

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from lunet.boxes import enlarge_box, write_boxes_csv
+from lunet.data.cache import CachedImages
 from lunet.models.outputs import BoxOutput, final_logits, first_logits, predicted_box
 from lunet.models.postprocess import frame_labels, labels_on_grid
 
@@ -38,7 +39,7 @@ def frame_name(entry: dict) -> tuple[str, str]:
 @torch.inference_mode()
 def predict_rows(
     model: torch.nn.Module,
-    cache: object,
+    cache: CachedImages,
     rows: Sequence[int],
     out_dir: str | Path,
     *,
@@ -50,7 +51,7 @@ def predict_rows(
 
     Args:
         model: a lunet network (put in eval mode here).
-        cache: a :class:`lunet.data.cache.CachedImages`.
+        cache: the run's cache.
         rows: cache rows to predict.
         out_dir: run folder.
         needs_reference_box: the oracle: fed the reference box (box0 enlarged by the model's ``box_margin``).
