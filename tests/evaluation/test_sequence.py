@@ -108,6 +108,7 @@ def test_evaluate_run_segments_the_test_patients_sequences(tmp_path):
 
     from lunet.data.folds import Fold, write_fold_lists
     from lunet.evaluation.sequence import evaluate_run_sequences
+    from lunet.inference.sequence_outputs import predict_run_test_sequences
 
     _reference(tmp_path / "ref")
     run = tmp_path / "run"
@@ -115,7 +116,8 @@ def test_evaluate_run_segments_the_test_patients_sequences(tmp_path):
     (run / "config.json").write_text(json.dumps({"model": "unet1", "data": str(tmp_path / "ref"), "fold": 1}))
     write_fold_lists([Fold(index=0, train=["patient0002"], val=[], test=["patient0001"])], run / "folds")
     assert evaluate_run_sequences(run, run / "evaluation") is None  # nothing predicted yet
-    result = evaluate_run_sequences(run, run / "evaluation", predict=True)
+    predict_run_test_sequences(run)
+    result = evaluate_run_sequences(run, run / "evaluation")
     assert result["summary"]["sequences"] == 2 and result["summary"]["frames"] == 16
     assert (run / "predictions_sequence" / "patients" / "patient0001_sequence.json").is_file()
     assert not list((run / "predictions_sequence" / "sequences").glob("*.gif"))

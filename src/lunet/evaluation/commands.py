@@ -96,7 +96,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
     _print_summary(evaluate_run(args.run, out, **_thresholds(args), **_simpson(args)), out)
     from lunet.evaluation.sequence import evaluate_run_sequences, summary_line
 
-    if sequences := evaluate_run_sequences(args.run, out, args.sequences, args.ef_convention):
+    if args.sequences:
+        from lunet.inference.sequence_outputs import predict_run_test_sequences
+
+        predict_run_test_sequences(args.run)
+    if sequences := evaluate_run_sequences(args.run, out, args.ef_convention):
         print(summary_line(sequences["summary"]))
     return 0
 

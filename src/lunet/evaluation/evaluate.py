@@ -241,14 +241,15 @@ def evaluate_folder(
 
 @dataclass(frozen=True)
 class RunSettings:
-    """What the evaluation needs from a run's ``config.json``: model name, data folder, box margin and
-    network input size (``model``, ``data``, ``margin``, ``size`` of :func:`lunet.config.flat_view`, which
-    reads either config format)."""
+    """What the evaluation needs from a run's ``config.json``: model name, data folder, box margin, network
+    input size and test fold (``model``, ``data``, ``margin``, ``size``, ``fold`` of
+    :func:`lunet.config.flat_view`, which reads either config format)."""
 
     model: str
     data: Path
     margin: float
     size: int | None
+    fold: int = 1
 
 
 def run_settings(run_dir: str | os.PathLike[str]) -> RunSettings:
@@ -267,11 +268,12 @@ def run_settings(run_dir: str | os.PathLike[str]) -> RunSettings:
         data = Path(config["data"])
         margin = float(config.get("margin", 0.05))
         size = int(config["size"]) if config.get("size") else None
+        fold = int(config.get("fold") or 1)
     except (json.JSONDecodeError, KeyError, TypeError, ValueError):
         raise EvaluationError(f"{config_path}: not a JSON object with a 'data' entry") from None
     if not data.is_absolute() and not data.is_dir():
         data = run_dir / data
-    return RunSettings(str(config.get("model", run_dir.name)), data, margin, size)
+    return RunSettings(str(config.get("model", run_dir.name)), data, margin, size, fold)
 
 
 def evaluate_run(

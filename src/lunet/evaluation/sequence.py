@@ -279,41 +279,24 @@ def evaluate_folder_sequences(
 def evaluate_run_sequences(
     run_dir: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
-    predict: bool = False,
     ef_convention: str | None = None,
 ) -> dict[str, Any] | None:
     """The sequence part of ``lunet evaluate RUN``: score ``RUN/predictions_sequence`` against the run's data.
 
+    The sequences are segmented beforehand by
+    :func:`lunet.inference.sequence_outputs.predict_run_test_sequences` (``lunet evaluate --sequences``).
+
     Args:
-        run_dir: a run folder (``config.json``, ``folds/``, the model bundle).
+        run_dir: a run folder (``config.json``, as :func:`lunet.evaluation.evaluate.run_settings` reads it).
         out_dir: the evaluation folder.
-        predict: first segment the half sequences of the run's test patients with the run's model
-            (``lunet predict --sequence``, no animations) into ``RUN/predictions_sequence``.
         ef_convention: Simpson convention of the EFs (None: the data's default).
 
     Returns:
         The ``sequence.json`` content, or None when the run has no sequence predictions.
     """
-    from lunet.config import flat_view
-    from lunet.data.camus import scan_camus
-    from lunet.data.folds import read_fold_lists
+    from lunet.evaluation.evaluate import run_settings
 
-    run_dir = Path(run_dir)
-    config = flat_view(json.loads((run_dir / "config.json").read_text()))
-    data_dir = Path(str(config.get("data", "")))
-    if not data_dir.is_absolute() and not data_dir.is_dir():
-        data_dir = run_dir / data_dir
-    pred = run_dir / "predictions_sequence"
-    if predict:
-        from lunet.inference.sequence import SequenceOptions
-        from lunet.inference.sequence_outputs import predict_sequences
-
-        test = set(read_fold_lists(run_dir / "folds")[int(config.get("fold", 1)) - 1].test)
-        folders = [p.directory for p in scan_camus(data_dir).patients if p.patient_id in test]
-        folders = [f for f in folders if any(f.glob("*_sequence*"))]
-        if not folders:
-            raise ValueError(f"{data_dir}: none of the run's {len(test)} test patients has a sequence file")
-        predict_sequences(run_dir, folders, pred, SequenceOptions(animation=False))
+    pred = Path(run_dir) / "predictions_sequence"
     if not sequence_predictions(pred):
         return None
-    return evaluate_sequences(pred, data_dir, out_dir, ef_convention)
+    return evaluate_sequences(pred, run_settings(run_dir).data, out_dir, ef_convention)

@@ -251,3 +251,28 @@ def predict_sequences(
             logger.info("%s: EF %.1f %% from the sequences", patient["patient_id"], patient["ef_percent"])
     _summary(out / "sequences" / "summary.csv", rows)
     return rows
+
+
+def predict_run_test_sequences(run_dir: str | os.PathLike[str]) -> Path:
+    """Segment the half sequences of a run's test patients with the run's model (no animations).
+
+    Writes ``RUN/predictions_sequence`` (the layout of :func:`predict_sequences`), which
+    :func:`lunet.evaluation.sequence.evaluate_run_sequences` scores.
+
+    Raises:
+        ValueError: none of the test patients has a sequence file.
+    """
+    from lunet.data.camus import scan_camus
+    from lunet.data.folds import read_fold_lists
+    from lunet.evaluation.evaluate import run_settings
+
+    run_dir = Path(run_dir)
+    settings = run_settings(run_dir)
+    test = set(read_fold_lists(run_dir / "folds")[settings.fold - 1].test)
+    folders = [p.directory for p in scan_camus(settings.data).patients if p.patient_id in test]
+    folders = [f for f in folders if any(f.glob("*_sequence*"))]
+    if not folders:
+        raise ValueError(f"{settings.data}: none of the run's {len(test)} test patients has a sequence file")
+    out = run_dir / "predictions_sequence"
+    predict_sequences(run_dir, folders, out, SequenceOptions(animation=False))
+    return out
