@@ -159,3 +159,29 @@ def test_cut_png_is_said_in_words(tmp_path: Path) -> None:
     path.write_bytes(b"not a png at all")
     _, errors = expand_inputs([path])
     assert errors[0][1].endswith("cut.png: unreadable image (not a PNG/JPEG, or damaged)")
+
+
+def test_big_endian_16_bit_reads_as_its_little_endian_twin(tmp_path: Path) -> None:
+    """Explicit VR Big Endian (retired, still written by old scanners): 16-bit pixels read byte-swapped right."""
+    import pydicom
+    from pydicom.uid import ExplicitVRBigEndian
+
+    grey = (colour_echo()[..., 0].astype(np.uint16) * 257).astype(np.uint16)  # the full 16-bit range
+    little = write_dicom(tmp_path / "little.dcm", grey.astype(np.uint8), pixel_spacing=(0.3, 0.3))
+    ds = pydicom.dcmread(little)
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 16, 15
+    ds.PixelData = grey.astype("<u2").tobytes()
+    ds["PixelData"].VR = "OW"
+    ds.save_as(little, enforce_file_format=True)
+    ds.file_meta.TransferSyntaxUID = ExplicitVRBigEndian
+    ds.PixelData = grey.astype(">u2").tobytes()
+    big = tmp_path / "big.dcm"
+    pydicom.dcmwrite(big, ds, little_endian=False, implicit_vr=False, force_encoding=True)
+    assert pydicom.dcmread(big).file_meta.TransferSyntaxUID == ExplicitVRBigEndian
+    (from_little,) = _read(little)
+    (from_big,) = _read(big)
+    assert from_little.image.shape == grey.shape
+    np.testing.assert_array_equal(from_big.image, from_little.image)
+    # the 16-bit values themselves survive (not a byte-swapped 256× scrambling): rank order is that of ``grey``
+    order = np.argsort(grey, axis=None, kind="stable")
+    assert np.all(np.diff(from_big.image.ravel()[order].astype(np.float64)) >= 0)
