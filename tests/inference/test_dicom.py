@@ -162,7 +162,7 @@ def test_cut_png_is_said_in_words(tmp_path: Path) -> None:
 
 
 def test_big_endian_16_bit_reads_as_its_little_endian_twin(tmp_path: Path) -> None:
-    """Explicit VR Big Endian (retired, still written by old scanners): 16-bit pixels read byte-swapped right."""
+    """Explicit VR Big Endian (retired, still written by old scanners): 16-bit pixels byte-swapped right."""
     import pydicom
     from pydicom.uid import ExplicitVRBigEndian
 
@@ -182,6 +182,6 @@ def test_big_endian_16_bit_reads_as_its_little_endian_twin(tmp_path: Path) -> No
     (from_big,) = _read(big)
     assert from_little.image.shape == grey.shape
     np.testing.assert_array_equal(from_big.image, from_little.image)
-    # the 16-bit values themselves survive (not a byte-swapped 256× scrambling): rank order is that of ``grey``
+    # the 16-bit values survive (not scrambled by a wrong byte order): the rank order is that of ``grey``
     order = np.argsort(grey, axis=None, kind="stable")
     assert np.all(np.diff(from_big.image.ravel()[order].astype(np.float64)) >= 0)
