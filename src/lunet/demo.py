@@ -43,7 +43,7 @@ SYNTHETIC_BANNER = (
 
 
 #: Demo settings that are TrainConfig fields of the same flag name, passed on unchanged.
-TRAIN_FLAGS = ("fold", "n_folds", "seed", "size", "epochs", "lr", "batch_size", "patience")
+TRAIN_FLAGS = ("fold", "n_folds", "seed", "size", "epochs", "lr", "batch_size", "patience", "frames")
 
 
 def _help(text: str) -> dict[str, str]:
@@ -68,6 +68,20 @@ class DemoSettings:
     patience: int = field(default=0, metadata=_help("early-stopping patience, 0 = off (default 0)"))
     cross_validate: bool = field(default=False, metadata=_help("train every fold (default: one fold)"))
     seed: int = field(default=0, metadata=_help("seed of the phantom, the folds and the weights (default 0)"))
+    frames: str = field(
+        default="ed-es",
+        metadata={
+            "help": "training frames: ED/ES (default) or all half-sequence frames; test stays ED/ES",
+            "choices": ("ed-es", "all"),
+        },
+    )
+
+    @property
+    def cache_folder(self) -> str:
+        """Name of the demo's cache folder under ``<out>/cache``."""
+        from lunet.data.cache import cache_name
+
+        return cache_name("data", self.size, self.frames)
 
     @classmethod
     def full(cls) -> DemoSettings:
@@ -117,7 +131,7 @@ def _train_model(name: str, data: Path, out: Path, settings: DemoSettings) -> Pa
     from lunet.training.fit import train
 
     run = out / "runs" / name
-    config = settings.train_config(name, data, out / "cache" / f"data_{settings.size}")
+    config = settings.train_config(name, data, out / "cache" / settings.cache_folder)
     if (run / "model.safetensors").is_file() and (run / "predictions").is_dir():
         logger.info("%s: trained already, reused (delete the folder to train again)", run)
         return run
@@ -268,7 +282,7 @@ def run_demo(out: str | Path = "lunet-demo", settings: DemoSettings | None = Non
         generate_dataset(
             data, settings.patients, fmt="nifti", size="native", seed=settings.seed, progress=False
         )
-    build_cache(data, out / "cache" / f"data_{settings.size}", size=settings.size)
+    build_cache(data, out / "cache" / settings.cache_folder, size=settings.size, frames=settings.frames)
     logger.info("data ready in %.0f s", time.monotonic() - start)
     runs = [_train_model(name, data, out, settings) for name in settings.models]
     rows = []

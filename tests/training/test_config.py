@@ -43,7 +43,7 @@ def test_json_round_trip_is_exact(tmp_path):
 
 def test_each_field_has_one_owner_and_a_unique_flag_name():
     flags = [leaf.flag for leaf in flag_fields()]
-    assert len(flags) == len(set(flags)) == 38
+    assert len(flags) == len(set(flags)) == 39
     # the learning rate, the loss weights and the augmentation exist once, in their section
     assert [leaf.section for leaf in flag_fields() if leaf.flag in ("lr", "loc_weight", "augment_shift")] == [
         "loss",

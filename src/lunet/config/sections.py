@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lunet.boxes import DEFAULT_BOX_MARGIN
+from lunet.data.cache import FRAME_MODES
 
 UL2_MODES = ("mu", "mo")
 BOX_CLIP_MODES = ("value", "sum")
@@ -42,6 +43,9 @@ class DataConfig:
         size: network input side in pixels (256 in the papers; a multiple of 32).
         batch_size: global batch size (split across the processes in DDP).
         num_workers: data-loader worker processes.
+        frames: training frames: ``"ed-es"`` (the annotated ED/ES frames, as in the papers) or ``"all"``
+            (every frame of the half sequences with a ground truth); validation and test use the ED/ES
+            frames either way.
     """
 
     root: str = field(default="", metadata=opt("dataset root (CAMUS layout or `lunet synth` output)", "data"))
@@ -59,6 +63,13 @@ class DataConfig:
     size: int = field(default=256, metadata=opt("input side in pixels, a multiple of 32 (default 256)"))
     batch_size: int = field(default=16, metadata=opt("global batch size (default 16)"))
     num_workers: int = field(default=0, metadata=opt("data-loader workers (default 0)"))
+    frames: str = field(
+        default="ed-es",
+        metadata=opt(
+            "training frames: ED/ES (default) or all annotated half-sequence frames; val/test stay ED/ES",
+            choices=FRAME_MODES,
+        ),
+    )
 
     def __post_init__(self) -> None:
         if self.size <= 0 or self.size % 32:
@@ -67,6 +78,8 @@ class DataConfig:
             raise ConfigError(
                 f"fold must be in 1..n_folds with n_folds >= 2, got {self.fold} of {self.n_folds}"
             )
+        if self.frames not in FRAME_MODES:
+            raise ConfigError(f"frames must be one of {FRAME_MODES}, got {self.frames!r}")
         if self.batch_size < 1 or self.num_workers < 0:
             raise ConfigError(
                 f"batch_size must be >= 1 and num_workers >= 0, got {self.batch_size}, {self.num_workers}"

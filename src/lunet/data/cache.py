@@ -1,6 +1,10 @@
 """The preprocessed training cache: memory-mapped ``.npy`` arrays of every annotated CAMUS frame.
 
-Layout of ``cache_dir`` (N = annotated frames, 4 per readable patient; S = size):
+Layout of ``cache_dir`` (N = annotated frames, 4 per readable patient; S = size). With ``frames="all"``
+each patient's four ED/ES rows are followed by one row per frame of each half sequence that has a ground
+truth (``*_half_sequence_gt``), oriented ED → ES, with ``instant`` ``"sequence"`` and ``frame`` (1-based);
+such a cache has its own key and its own default folder (:func:`cache_name`), so it is never taken for an
+ED/ES cache.
 
 - ``images.npy`` float32 ``(N, S, S)``: :func:`lunet.data.preprocess.prepare_image` (resized, then min–max);
 - ``labels.npy`` uint8 ``(N, S, S)`` (nearest; zeros without ground truth);
@@ -38,6 +42,11 @@ from lunet.logs import info_once
 logger = logging.getLogger(__name__)
 
 CACHE_VERSION = 2  # 2: the crop source arrays
+#: Which frames a cache holds: the annotated ED/ES frames (the papers), or those plus every frame of the
+#: half sequences with a ground truth (training on all frames; ED/ES stay the validation and test frames).
+FRAME_MODES = ("ed-es", "all")
+#: ``instant`` of the index entries of half-sequence frames (``frames="all"``).
+SEQUENCE = "sequence"
 MARKER = "complete.json"
 ARRAYS = (
     "images", "labels", "source_images", "source_labels", "spacing", "original_spacing", "original_shape",
@@ -59,9 +68,22 @@ class CachedItem(NamedTuple):
     entry: dict
 
 
-def cache_fingerprint(patients: Iterable, size: int) -> str:
-    """Cache key: hash of the format version, ``size`` and each source file's name, byte size and mtime."""
-    digest = hashlib.sha256(f"lunet-cache-v{CACHE_VERSION}|size={size}".encode())
+def cache_name(root: str | os.PathLike[str], size: int, frames: str = "ed-es") -> str:
+    """Default cache folder name of a dataset: ``<root name>_<size>``, plus ``_all`` with ``frames="all"``."""
+    return f"{Path(root).resolve().name}_{size}" + ("" if frames == "ed-es" else f"_{frames}")
+
+
+def _check_frames(frames: str) -> None:
+    if frames not in FRAME_MODES:
+        raise ValueError(f"frames must be one of {FRAME_MODES}, got {frames!r}")
+
+
+def cache_fingerprint(patients: Iterable, size: int, frames: str = "ed-es") -> str:
+    """Cache key: hash of the format version, ``size``, ``frames`` (when not ``"ed-es"``) and each source
+    file's name, byte size and mtime."""
+    _check_frames(frames)
+    tag = "" if frames == "ed-es" else f"|frames={frames}"
+    digest = hashlib.sha256(f"lunet-cache-v{CACHE_VERSION}|size={size}{tag}".encode())
     for record in patients:
         paths = sorted(record.files.values()) + sorted(record.directory.glob("Info_*.cfg"))
         for path in paths:
@@ -77,42 +99,57 @@ def _init_worker() -> None:
     sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
 
 
-def _prepare_patient(args: tuple) -> tuple[str, list[dict] | str]:
-    """Worker: the four annotated frames of one patient, resized (or the error message)."""
+def _prepare_frame(
+    image: np.ndarray, label: np.ndarray | None, spacing: tuple, size: int, where: object, entry: dict
+) -> dict:
+    """The arrays of one frame (``image`` (rows, cols), ``label`` the same or None) and its index entry."""
     from lunet.boxes import reference_box
 
-    record, size = args
     source_size = crop_source_size(size)
+    resized, new_spacing = prepare_image(image, spacing, size)
+    source, _ = prepare_image(image, spacing, source_size)
+    box = np.full(4, np.nan)
+    label_s = np.zeros((size, size), np.uint8)
+    source_label = np.zeros((source_size, source_size), np.uint8)
+    if label is not None:
+        label_s, _ = resize_label(label, spacing, size)
+        source_label, _ = resize_label(label, spacing, source_size)
+        try:
+            box = reference_box(label_s, 0.0)
+        except ValueError:
+            logger.warning("%s: no LV/myocardium in the label, box0 = NaN", where)
+    return {"images": resized, "labels": label_s, "source_images": source, "source_labels": source_label,
+            "spacing": new_spacing, "original_spacing": spacing, "original_shape": image.shape, "box0": box,
+            "entry": {**entry, "has_gt": label is not None}}  # fmt: skip
+
+
+def _sequence_views(record: object) -> list:
+    """Views of ``record`` with a half sequence and its ground truth."""
+    return [v for v in VIEWS if {f"{v.value}_sequence", f"{v.value}_sequence_gt"} <= record.files.keys()]  # type: ignore[attr-defined]
+
+
+def _prepare_patient(args: tuple) -> tuple[str, list[dict] | str]:
+    """Worker: the four annotated frames of one patient (then, with ``frames="all"``, every frame of its
+    annotated half sequences), resized (or the error message)."""
+    record, size, frames = args
+
+    def entry(view: object, instant: str, **extra: int) -> dict:
+        return {"patient_id": record.patient_id, "view": view.value, "instant": instant,  # type: ignore[attr-defined]
+                "quality": record.image_quality, "ef_percent": record.ef_percent, **extra}  # fmt: skip
+
     out = []
     try:
         for view in VIEWS:
             for instant in INSTANTS:
                 echo = record.load(view, instant)
-                image, spacing = prepare_image(echo.image, echo.spacing, size)
-                source, _ = prepare_image(echo.image, echo.spacing, source_size)
-                box = np.full(4, np.nan)
-                label = np.zeros((size, size), np.uint8)
-                source_label = np.zeros((source_size, source_size), np.uint8)
-                if echo.label is not None:
-                    label, _ = resize_label(echo.label, echo.spacing, size)
-                    source_label, _ = resize_label(echo.label, echo.spacing, source_size)
-                    try:
-                        box = reference_box(label, 0.0)
-                    except ValueError:
-                        logger.warning("%s: no LV/myocardium in the label, box0 = NaN", echo.label_path)
-                entry = {
-                    "patient_id": record.patient_id,
-                    "view": view.value,
-                    "instant": instant.value,
-                    "quality": record.image_quality,
-                    "ef_percent": record.ef_percent,
-                    "has_gt": echo.label is not None,
-                }
-                out.append(
-                    {"images": image, "labels": label, "source_images": source, "source_labels": source_label,
-                     "spacing": spacing, "original_spacing": echo.spacing,
-                     "original_shape": echo.image.shape, "box0": box, "entry": entry}
-                )  # fmt: skip
+                row = entry(view, instant.value)
+                out.append(_prepare_frame(echo.image, echo.label, echo.spacing, size, echo.label_path, row))
+        for view in _sequence_views(record) if frames == "all" else ():
+            sequence = record.load_sequence(view)
+            for t, image in enumerate(sequence.frames):
+                row = entry(view, SEQUENCE, frame=t + 1)
+                label = sequence.labels[t]  # type: ignore[index]
+                out.append(_prepare_frame(image, label, sequence.spacing, size, sequence.path, row))
     except CamusFormatError as err:
         return record.patient_id, str(err)
     return record.patient_id, out
@@ -150,6 +187,7 @@ def build_cache(
     cache_dir: str | os.PathLike[str],
     size: int = 256,
     workers: int | None = None,
+    frames: str = "ed-es",
 ) -> Path:
     """Build (or reuse) the cache of every annotated frame under ``root`` at ``size × size``.
 
@@ -161,6 +199,8 @@ def build_cache(
         size: side ``S`` of the square frames in pixels.
         workers: processes (spawned; call from under ``if __name__ == "__main__":`` in scripts).
             None: 1 below 16 patients, else up to 8.
+        frames: ``"ed-es"`` (the four annotated frames per patient) or ``"all"`` (those, then every frame
+            of the half sequences with a ground truth; another key, see the module docstring).
 
     Returns:
         ``cache_dir`` (complete and up to date).
@@ -169,7 +209,7 @@ def build_cache(
 
     cache_dir = Path(cache_dir)
     dataset = scan_camus(root)
-    key = cache_fingerprint(dataset.patients, size)
+    key = cache_fingerprint(dataset.patients, size, frames)
     if _is_complete(cache_dir, key):
         info_once(
             logger, "%s: cache up to date (%d patients, size %d)", cache_dir, len(dataset.patients), size
@@ -181,7 +221,7 @@ def build_cache(
     entries: list[dict] = []
     skipped: list[dict] = []
     try:
-        _compute(dataset.patients, size, workers, temps, entries, skipped)
+        _compute(dataset.patients, size, workers, temps, entries, skipped, frames)
     except BaseException:
         for path in temps.values():
             path.unlink(missing_ok=True)
@@ -193,27 +233,44 @@ def build_cache(
         "root": str(Path(root).resolve()),
         "release": dataset.release,
         "normalization": "min-max per image after bilinear resize",
+        **({} if frames == "ed-es" else {"frames": frames}),
         "entries": entries,
         "skipped": skipped,
     }
     write_text_atomic(cache_dir / "index.json", json.dumps(meta, indent=1))
     write_text_atomic(cache_dir / MARKER, json.dumps({"key": key, "size": size, "count": count}))
     logger.info(
-        "%s: cached %d frames of %d patients (%d skipped)", cache_dir, count, count // 4, len(skipped)
-    )
+        "%s: cached %d frames of %d patients (%d skipped)",
+        cache_dir, count, len(dataset.patients) - len(skipped), len(skipped),
+    )  # fmt: skip
     return cache_dir
 
 
+def _capacity(patients: list, frames: str) -> int:
+    """Upper bound of the rows: 4 per patient, plus the half-sequence lengths (headers) with ``"all"``."""
+    from lunet.data.camus_io import read_header
+
+    capacity = 4 * len(patients)
+    for record in patients if frames == "all" else ():
+        for view in _sequence_views(record):
+            try:
+                shape = read_header(record.files[f"{view.value}_sequence"])[0]
+                capacity += shape[0] if len(shape) == 3 else 1
+            except CamusFormatError:
+                pass  # the worker reports it and skips the patient
+    return capacity
+
+
 def _compute(
-    patients: list, size: int, workers: int | None, temps: dict, entries: list, skipped: list
+    patients: list, size: int, workers: int | None, temps: dict, entries: list, skipped: list, frames: str
 ) -> None:
     """Fill the temporary arrays ``temps`` with every patient's frames, then trim them to the final files."""
-    capacity = 4 * len(patients)
+    capacity = _capacity(patients, frames)
     arrays = {
         name: np.lib.format.open_memmap(temps[name], mode="w+", dtype=dtype, shape=shape)
         for name, (shape, dtype) in _shapes(capacity, size).items()
     }
-    jobs = [(record, size) for record in patients]
+    jobs = [(record, size, frames) for record in patients]
     if workers is None:  # process start-up (~2 s each) only pays off for larger datasets
         workers = 1 if len(jobs) < 16 else min(os.cpu_count() or 1, 8)
     if workers > 1 and len(jobs) > 1:

@@ -119,7 +119,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     hints = typing.get_type_hints(DemoSettings)
     for f in dataclasses.fields(DemoSettings):
-        add_field_flag(demo, f.name, hints[f.name], f.metadata["help"])
+        extra = {"choices": f.metadata["choices"]} if "choices" in f.metadata else {}
+        add_field_flag(demo, f.name, hints[f.name], f.metadata["help"], **extra)
     demo.set_defaults(func=run_demo)
 
 

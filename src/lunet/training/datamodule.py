@@ -7,7 +7,9 @@ float32 (reference box, margin 0), ``box`` (B, 4) float32
 int64 (row of the cache) and, with ``with_source`` (models that crop their ROI from the finer crop source,
 ``lunet.models.roi``), ``source`` (B, 1, 2S, 2S) float32 and ``source_label`` (B, 2S, 2S) uint8 from the
 cache's crop-source arrays. Only frames with a ground truth and a defined box enter training, validation or
-test.
+test. Validation and test use the annotated ED/ES rows only; with ``frames="all"`` training uses every
+half-sequence row of a view instead of its ED/ES rows (its first and last frames are those), and the ED/ES
+rows of views without an annotated half sequence.
 
 Shuffling is deterministic and resumable: :class:`EpochShardSampler` permutes the rows with
 ``numpy.random.default_rng([seed, epoch])`` and gives each process of a DDP run its interleaved share (like
@@ -34,7 +36,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from lunet.boxes import enlarge_box, reference_box
 from lunet.config import AugmentConfig
-from lunet.data.cache import CachedImages
+from lunet.data.cache import SEQUENCE, CachedImages
 from lunet.data.folds import Fold
 
 logger = logging.getLogger(__name__)
@@ -161,6 +163,7 @@ class CacheDataModule(L.LightningDataModule):
         num_workers: data-loader workers (0 = in the main process).
         augment: augmentation of the training frames.
         with_source: add the crop source (``source``, ``source_label``) to every batch.
+        frames: training frames, ``"ed-es"`` or ``"all"`` (see the module docstring).
     """
 
     def __init__(
@@ -173,8 +176,10 @@ class CacheDataModule(L.LightningDataModule):
         num_workers: int = 0,
         augment: AugmentConfig | None = None,
         with_source: bool = False,
+        frames: str = "ed-es",
     ) -> None:
         super().__init__()
+        self.frames = frames
         self.with_source = with_source
         self.cache_dir = cache_dir
         self.fold = fold
@@ -187,12 +192,23 @@ class CacheDataModule(L.LightningDataModule):
 
     def rows(self, split: str) -> np.ndarray:
         """Cache rows of ``split`` (``"train"``, ``"val"``, ``"test"``) with a ground truth and a finite
-        box."""
+        box: the ED/ES rows, except for training with ``frames="all"`` (see the module docstring)."""
         if self.cache is None:
             self.cache = CachedImages(self.cache_dir)
         cache = self.cache
         rows = cache.indices_for(getattr(self.fold, split))
-        ok = [r for r in rows if cache.index[r].get("has_gt", True) and np.isfinite(cache.box0[r]).all()]
+        index = cache.index
+        if split == "train" and self.frames == "all":
+            views = [(index[r]["patient_id"], index[r]["view"]) for r in rows]
+            covered = {v for r, v in zip(rows, views, strict=True) if index[r]["instant"] == SEQUENCE}
+            rows = [
+                r
+                for r, v in zip(rows, views, strict=True)
+                if index[r]["instant"] == SEQUENCE or v not in covered
+            ]
+        else:
+            rows = [r for r in rows if index[r].get("instant") != SEQUENCE]
+        ok = [r for r in rows if index[r].get("has_gt", True) and np.isfinite(cache.box0[r]).all()]
         return np.asarray(ok, dtype=np.int64)
 
     def setup(self, stage: str | None = None) -> None:

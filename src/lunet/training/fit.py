@@ -93,11 +93,14 @@ def model_options(config: TrainConfig, accepted: Sequence[str]) -> dict[str, Any
 
 
 def default_cache_dir(config: TrainConfig, run_dir: Path) -> Path:
-    """``<run>/../cache/<data folder name>_<size>`` unless ``config.data.cache`` is set."""
+    """``<run>/../cache/<data folder name>_<size>`` (``_all`` appended with ``frames="all"``) unless
+    ``config.data.cache`` is set."""
+    from lunet.data.cache import cache_name
+
     data = config.data
     if data.cache:
         return Path(data.cache)
-    return run_dir.resolve().parent / "cache" / f"{Path(data.root).resolve().name}_{data.size}"
+    return run_dir.resolve().parent / "cache" / cache_name(data.root, data.size, data.frames)
 
 
 def select_fold(config: TrainConfig, cache: CachedImages, run_dir: Path) -> Fold:
@@ -278,7 +281,9 @@ def train(
     if resume and not last.exists():
         logger.warning("%s: no last.ckpt to resume from; starting from scratch", run_dir)
     write_run_files(config, run_dir)
-    cache_dir = build_cache(config.data.root, default_cache_dir(config, run_dir), size=config.data.size)
+    cache_dir = build_cache(
+        config.data.root, default_cache_dir(config, run_dir), size=config.data.size, frames=config.data.frames
+    )
     cache = CachedImages(cache_dir)
     fold = select_fold(config, cache, run_dir)
 
@@ -304,6 +309,7 @@ def train(
         config.data.num_workers,
         config.augment,
         with_source=uses_crop_source(model),
+        frames=config.data.frames,
     )
     monitor = "val_loss" if len(data.rows("val")) > 0 else "train_loss"
     meta = {
