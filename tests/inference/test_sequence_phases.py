@@ -108,3 +108,13 @@ def test_phantom_half_sequences_give_ed_es_at_the_true_frames():
         assert (phases.ed_frames, phases.es_frames, phases.flagged) == ((0,), (n - 1,), ())
         stored = detect_phases(area[::-1], kind="half")  # as written when the file runs ES → ED
         assert (stored.ed_frames, stored.es_frames) == ((n - 1,), (0,))
+
+
+@pytest.mark.parametrize("areas", [[1352.0, 2115.0, 2533.0], [2533.0, 2115.0, 1352.0, 1300.0]])
+def test_short_half_sequence_end_frames_are_not_taken_for_corrupted(areas):
+    """A 3–4 frame half sequence (the phantom's default) changes steeply: its end frames are the extremes,
+    not spikes (the first areas are a real predicted 2CH curve that once had its ES frame flagged)."""
+    phases = detect_phases(np.asarray(areas), kind="half")
+    assert phases.flagged == ()
+    assert phases.ed_frames == (int(np.argmax(areas)),)
+    assert phases.es_frames == (int(np.argmin(areas)),)

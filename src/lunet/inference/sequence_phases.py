@@ -8,8 +8,9 @@ CAMUS defines ED as the frame of largest and ES as the frame of smallest LV. On 
    window (the first and last frames: from the line through their two neighbours) by more than
    ``max(k · 1.4826 · MAD, floor · median area)`` (``k = 4``, ``floor = 0.15``). A monotone
    or smoothly peaked curve has (almost) no residual, so only isolated spikes and drops are flagged; two
-   adjacent bad frames are still caught. Flagged frames are replaced by linear interpolation between their
-   unflagged neighbours and are never chosen as ED or ES.
+   adjacent bad frames are still caught. A curve of fewer than ``HAMPEL_MIN_FRAMES`` (7) frames is too short
+   to tell a spike from the systole itself: there only unusable images are flagged. Flagged frames are
+   replaced by linear interpolation between their unflagged neighbours and are never chosen as ED or ES.
 2. *Smoothing.* A Gaussian of ``sigma`` frames (1 by default, ``mode="nearest"``) on the cleaned curve.
 3. *Half sequence* (``kind="half"``; CAMUS files run ED → ES or ES → ED): ED = argmax, ES = argmin of the
    smoothed curve; the order of the two says which way the file runs.
@@ -36,6 +37,8 @@ from scipy import ndimage, signal
 HAMPEL_WINDOW = 5
 HAMPEL_K = 4.0
 HAMPEL_FLOOR = 0.15
+#: Shortest curve whose areas are judged (a 3-frame ED→ES curve has no neighbours' trend to compare with).
+HAMPEL_MIN_FRAMES = 7
 #: find_peaks rules of a cycle, as fractions of the period and of the curve's range.
 PEAK_DISTANCE = 0.6
 PEAK_PROMINENCE = 0.3
@@ -87,7 +90,7 @@ def hampel_outliers(values: np.ndarray, known: np.ndarray | None = None) -> np.n
     bad = ~np.isfinite(values)
     if known is not None:
         bad |= np.asarray(known, dtype=bool)
-    if values.size < 3 or bad.all():
+    if values.size < HAMPEL_MIN_FRAMES or bad.all():
         return bad
     filled = fill_flagged(np.where(np.isfinite(values), values, 0.0), bad)
     reference = ndimage.median_filter(filled, size=HAMPEL_WINDOW, mode="nearest")
