@@ -62,11 +62,19 @@ class LUNet(nn.Module):
     ) -> None:
         super().__init__()
         self.roi = RoiOptions.checked("lunet", box_margin, roi_size, crop_grid)
-        self.box_margin = self.roi.box_margin
-        self.crop_grid = self.roi.crop_grid
         self.num_classes = num_classes
         self.localizer = UL2(num_classes=num_classes, min_extent=min_extent, box_margin=self.box_margin)
         self.segmenter = UNet1(num_classes=num_classes)
+
+    @property
+    def box_margin(self) -> float:
+        """Margin ``m`` of the reference boxes (:func:`lunet.models.registry.box_margin_of`)."""
+        return self.roi.box_margin
+
+    @property
+    def crop_grid(self) -> str:
+        """``"native"`` or ``"network"``: where the ROI is cropped from."""
+        return self.roi.crop_grid
 
     def forward(
         self, image: Tensor, crop_box: Tensor | None = None, crop_source: Tensor | None = None

@@ -42,10 +42,18 @@ class OracleUNet1(nn.Module):
     ) -> None:
         super().__init__()
         self.roi = RoiOptions.checked("unet1-oracle", box_margin, roi_size, crop_grid)
-        self.box_margin = self.roi.box_margin
-        self.crop_grid = self.roi.crop_grid
         self.num_classes = num_classes
         self.segmenter = UNet1(num_classes=num_classes)
+
+    @property
+    def box_margin(self) -> float:
+        """Margin ``m`` of the reference boxes (:func:`lunet.models.registry.box_margin_of`)."""
+        return self.roi.box_margin
+
+    @property
+    def crop_grid(self) -> str:
+        """``"native"`` or ``"network"``: where the ROI is cropped from."""
+        return self.roi.crop_grid
 
     def forward(self, image: Tensor, crop_box: Tensor, crop_source: Tensor | None = None) -> OracleOutput:
         check_input(image, "unet1-oracle")
