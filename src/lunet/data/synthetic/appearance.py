@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
+from lunet.data.synthetic.lvot import LVOT_FRACTION, Lvot, sample_lvot
+
 QUALITIES = ("Good", "Medium", "Poor")
 
 
@@ -92,10 +94,18 @@ class Appearance:
     papillary: tuple[tuple[float, float, float, float], ...]  # (side ±1, w/L, half length mm, half width mm)
     annulus_radius_mm: float
     lateral_side: float  # +1 / −1: the side of the LV whose wall drops out most
+    lvot: Lvot | None = None  # 4CH only: outflow tract / aortic-root hint (unlabelled)
 
 
-def sample_appearance(rng: np.random.Generator, quality: str) -> Appearance:
-    """Draw the scalar appearance of one view in ``quality`` tier ("Good" / "Medium" / "Poor")."""
+def sample_appearance(
+    rng: np.random.Generator, quality: str, lvot_fraction: float = LVOT_FRACTION
+) -> Appearance:
+    """Draw the scalar appearance of one view in ``quality`` tier ("Good" / "Medium" / "Poor").
+
+    ``lvot_fraction``: probability of an LVOT hint (pass 0 for views that cannot show one). Its draws
+    come last and their number does not depend on the fraction, so switching it leaves every other draw
+    of the view (and of the patient) unchanged.
+    """
     q = QUALITY_TIERS[quality]
 
     def u(lo_hi: tuple[float, float]) -> float:
@@ -137,6 +147,7 @@ def sample_appearance(rng: np.random.Generator, quality: str) -> Appearance:
         ),
         annulus_radius_mm=u((1.5, 3.0)),
         lateral_side=1.0 if rng.random() < 0.7 else -1.0,
+        lvot=sample_lvot(rng, lvot_fraction),  # last: see the docstring
     )
 
 

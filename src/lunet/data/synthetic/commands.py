@@ -66,6 +66,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="displace the reference contours like a second observer's (smooth, d_m about 0.8 x MM); the "
         "analytic volumes stay the truth. Default 0: exact references",
     )
+    parser.add_argument(
+        "--lvot-fraction",
+        type=float,
+        default=0.3,
+        metavar="F",
+        help="fraction of 4CH views showing the LV outflow tract / aortic root (unlabelled, as in CAMUS; "
+        "labels and volumes unchanged). Default 0.3",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run_synth)
 
@@ -96,6 +104,7 @@ def run_synth(args: argparse.Namespace) -> int:
         sequence_frames=args.sequence_frames,
         cycles=args.cycles,
         annotation_sd_mm=args.annotation_sd,
+        lvot_fraction=args.lvot_fraction,
     )
     print(f"wrote {args.patients} synthetic patients to {out} (synthetic phantom, not CAMUS)")
     return 0

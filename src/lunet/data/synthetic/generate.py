@@ -13,6 +13,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from lunet.data.synthetic.geometry import SIZES
+from lunet.data.synthetic.lvot import LVOT_FRACTION
 from lunet.data.synthetic.patient import DEFAULT_QUALITY_MIX, PhantomOptions, patient_id, render_patient
 from lunet.data.synthetic.timing import MAX_CYCLES, SEQUENCE_FRAMES
 from lunet.data.synthetic.writer import FORMATS, split_patients, write_patient, write_splits
@@ -51,6 +52,7 @@ def generate_dataset(
     sequence_frames: str = "short",
     cycles: int = 0,
     annotation_sd_mm: float = 0.0,
+    lvot_fraction: float = LVOT_FRACTION,
 ) -> Path:
     """Write ``n_patients`` phantom patients (``patient0001`` …) under ``out`` in a CAMUS layout.
 
@@ -72,6 +74,7 @@ def generate_dataset(
             from beat to beat; true ED/ES frames in the truth file). Heavy: ≈ 50 frames per beat.
         annotation_sd_mm: > 0 displaces the written reference contours like a second observer's
             (smooth, d_m ≈ 0.8 × this); the analytic volumes in the truth file are unchanged.
+        lvot_fraction: fraction of 4CH views with an unlabelled LVOT / aortic-root hint (labels unchanged).
 
     Returns:
         ``out`` as a Path.
@@ -96,6 +99,8 @@ def generate_dataset(
         raise ValueError(f"cycles must be in 0..{MAX_CYCLES}, got {cycles}")
     if not 0.0 <= annotation_sd_mm <= 5.0:
         raise ValueError(f"annotation_sd_mm must be in [0, 5] mm, got {annotation_sd_mm}")
+    if not 0.0 <= lvot_fraction <= 1.0:
+        raise ValueError(f"lvot_fraction must be in [0, 1], got {lvot_fraction}")
     options = PhantomOptions(
         size=size,
         hard_fraction=hard_fraction,
@@ -105,6 +110,7 @@ def generate_dataset(
         sequence_frames=sequence_frames,
         cycles=int(cycles),
         annotation_sd_mm=float(annotation_sd_mm),
+        lvot_fraction=float(lvot_fraction),
     )
     jobs = [(str(out), i, seed, fmt, options) for i in range(1, n_patients + 1)]
     workers = min(default_workers() if workers is None else max(1, int(workers)), n_patients)
@@ -136,6 +142,6 @@ def generate_dataset(
         f"patients: {n_patients}\nformat: {fmt}\nsize: {size}\nseed: {seed}\nhard_fraction: {hard_fraction}\n"
         f"quality_mix: {list(quality_mix)}\ncircular: {circular}\n"
         f"intermediate_frames: {intermediate_frames}\nsequence_frames: {sequence_frames}\ncycles: {cycles}\n"
-        f"annotation_sd_mm: {annotation_sd_mm}\n",
+        f"annotation_sd_mm: {annotation_sd_mm}\nlvot_fraction: {lvot_fraction}\n",
     )
     return out

@@ -30,6 +30,7 @@ from lunet.data.synthetic.geometry import (
     rasterise_labels,
     to_probe_frame,
 )
+from lunet.data.synthetic.lvot import LVOT_FRACTION, Lvot
 from lunet.data.synthetic.motion import moved_scatterers
 from lunet.data.synthetic.render import (
     BeamView,
@@ -44,7 +45,7 @@ from lunet.data.synthetic.timing import Cine, Rhythm, cine, half_sequence_fracti
 from lunet.data.synthetic.variability import ContourJitter, jitter_rng, sample_jitter
 
 #: Version of the generator recorded in every truth file (bump when the output changes).
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "2.1"  # 2.1: LVOT / aortic-root hint in 4CH
 DEFAULT_QUALITY_MIX = (0.35, 0.46, 0.19)
 
 
@@ -61,6 +62,7 @@ class PhantomOptions:
     sequence_frames: str = "short"  # "short" (fast default) or "realistic" (10–30 frames ED → ES)
     cycles: int = 0  # > 0: also a cine of this many beats per view (heart rate varies beat to beat)
     annotation_sd_mm: float = 0.0  # > 0: reference contours displaced like another observer's (mm)
+    lvot_fraction: float = LVOT_FRACTION  # 4CH views with an (unlabelled) outflow-tract hint
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,7 @@ class ViewRender:
     cine: Cine | None = None
     cine_frames: np.ndarray | None = None  # (T', rows, cols) uint8, in time order
     cine_labels: np.ndarray | None = None
+    lvot: Lvot | None = None  # the view's outflow-tract hint (unlabelled), if any
 
     def image(self, instant: Instant | str) -> np.ndarray:
         return self.frames[0 if Instant(instant) is Instant.ED else -1]
@@ -222,7 +225,7 @@ def _render_view(
     placement = place_view(rng, [shapes[0], shapes[-1]], view, hard, cut)
     grid = output_grid(rng, placement, options.size)
     polar = polar_grid(grid)
-    app = sample_appearance(rng, quality)
+    app = sample_appearance(rng, quality, options.lvot_fraction if view is View.A4C else 0.0)
     beam_mm = placement.depth_mm / 2 * placement.sector_rad / polar.nth
     fields = sample_fields(rng, polar.nr, polar.nth, placement.depth_mm / polar.nr, beam_mm)
     beam = prepare_view(placement, polar, app, fields, (shapes[0], shapes[-1]))
@@ -243,7 +246,7 @@ def _render_view(
         cine_labels = _labels(cine_shapes, timing.fractions, placement, grid, jitters)
     return ViewRender(
         view, quality, grid, placement, shapes, frames, labels, reversed_on_disk,
-        tuple(float(f) for f in fractions), timing, cine_frames, cine_labels,
+        tuple(float(f) for f in fractions), timing, cine_frames, cine_labels, app.lvot,
     )  # fmt: skip
 
 
@@ -272,6 +275,7 @@ def _view_truth(heart: Heart, vr: ViewRender) -> dict:
         "lv_area_mm2": _area_mm2(vr.frame_labels, vr.grid),
         "foreshortening_offset_mm": vr.shapes[0].offset_mm,
         "sector_cut": bool(_lv_cut(vr)),
+        "lvot": None if vr.lvot is None else dataclasses.asdict(vr.lvot),  # unlabelled (background)
         "cine": None
         if vr.cine is None
         else {
@@ -306,6 +310,8 @@ def render_patient(
     options = dataclasses.replace(options or PhantomOptions(), size=size)
     if len(options.quality_mix) != 3 or min(options.quality_mix) < 0 or sum(options.quality_mix) <= 0:
         raise ValueError(f"quality_mix must be three non-negative weights, got {options.quality_mix}")
+    if not 0.0 <= options.lvot_fraction <= 1.0:
+        raise ValueError(f"lvot_fraction must lie in [0, 1], got {options.lvot_fraction}")
     rng = patient_rng(index, seed)
     heart = sample_heart(rng, circular=options.circular)
     hard = bool(rng.random() < options.hard_fraction)

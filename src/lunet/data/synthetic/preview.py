@@ -1,8 +1,8 @@
 """``lunet synth --preview OUT.png``: a gallery of phantom views across image qualities (image | overlay).
 
-Rows: Good, Medium, Poor and a hard case (foreshortened / off-centre / cut by the sector / small in a deep
-field of view). Columns: the 4CH ED image, its reference overlay, the 2CH ES image, its overlay. The figure
-title says SYNTHETIC: it is a phantom, never CAMUS.
+Rows: Good (its 4CH with the unlabelled LV outflow tract), Medium, Poor and a hard case (foreshortened /
+off-centre / cut by the sector / small in a deep field of view). Columns: the 4CH ED image, its reference
+overlay, the 2CH ES image, its overlay. The figure title says SYNTHETIC: it is a phantom, never CAMUS.
 """
 
 from __future__ import annotations
@@ -20,12 +20,13 @@ from lunet.io import atomic_path
 
 logger = logging.getLogger(__name__)
 
-#: (row title, quality mix, hard fraction) of the gallery rows.
+#: (row title, quality mix, hard fraction, LVOT fraction) of the gallery rows; the Good row shows the
+#: unlabelled outflow tract (LVOT) of an anteriorly tilted 4CH.
 ROWS = (
-    ("Good", (1.0, 0.0, 0.0), 0.0),
-    ("Medium", (0.0, 1.0, 0.0), 0.0),
-    ("Poor", (0.0, 0.0, 1.0), 0.0),
-    ("hard case", (0.0, 1.0, 0.0), 1.0),
+    ("Good", (1.0, 0.0, 0.0), 0.0, 1.0),
+    ("Medium", (0.0, 1.0, 0.0), 0.0, 0.0),
+    ("Poor", (0.0, 0.0, 1.0), 0.0, 0.0),
+    ("hard case", (0.0, 1.0, 0.0), 1.0, 0.0),
 )
 COLOURS = {Label.LV: (1.0, 0.2, 0.2), Label.MYO: (0.2, 0.6, 1.0), Label.LA: (0.2, 0.9, 0.3)}
 
@@ -47,16 +48,16 @@ def write_preview(out: str | os.PathLike[str], seed: int = 0, first_index: int =
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(len(ROWS), 4, figsize=(8.0, 2.1 * len(ROWS)), squeeze=False)
-    for row, (title, mix, hard) in enumerate(ROWS):
-        patient = render_patient(
-            first_index + row, seed, "256", PhantomOptions(quality_mix=mix, hard_fraction=hard)
-        )
+    for row, (title, mix, hard, lvot) in enumerate(ROWS):
+        options = PhantomOptions(quality_mix=mix, hard_fraction=hard, lvot_fraction=lvot)
+        patient = render_patient(first_index + row, seed, "256", options)
         for col, (view, instant) in enumerate(((View.A4C, Instant.ED), (View.A2C, Instant.ES))):
             vr = patient.views[view]
             image, label = vr.image(instant), vr.label(instant)
             axes[row, 2 * col].imshow(image, cmap="gray", vmin=0, vmax=255)
             axes[row, 2 * col + 1].imshow(overlay(image, label))
-            axes[row, 2 * col].set_title(f"{title}: {view.value} {instant.value} ({vr.quality})", fontsize=7)
+            name = f"{title}: {view.value} {instant.value} ({vr.quality}{', LVOT' if vr.lvot else ''})"
+            axes[row, 2 * col].set_title(name, fontsize=7)
             axes[row, 2 * col + 1].set_title("reference", fontsize=7)
     for ax in axes.ravel():
         ax.axis("off")

@@ -23,6 +23,7 @@ from lunet.data.synthetic.geometry import (
     to_probe_frame,
     to_view_frame,
 )
+from lunet.data.synthetic.lvot import lvot_clearance_mm, lvot_masks
 from lunet.data.synthetic.slices import ViewShape, endo_profile, outline_points, shape_masks_with_margins
 from lunet.data.synthetic.tissue import (
     lateral_dropout_gain,
@@ -113,6 +114,10 @@ def echogenicity(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean backscatter power ``E``, acoustic "impedance" ``Z`` (both (nr, nth) float32) and the heart mask.
 
+    Drawn in order: surrounding tissue; in 4CH the RV/RA with their walls; the descending aorta; in 4CH with
+    ``app.lvot`` the outflow tract (``lvot``); then the heart (pericardium, LA wall, myocardium, cavities,
+    trabeculae, leaflets) over them, so nothing unlabelled covers a labelled structure.
+
     The heart mask (bool, on ``beam.window``) marks the tissue that moves with the heart (myocardium,
     pericardium, cavities, LA wall): its scatterers follow the motion between frames.
     """
@@ -125,9 +130,10 @@ def echogenicity(
         rv_c = -(shape.radius_mm + shape.wall_mm * (1 + shape.septal_factor) + app.rv_gap_mm)
         rv_w, rv_h = 0.6 * shape.length_mm, 0.45 * shape.length_mm
         rv = _ellipse(u, w, rv_c, rv_w, app.rv_half_width_mm, rv_h)
-        ra = _ellipse(u, w, 0.9 * rv_c, shape.la_centre_mm, app.ra_half_width_mm, app.ra_half_length_mm)
+        ra_c = 0.9 * rv_c - (0.0 if app.lvot is None else lvot_clearance_mm(app.lvot))  # the root between
+        ra = _ellipse(u, w, ra_c, shape.la_centre_mm, app.ra_half_width_mm, app.ra_half_length_mm)
         rv_wall = _ellipse(u, w, rv_c, rv_w, app.rv_half_width_mm + 4, rv_h + 4) & ~rv
-        ra_wall = _ellipse(u, w, 0.9 * rv_c, shape.la_centre_mm, app.ra_half_width_mm + 2,
+        ra_wall = _ellipse(u, w, ra_c, shape.la_centre_mm, app.ra_half_width_mm + 2,
                            app.ra_half_length_mm + 2) & ~ra  # fmt: skip
         walls = rv_wall | ra_wall
         e_map[walls] = 0.9 * tex[walls]
@@ -135,6 +141,15 @@ def echogenicity(
         dark |= rv | ra
     e_map[dark] = app.blood * tex[dark]  # before the LV: the heart's own tissue is drawn over them
     z_map[dark] = 0.0
+    lumen = None
+    if four_chamber and app.lvot is not None:  # outflow tract: unlabelled blood beside the septal hinge
+        lumen, wall, cusps = lvot_masks(u, w, shape, app.lvot)
+        e_map[wall] = app.lvot.wall_level * tex[wall]
+        z_map[wall] = 1.2
+        e_map[lumen] = app.blood * tex[lumen]
+        z_map[lumen] = 0.0
+        e_map[cusps] = app.lvot.cusp_level * tex[cusps]
+        z_map[cusps] = app.lvot.cusp_level
     # the heart itself, inside its polar window only
     win = beam.window
     uw, ww, texw = u[win], w[win], tex[win]
@@ -142,6 +157,8 @@ def echogenicity(
     endo, epi, la, peri_outer, la_outer = shape_masks_with_margins(uw, ww, shape, 3.0, 2.5, profile)
     ew, zw = e_map[win], z_map[win]  # views: edits land in e_map / z_map
     peri = peri_outer & ~epi
+    if lumen is not None:  # no pericardium across the channel's mouth
+        peri &= ~lumen[win]
     patchy = fields.background[win] * (1 - 0.9 * fields.hypoechoic[win])  # uneven along the contour
     ew[peri] = app.pericardium * texw[peri] * patchy[peri]
     zw[peri] = 1.6
