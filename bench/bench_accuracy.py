@@ -14,7 +14,14 @@ papers compare with) and a threshold + largest-dark-component rule (``bench/thre
 The figures are SYNTHETIC (phantom, not CAMUS) and CPU-sized: few patients and epochs, so they measure the
 pipeline, not the papers' accuracy. Default ≈ 10 min on 2 idle cores; ``--quick`` is a smoke check.
 
-Run: ``python bench/bench_accuracy.py [--quick] [--patients 40] [--epochs 20] [--size 64] [--device cuda]``.
+``--test-patients N`` adds N held-out phantom patients as the test set (``bench/_heldout.py``: the
+``--patients`` are split 80/20 into training/validation, stratified; training never sees the N), and a second
+table gives every figure with its 95 % patient-level bootstrap interval (BCa, 2000 resamples, ``--seed``) and
+the paired differences against unet1 on the same resampled patients. All figures go to ``figures.json`` in
+``--out`` (or the current folder with ``--json``).
+
+Run: ``python bench/bench_accuracy.py [--quick] [--patients 40] [--test-patients 100] [--epochs 20]
+[--size 64] [--device cuda] [--out DIR]``.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ if TYPE_CHECKING:
     from lunet.config import TrainConfig
 
 from _common import make_phantom, print_header, print_table, quiet_lightning, setup_torch
+from _heldout import heldout_folds, interval_rows, model_figures, paired_rows
 from lunet.evaluation.schema import ImageRecord, read_records
 
 MODELS = ("unet1", "lunet", "runet", "unet1-oracle")
@@ -47,7 +55,8 @@ def train_all(root: Path, cache_dir: Path, out: Path, args: argparse.Namespace) 
         config = TrainConfig.create(
             model=model, data=str(root), cache=str(cache_dir), fold=args.fold, n_folds=args.n_folds,
             seed=args.seed, size=args.size, margin=0.05, epochs=args.epochs, batch_size=args.batch,
-            lr=args.lr, patience=0, accelerator="gpu" if args.device.startswith("cuda") else "cpu",
+            lr=args.lr, patience=0, folds_dir=fold_lists(args),
+            accelerator="gpu" if args.device.startswith("cuda") else "cpu",
             progress_bar=False,
         )  # fmt: skip
         start = time.perf_counter()
@@ -140,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--out", type=Path, default=None, help="keep the runs and evaluation here")
     parser.add_argument("--quick", action="store_true", help="smoke check: 10 patients, 1 epoch")
+    add_heldout_arguments(parser)
     args = parser.parse_args(argv)
     if args.quick:
         args.patients, args.epochs, args.batch = 10, 1, 4
@@ -153,9 +163,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench_accuracy_") as name:
         out = args.out or Path(name)
         start = time.perf_counter()
-        root = make_phantom(out / "phantom", args.patients, size="256", seed=args.seed)
+        total = args.patients + args.test_patients
+        root = make_phantom(out / "phantom", total, size="256", seed=args.seed)
+        if args.test_patients:
+            args.folds_dir = heldout_folds(root, args.patients, args.test_patients, out / "folds", args.seed)
         cache_dir = build_cache(root, out / "cache", size=args.size)
-        print(f"phantom + cache: {args.patients} patients in {time.perf_counter() - start:.0f} s")
+        print(f"phantom + cache: {total} patients in {time.perf_counter() - start:.0f} s")
         seconds = train_all(root, cache_dir, out / "runs", args)
         preds = {m: out / "runs" / m / "predictions" for m in seconds}
         boxes = {m: p / "boxes.csv" for m, p in preds.items()}
@@ -165,7 +178,11 @@ def main(argv: list[str] | None = None) -> int:
         rows = summary_rows(tables, out / "evaluation" / "per_image.csv", seconds)
         fold = select_fold(args_config(args, root, cache_dir), CachedImages(cache_dir), out / "fold_probe")
         baseline, n_test = threshold_baseline_dice(root, fold)
-    print(f"\nSYNTHETIC phantom (not CAMUS): {args.patients} patients, fold {args.fold}/{args.n_folds} "
+        figures = model_figures(out / "evaluation", list(seconds), seed=args.seed, method=args.bootstrap)
+    split = f"fold {args.fold}/{args.n_folds}"
+    if args.test_patients:
+        split = f"+ {args.test_patients} held-out test patients"
+    print(f"\nSYNTHETIC phantom (not CAMUS): {args.patients} patients, {split} "
           f"({len(fold.train)} train / {len(fold.val)} val / {len(fold.test)} test patients, "
           f"seed {args.seed}), "
           f"input {args.size}×{args.size}, {args.epochs} epochs, batch {args.batch}, Adam lr {args.lr}, "
@@ -192,7 +209,25 @@ def main(argv: list[str] | None = None) -> int:
     unet_text = f"; unet1 {unet['Dice endo (all)']:.3f}" if unet else ""
     print(f"Same-run baseline, threshold + largest dark component: LV_Endo Dice {baseline:.3f} on the "
           f"{n_test} test images (all qualities){unet_text}")  # fmt: skip
+    print_intervals(figures)
+    sizes = {"train": len(fold.train), "val": len(fold.val), "test": len(fold.test)}
+    payload = {
+        "synthetic": True, "bench": "bench_accuracy", "settings": vars(args) | {"fold_sizes": sizes},
+        "rows": rows, "threshold_dice": baseline, "threshold_images": n_test, "bootstrap": figures,
+    }  # fmt: skip
+    write_json(args.json or (args.out or Path.cwd()) / "figures.json", payload)
     return 0
+
+
+def print_intervals(figures: dict) -> None:
+    """The bootstrap tables of :func:`_heldout.model_figures`' output."""
+    print(f"\nSYNTHETIC, 95 % CIs: {figures['method']} ({figures['n_resamples']} resamples, seed "
+          f"{figures['seed']}, {figures['patients']} test patients); shares in %")  # fmt: skip
+    rows = interval_rows(figures)
+    print_table(rows, list(rows[0]))
+    print("Paired differences (same resampled patients) and the Good+Medium − Poor LV_Endo Dice gap:")
+    rows = paired_rows(figures)
+    print_table(rows, list(rows[0]))
 
 
 def args_config(args: argparse.Namespace, root: Path, cache_dir: Path) -> TrainConfig:
@@ -200,8 +235,47 @@ def args_config(args: argparse.Namespace, root: Path, cache_dir: Path) -> TrainC
     from lunet.config import TrainConfig
 
     return TrainConfig.create(
-        data=str(root), cache=str(cache_dir), fold=args.fold, n_folds=args.n_folds, seed=args.seed
+        data=str(root),
+        cache=str(cache_dir),
+        fold=args.fold,
+        n_folds=args.n_folds,
+        seed=args.seed,
+        folds_dir=fold_lists(args),
     )
+
+
+def fold_lists(args: argparse.Namespace) -> str | None:
+    """The held-out fold-list folder of ``--test-patients`` (None: the stratified folds of the dataset)."""
+    folds_dir = getattr(args, "folds_dir", None)
+    return str(folds_dir) if folds_dir else None
+
+
+def add_heldout_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--test-patients``, ``--bootstrap`` and ``--json`` (shared with bench_calibration)."""
+    parser.add_argument("--test-patients", type=int, default=0,
+                        help="held-out test patients added to the phantom (0: fold --fold)")  # fmt: skip
+    parser.add_argument("--bootstrap", default="BCa", choices=["BCa", "percentile"],
+                        help="interval of the patient-level bootstrap (2000 resamples)")  # fmt: skip
+    parser.add_argument("--json", type=Path, default=None, help="figures JSON (default: OUT/figures.json)")
+
+
+def write_json(path: Path, payload: dict) -> None:
+    """Write the figures of a run atomically (NaN as null)."""
+    import json
+
+    from lunet.io import write_text_atomic
+
+    def clean(value: object) -> object:
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [clean(v) for v in value]
+        return value
+
+    write_text_atomic(path, json.dumps(clean(payload), indent=1, default=str) + "\n")
+    print(f"figures: {path}")
 
 
 if __name__ == "__main__":

@@ -11,8 +11,14 @@ patients with ``lunet.evaluation`` and prints, beside the CAMUS targets of the h
 - LV_Endo Dice on Poor test patients (should be clearly worse),
 - the threshold + largest-dark-component baseline on the same fold (should stay far below).
 
+``--test-patients N`` tests on N held-out phantom patients instead of fold ``--fold`` (``bench/_heldout.py``;
+with N = 100 about 19 are Poor), and a second table gives each figure with its 95 % patient-level bootstrap
+interval (BCa, 2000 resamples) and the Good + Medium − Poor LV_Endo Dice gap ("Poor clearly worse" when its
+interval excludes 0). All figures go to ``figures.json`` in ``--out`` (or ``--json``).
+
 Everything printed is SYNTHETIC (phantom, not CAMUS). Run:
-``python bench/bench_calibration.py [--patients 60] [--size 96] [--epochs 20] [--old-src /tmp/old/src]``.
+``python bench/bench_calibration.py [--patients 60] [--test-patients 100] [--size 96] [--epochs 20]
+[--old-src /tmp/old/src] [--out DIR]``.
 """
 
 from __future__ import annotations
@@ -29,7 +35,15 @@ from pathlib import Path
 import numpy as np
 
 from _common import make_phantom, print_header, print_table, quiet_lightning, setup_torch
-from bench_accuracy import args_config, threshold_baseline_dice, train_all
+from _heldout import heldout_folds, model_figures
+from bench_accuracy import (
+    add_heldout_arguments,
+    args_config,
+    print_intervals,
+    threshold_baseline_dice,
+    train_all,
+    write_json,
+)
 from lunet.evaluation.schema import ImageRecord, read_records
 
 TARGETS = "CAMUS U-Net1 range: Dice 0.90–0.95 (G+M), d_H 4–8 mm, outlier patients 10–30 %, Poor clearly worse"
@@ -68,12 +82,16 @@ def scores(tables: dict, per_image: Path) -> dict[str, object]:
     }
 
 
-def calibrate(name: str, root: Path, work: Path, args: argparse.Namespace) -> dict[str, object]:
-    """Train and evaluate U-Net1 on the phantom at ``root``; returns one table row."""
+def calibrate(name: str, root: Path, work: Path, args: argparse.Namespace) -> tuple[dict[str, object], dict]:
+    """Train and evaluate U-Net1 on the phantom at ``root``; returns one table row and the bootstrap figures
+    (:func:`_heldout.model_figures`)."""
     from lunet.data.cache import CachedImages, build_cache
     from lunet.evaluation.evaluate import evaluate_models
     from lunet.training.fit import select_fold
 
+    args.folds_dir = None
+    if args.test_patients:
+        args.folds_dir = heldout_folds(root, args.patients, args.test_patients, work / "folds", args.seed)
     cache_dir = build_cache(root, work / "cache", size=args.size)
     seconds = train_all(root, cache_dir, work / "runs", args)
     preds = work / "runs" / "unet1" / "predictions"
@@ -82,7 +100,9 @@ def calibrate(name: str, root: Path, work: Path, args: argparse.Namespace) -> di
     fold = select_fold(args_config(args, root, cache_dir), CachedImages(cache_dir), work / "fold_probe")
     row["threshold Dice"], _ = threshold_baseline_dice(root, fold)
     row["train s"] = seconds["unet1"]
-    return row
+    row["split"] = f"{len(fold.train)}/{len(fold.val)}/{len(fold.test)}"
+    figures = model_figures(work / "evaluation", ["unet1"], seed=args.seed, method=args.bootstrap)
+    return row, figures
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--old-data", type=Path, default=None, help="use this old-phantom dataset")
     parser.add_argument("--out", type=Path, default=None, help="keep datasets, runs and evaluations here")
+    add_heldout_arguments(parser)
     args = parser.parse_args(argv)
     args.models = ["unet1"]
     if "old" in args.phantoms and args.old_src is None and args.old_data is None:
@@ -111,26 +132,37 @@ def main(argv: list[str] | None = None) -> int:
     setup_torch(args.device, args.threads)
     quiet_lightning()
     print_header("bench_calibration: SYNTHETIC phantom vs the CAMUS U-Net1 range", args.device)
-    rows = []
+    rows, figures = [], {}
+    total = args.patients + args.test_patients
     with tempfile.TemporaryDirectory(prefix="bench_calibration_") as name:
         out = args.out or Path(name)
         for phantom in args.phantoms:
             start = time.perf_counter()
             root = out / f"{phantom}_phantom"
             if phantom == "new":
-                root = args.data or make_phantom(root, args.patients, size="256", seed=args.seed)
+                root = args.data or make_phantom(root, total, size="256", seed=args.seed)
             else:
-                root = args.old_data or old_phantom(root, args.old_src, args.patients, args.seed)
-            print(f"{phantom} phantom: {args.patients} patients in {time.perf_counter() - start:.0f} s")
-            rows.append(calibrate(phantom, root, out / f"{phantom}_work", args))
+                root = args.old_data or old_phantom(root, args.old_src, total, args.seed)
+            print(f"{phantom} phantom: {total} patients in {time.perf_counter() - start:.0f} s")
+            row, figures[phantom] = calibrate(phantom, root, out / f"{phantom}_work", args)
+            rows.append(row)
+    split = f"fold {args.fold}/{args.n_folds}"
+    if args.test_patients:
+        split = f"+ {args.test_patients} held-out test patients"
     print(f"\nSYNTHETIC phantom (not CAMUS): U-Net1, {args.patients} patients, "
-          f"fold {args.fold}/{args.n_folds}, seed {args.seed}, input {args.size}×{args.size}, "
+          f"{split} (train/val/test patients in 'split'), seed {args.seed}, input {args.size}×{args.size}, "
           f"{args.epochs} epochs, batch {args.batch}, Adam lr {args.lr}, device {args.device}")  # fmt: skip
     print(TARGETS)
     columns = ["phantom", "Dice endo G+M", "d_m endo G+M", "d_H endo G+M", "Dice epi G+M", "geo out pat",
                "geo out pat (endo)", "Dice endo Poor", "G+M / Poor pat", "threshold Dice",
-               "train s"]  # fmt: skip
+               "split", "train s"]  # fmt: skip
     print_table(rows, columns, digits=3)
+    for phantom, values in figures.items():
+        print(f"\n{phantom} phantom:", end="")
+        print_intervals(values)
+    payload = {"synthetic": True, "bench": "bench_calibration", "settings": vars(args), "targets": TARGETS,
+               "rows": rows, "bootstrap": figures}  # fmt: skip
+    write_json(args.json or (args.out or Path.cwd()) / "figures.json", payload)
     return 0
 
 

@@ -15,6 +15,9 @@ from typing import Any
 from lunet.evaluation.tables import DIST_METRICS, SEG_METRICS, SYNTHETIC_NOTE
 
 CLINICAL_NAMES = (("edv_ml", "EDV ml"), ("esv_ml", "ESV ml"), ("ef_percent", "EF %"))
+#: Fewest patients for which a quality stratum of Table III shows a correlation and limits of agreement
+#: (from 2–3 patients a correlation is ±1 by construction).
+MIN_STRATUM_PATIENTS = 5
 REFERENCE_NOTE = (
     "Table III references: simpson = Simpson's biplane on the reference masks (ours); cfg = values of the "
     "Info_*.cfg files; truth = analytic phantom values (synthetic data only)."
@@ -69,8 +72,14 @@ def _ci(stat: Mapping[str, Any], name: str, digits: int) -> str:
     return text
 
 
-def agreement_cells(stat: Mapping[str, Any]) -> list[str]:
-    """corr, loa (bias ± 1.96·SD) and MAE of an agreement cell, as the paper prints them."""
+def agreement_cells(stat: Mapping[str, Any], min_patients: int = 0) -> list[str]:
+    """corr, loa (bias ± 1.96·SD) and MAE of an agreement cell, as the paper prints them.
+
+    With fewer than ``min_patients`` pairs (the cell's ``n``), corr and loa read ``— (n=3)``; the MAE stays.
+    """
+    n = stat.get("n")
+    if n is not None and n < min_patients:
+        return [f"— (n={n})", f"— (n={n})", _ci(stat, "mae", 1)]
     bias, sd = stat.get("bias"), stat.get("sd")
     loa = f"{number(bias)} ± {number(1.96 * sd)}" if bias is not None and sd is not None else "–"
     return [_ci(stat, "corr", 3), loa, _ci(stat, "mae", 1)]
@@ -111,6 +120,7 @@ def _table2(block: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
 
 
 def _table3(block: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Table III; in its quality strata, corr and loa of fewer than MIN_STRATUM_PATIENTS patients read "—"."""
     head = _lead_header(block["rows"])
     header = [*head[:-1], "reference", "patients"]
     header += [f"{name} {m}" for _, name in CLINICAL_NAMES for m in ("corr", "loa", "mae")]
@@ -118,7 +128,8 @@ def _table3(block: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
     for r in block["rows"]:
         lead = _lead(r)
         cells = [*lead[:-1], str(r["reference"]), lead[-1]]
-        rows.append(cells + [c for index, _ in CLINICAL_NAMES for c in agreement_cells(r[index])])
+        least = MIN_STRATUM_PATIENTS if "quality" in r else 0
+        rows.append(cells + [c for index, _ in CLINICAL_NAMES for c in agreement_cells(r[index], least)])
     return header, rows
 
 
