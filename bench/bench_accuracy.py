@@ -263,18 +263,10 @@ def write_json(path: Path, payload: dict) -> None:
     """Write the figures of a run atomically (NaN as null)."""
     import json
 
+    from lunet.evaluation.evaluate import json_safe
     from lunet.io import write_text_atomic
 
-    def clean(value: object) -> object:
-        if isinstance(value, float) and not math.isfinite(value):
-            return None
-        if isinstance(value, dict):
-            return {k: clean(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [clean(v) for v in value]
-        return value
-
-    write_text_atomic(path, json.dumps(clean(payload), indent=1, default=str) + "\n")
+    write_text_atomic(path, json.dumps(json_safe(payload), indent=1, default=str) + "\n")
     print(f"figures: {path}")
 
 
