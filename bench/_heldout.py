@@ -157,7 +157,7 @@ def paired_rows(figures: dict[str, Any], baseline: str = "unet1") -> list[dict[s
     rows = []
     for model, gap in figures["poor_gap"].items():
         row = {"model": model}
-        for name in PAIRED:
+        for name in PAIRED if figures["paired"] else ():  # one model alone (calibration): the gap only
             paired = figures["paired"].get(model)
             row[f"Δ {FIGURES[name][0]} vs {baseline}"] = _cell(paired[name], name) if paired else "(baseline)"
         row["Dice endo G+M − Poor"] = Interval(**gap_fields(gap)).text(3)

@@ -59,3 +59,14 @@ def test_model_figures_known_answers(tmp_path: Path) -> None:
     gap = out["poor_gap"]["base"]
     assert gap["value"] == pytest.approx(0.35) and gap["poor_clearly_worse"] and gap["low"] > 0
     assert "base" not in out["paired"] and out["patients"] == 6 and math.isfinite(base["hd_endo_gm"]["value"])
+
+
+def test_rows_print_value_and_interval_and_skip_paired_columns_for_one_model(tmp_path: Path) -> None:
+    from _heldout import interval_rows, paired_rows
+
+    out = model_figures(_evaluation(tmp_path), ["base"], baseline="base")
+    (row,) = interval_rows(out)
+    assert row["Dice endo Poor"] == "0.500 [0.500, 0.500]" and row["geo out pat %"].startswith("33.3 [")
+    (gap,) = paired_rows(out, baseline="base")
+    assert list(gap) == ["model", "Dice endo G+M − Poor", "Poor clearly worse"]
+    assert gap["Poor clearly worse"] == "yes"
