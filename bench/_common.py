@@ -139,12 +139,15 @@ def quiet_lightning() -> None:
 
 
 def make_phantom(
-    out: Path, patients: int, size: str = "256", seed: int = 0, workers: int | None = None
+    out: Path, patients: int, size: str = "256", seed: int = 0, workers: int | None = None, **options: Any
 ) -> Path:
-    """Write ``patients`` phantom patients (CAMUS NIfTI layout) under ``out``; returns the root."""
+    """Write ``patients`` phantom patients (CAMUS NIfTI layout) under ``out``; returns the root.
+
+    ``options`` go to :func:`lunet.data.synthetic.generate.generate_dataset` (e.g. ``annotation_sd_mm``).
+    """
     from lunet.data.synthetic.generate import generate_dataset
 
-    return generate_dataset(out, patients, size=size, seed=seed, workers=workers, progress=False)
+    return generate_dataset(out, patients, size=size, seed=seed, workers=workers, progress=False, **options)
 
 
 def verdict(value: float, target: float, higher_is_better: bool = True) -> str:

@@ -164,7 +164,9 @@ def main(argv: list[str] | None = None) -> int:
         out = args.out or Path(name)
         start = time.perf_counter()
         total = args.patients + args.test_patients
-        root = make_phantom(out / "phantom", total, size="256", seed=args.seed)
+        root = make_phantom(
+            out / "phantom", total, size="256", seed=args.seed, annotation_sd_mm=args.annotation_sd
+        )
         if args.test_patients:
             args.folds_dir = heldout_folds(root, args.patients, args.test_patients, out / "folds", args.seed)
         cache_dir = build_cache(root, out / "cache", size=args.size)
@@ -186,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
           f"({len(fold.train)} train / {len(fold.val)} val / {len(fold.test)} test patients, "
           f"seed {args.seed}), "
           f"input {args.size}×{args.size}, {args.epochs} epochs, batch {args.batch}, Adam lr {args.lr}, "
-          f"device {args.device}")  # fmt: skip
+          f"device {args.device}, annotation sd {args.annotation_sd} mm")  # fmt: skip
     print("Dice / d_m / d_H (mm): Table II, good + medium test patients; outliers: Table IV, "
           "all test images; EF MAE: Table III (reference in 'EF ref')")  # fmt: skip
     columns = [
@@ -257,6 +259,9 @@ def add_heldout_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bootstrap", default="BCa", choices=["BCa", "percentile"],
                         help="interval of the patient-level bootstrap (2000 resamples)")  # fmt: skip
     parser.add_argument("--json", type=Path, default=None, help="figures JSON (default: OUT/figures.json)")
+    parser.add_argument("--annotation-sd", type=float, default=0.0, metavar="MM",
+                        help="phantom references displaced like one observer's tracing (lunet synth "
+                             "--annotation-sd; the analytic volumes stay the truth)")  # fmt: skip
 
 
 def write_json(path: Path, payload: dict) -> None:

@@ -140,7 +140,9 @@ def main(argv: list[str] | None = None) -> int:
             start = time.perf_counter()
             root = out / f"{phantom}_phantom"
             if phantom == "new":
-                root = args.data or make_phantom(root, total, size="256", seed=args.seed)
+                root = args.data or make_phantom(
+                    root, total, size="256", seed=args.seed, annotation_sd_mm=args.annotation_sd
+                )
             else:
                 root = args.old_data or old_phantom(root, args.old_src, total, args.seed)
             print(f"{phantom} phantom: {total} patients in {time.perf_counter() - start:.0f} s")
@@ -151,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         split = f"+ {args.test_patients} held-out test patients"
     print(f"\nSYNTHETIC phantom (not CAMUS): U-Net1, {args.patients} patients, "
           f"{split} (train/val/test patients in 'split'), seed {args.seed}, input {args.size}×{args.size}, "
-          f"{args.epochs} epochs, batch {args.batch}, Adam lr {args.lr}, device {args.device}")  # fmt: skip
+          f"{args.epochs} epochs, batch {args.batch}, Adam lr {args.lr}, device {args.device}, "
+          f"new phantom annotation sd {args.annotation_sd} mm")  # fmt: skip
     print(TARGETS)
     columns = ["phantom", "Dice endo G+M", "d_m endo G+M", "d_H endo G+M", "Dice epi G+M", "geo out pat",
                "geo out pat (endo)", "Dice endo Poor", "G+M / Poor pat", "threshold Dice",

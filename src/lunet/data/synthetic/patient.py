@@ -45,7 +45,7 @@ from lunet.data.synthetic.timing import Cine, Rhythm, cine, half_sequence_fracti
 from lunet.data.synthetic.variability import ContourJitter, jitter_rng, sample_jitter
 
 #: Version of the generator recorded in every truth file (bump when the output changes).
-GENERATOR_VERSION = "2.1"  # 2.1: LVOT / aortic-root hint in 4CH
+GENERATOR_VERSION = "2.2"  # 2.1: LVOT / aortic-root hint in 4CH; 2.2: harder Poor tier
 DEFAULT_QUALITY_MIX = (0.35, 0.46, 0.19)
 
 
