@@ -45,25 +45,76 @@ from lunet.evaluation.schema import ImageRecord, read_records
 MODELS = ("unet1", "lunet", "runet", "unet1-oracle")
 
 
-def train_all(root: Path, cache_dir: Path, out: Path, args: argparse.Namespace) -> dict[str, float]:
-    """Train each model of ``args.models`` (run in ``out/<model>``); returns training seconds by model."""
+def model_config(model: str, root: Path, cache_dir: Path, args: argparse.Namespace) -> TrainConfig:
+    """The TrainConfig of one model of the bench (what ``lunet train`` would be given)."""
     from lunet.config import TrainConfig
+
+    return TrainConfig.create(
+        model=model, data=str(root), cache=str(cache_dir), fold=args.fold, n_folds=args.n_folds,
+        seed=args.seed, size=args.size, margin=0.05, epochs=args.epochs, batch_size=args.batch,
+        lr=args.lr, patience=0, folds_dir=fold_lists(args),
+        accelerator="gpu" if args.device.startswith("cuda") else "cpu",
+        progress_bar=False,
+    )  # fmt: skip
+
+
+def train_all(root: Path, cache_dir: Path, out: Path, args: argparse.Namespace) -> dict[str, float]:
+    """Train each model of ``args.models`` (run in ``out/<model>``); returns training seconds by model.
+
+    Models with a finished run in ``--from-runs`` are linked, not trained again (:func:`reused_runs`).
+    """
     from lunet.training.fit import train
 
-    seconds = {}
+    seconds = reused_runs(root, cache_dir, out, args)
     for model in args.models:
-        config = TrainConfig.create(
-            model=model, data=str(root), cache=str(cache_dir), fold=args.fold, n_folds=args.n_folds,
-            seed=args.seed, size=args.size, margin=0.05, epochs=args.epochs, batch_size=args.batch,
-            lr=args.lr, patience=0, folds_dir=fold_lists(args),
-            accelerator="gpu" if args.device.startswith("cuda") else "cpu",
-            progress_bar=False,
-        )  # fmt: skip
+        if model in seconds:
+            print(
+                f"  {model}: finished run reused from --from-runs ({seconds[model]:.0f} s of training epochs)"
+            )
+            continue
         start = time.perf_counter()
-        train(config, out / model)
+        train(model_config(model, root, cache_dir, args), out / model)
         seconds[model] = time.perf_counter() - start
         print(f"  trained {model}: {seconds[model]:.0f} s")
-    return seconds
+    return {model: seconds[model] for model in args.models}
+
+
+def reused_runs(root: Path, cache_dir: Path, out: Path, args: argparse.Namespace) -> dict[str, float]:
+    """Finished runs of ``--from-runs`` to evaluate instead of training again; returns training seconds.
+
+    A run ``DIR/runs/<model>`` (``training.json`` written) of another ``bench_accuracy --out DIR`` is linked
+    to ``out/<model>`` when its ``config.json`` equals this run's config of that model up to data paths and
+    its fold lists have the same contents as this run's (the same seed, ``--patients`` and
+    ``--test-patients`` generate the same phantom). Anything else is an error. Training seconds: the sum of
+    its epochs' ``seconds`` in ``metrics.csv``.
+    """
+    import csv
+    import json
+
+    def comparable(config: dict) -> dict:
+        config["data"] = {k: v for k, v in config["data"].items() if k not in ("root", "cache", "folds_dir")}
+        return config
+
+    def lists(folder: Path) -> dict[str, str]:
+        return {f.name: f.read_text() for f in sorted(folder.glob("subGroup*.txt"))}
+
+    found: dict[str, float] = {}
+    for base in getattr(args, "from_runs", None) or []:
+        for done in sorted((Path(base) / "runs").glob("*/training.json")):
+            run, model = done.parent, done.parent.name
+            if model not in args.models or model in found:
+                continue
+            mine = comparable(model_config(model, root, cache_dir, args).to_dict())
+            theirs = comparable(json.loads((run / "config.json").read_text()))
+            folds_dir = fold_lists(args)
+            if mine != theirs or (folds_dir and lists(run / "folds") != lists(Path(folds_dir))):
+                raise SystemExit(f"--from-runs: {run} was trained with other settings or folds than this run")
+            out.mkdir(parents=True, exist_ok=True)
+            if not (out / model).exists():
+                (out / model).symlink_to(run.resolve(), target_is_directory=True)
+            with open(run / "metrics.csv", newline="") as f:
+                found[model] = sum(float(r["seconds"] or 0) for r in csv.DictReader(f))
+    return found
 
 
 def threshold_baseline_dice(root: Path, fold: object) -> tuple[float, int]:
@@ -149,6 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--out", type=Path, default=None, help="keep the runs and evaluation here")
     parser.add_argument("--quick", action="store_true", help="smoke check: 10 patients, 1 epoch")
+    parser.add_argument("--from-runs", type=Path, nargs="+", default=[], metavar="DIR",
+                        help="--out folders of other runs with the same settings: their finished model runs "
+                             "are evaluated with this run's instead of being trained again")  # fmt: skip
     add_heldout_arguments(parser)
     args = parser.parse_args(argv)
     if args.quick:
