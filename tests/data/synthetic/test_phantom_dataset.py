@@ -130,3 +130,15 @@ def test_cli_preview_writes_a_gallery_across_qualities(tmp_path):
     with pytest.raises(SystemExit):
         args = parser.parse_args(["synth"])
         args.func(args)
+
+
+def test_gallery_quality_rows_show_views_of_that_quality():
+    """A view may be drawn a tier better than its patient; the gallery's quality rows pick patients whose two
+    views are both of the row's tier, so a "Poor" row never shows a Medium view."""
+    from lunet.data.synthetic.patient import PhantomOptions
+    from lunet.data.synthetic.preview import ROWS, _row_patient
+
+    for title, mix, hard, lvot in ROWS[:3]:
+        options = PhantomOptions(quality_mix=mix, hard_fraction=hard, lvot_fraction=lvot)
+        patient = _row_patient(title, 1 + ROWS.index((title, mix, hard, lvot)), 0, options)
+        assert {vr.quality for vr in patient.views.values()} == {title}

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from lunet.data.labels import Instant, Label, View
-from lunet.data.synthetic.patient import PhantomOptions, render_patient
+from lunet.data.synthetic.appearance import QUALITIES
+from lunet.data.synthetic.patient import PatientRender, PhantomOptions, render_patient
 from lunet.io import atomic_path
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,26 @@ def overlay(image: np.ndarray, label: np.ndarray, alpha: float = 0.35) -> np.nda
     return rgb
 
 
+#: Patients tried per gallery row for one whose two views both have the row's quality tier.
+ROW_ATTEMPTS = 8
+
+
+def _row_patient(title: str, index: int, seed: int, options: PhantomOptions) -> PatientRender:
+    """The first patient from ``index`` on (step ``len(ROWS)``) whose views are all of quality ``title``.
+
+    A view may be drawn one tier better than its patient, so a "Poor" row could otherwise show a Medium
+    view. Rows that are not a quality tier (the hard case) take the first patient.
+    """
+    first = render_patient(index, seed, "256", options)
+    if title not in QUALITIES:
+        return first
+    for attempt in range(ROW_ATTEMPTS):
+        patient = first if attempt == 0 else render_patient(index + attempt * len(ROWS), seed, "256", options)
+        if all(vr.quality == title for vr in patient.views.values()):
+            return patient
+    return first
+
+
 def write_preview(out: str | os.PathLike[str], seed: int = 0, first_index: int = 1) -> Path:
     """Render one patient per gallery row (256×256) and write the PNG gallery to ``out``; returns its path."""
     import matplotlib
@@ -49,8 +70,12 @@ def write_preview(out: str | os.PathLike[str], seed: int = 0, first_index: int =
 
     fig, axes = plt.subplots(len(ROWS), 4, figsize=(8.0, 2.1 * len(ROWS)), squeeze=False)
     for row, (title, mix, hard, lvot) in enumerate(ROWS):
-        options = PhantomOptions(quality_mix=mix, hard_fraction=hard, lvot_fraction=lvot)
-        patient = render_patient(first_index + row, seed, "256", options)
+        patient = _row_patient(
+            title,
+            first_index + row,
+            seed,
+            PhantomOptions(quality_mix=mix, hard_fraction=hard, lvot_fraction=lvot),
+        )
         for col, (view, instant) in enumerate(((View.A4C, Instant.ED), (View.A2C, Instant.ES))):
             vr = patient.views[view]
             image, label = vr.image(instant), vr.label(instant)
