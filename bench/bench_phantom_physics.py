@@ -22,6 +22,7 @@ import argparse
 import dataclasses
 import sys
 import time
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -121,28 +122,43 @@ def _patch(r: np.ndarray, th: np.ndarray, depth: float) -> tuple[slice, slice]:
     return slice(rs[0], rs[-1] + 1), slice(ts[0], ts[-1] + 1)
 
 
-def uniform_fast(
-    seed: int, wavelength: float, depths: tuple[float, ...]
-) -> tuple[dict[float, np.ndarray], float, float]:
-    """Fast-model envelope patches of a uniform medium (E = 1): ({depth: (nr', nth')}, dr mm, dθ rad)."""
-    view = fast_view(seed, wavelength, uniform_sector=True)
-    beam, app = imaging_only(view)
-    e = np.ones_like(view.e_map)
-    env = envelope_from_maps(e, np.zeros_like(e), beam, app, view.fields)
-    r, th = polar_axes(beam, e.shape[1])
-    return {d: env[_patch(r, th, d)] for d in depths}, beam.dr_mm, beam.dth_rad
+@dataclasses.dataclass(frozen=True)
+class Patch:
+    """Envelope ``(nr', nth')`` of a uniform region centred at ``depth_mm``, sampled every dr mm, dθ rad."""
+
+    envelope: np.ndarray
+    depth_mm: float
+    dr_mm: float
+    dth_rad: float
+
+    def speckle_mm(self) -> tuple[float, float]:
+        """(axial, lateral) speckle FWHM in mm."""
+        return speckle_size_mm(self.envelope, self.dr_mm, self.dth_rad, self.depth_mm)
+
+
+def uniform_fast(seeds: Sequence[int], wavelength: float, depths: tuple[float, ...]) -> list[Patch]:
+    """Fast-model patches of a uniform medium (E = 1) at ``depths``, one realisation per seed."""
+    out = []
+    for seed in seeds:
+        view = fast_view(seed, wavelength, uniform_sector=True)
+        beam, app = imaging_only(view)
+        e = np.ones_like(view.e_map)
+        env = envelope_from_maps(e, np.zeros_like(e), beam, app, view.fields)
+        r, th = polar_axes(beam, e.shape[1])
+        out += [Patch(env[_patch(r, th, d)], d, beam.dr_mm, beam.dth_rad) for d in depths]
+    return out
 
 
 def uniform_pymust(
     param, seed: int, depths: tuple[float, ...], per_patch: int, dth: float, dr: float
-) -> dict[float, np.ndarray]:
-    """pymust envelope patches ``{depth: (nr', nth')}`` of a uniform medium, every ``dr`` mm and ``dth`` rad.
+) -> list[Patch]:
+    """pymust patches of a uniform medium at ``depths``, sampled every ``dr`` mm and ``dth`` rad.
 
     ``per_patch`` scatterers per patch, uniform in (r, θ): a constant number per resolution cell
     (6000 ≈ 10 per cell of 0.45 mm × λ/D·r).
     """
     rng = np.random.default_rng(seed)
-    out = {}
+    out = []
     r_pad, th_pad = 3.0, 0.05  # scatterers beyond the measured patch: no edge effect inside it
     for d in depths:
         r_rng = (d - PATCH_HALF_MM - r_pad, d + PATCH_HALF_MM + r_pad)
@@ -150,24 +166,25 @@ def uniform_pymust(
         scat = scatterers_in_sector(rng, r_rng, t_rng, per_patch)
         r = np.arange(d - PATCH_HALF_MM, d + PATCH_HALF_MM + 1e-9, dr)
         th = np.arange(-PATCH_HALF_RAD, PATCH_HALF_RAD + 1e-9, dth)
-        out[d] = focused_scan(scat, r, th, param)
+        out.append(Patch(focused_scan(scat, r, th, param), d, dr, dth))
     return out
 
 
-def speckle_rows(fast: dict, fast_step: tuple[float, float], ref: dict, ref_step: tuple[float, float]):
-    """Table rows of (a) envelope statistics and (b) speckle sizes, pymust vs fast model."""
-    rows = []
-    snr_ref, ks_ref = rayleigh_statistics(np.concatenate([depth_normalised(p).ravel() for p in ref.values()]))
-    snr_fast, ks_fast = rayleigh_statistics(
-        np.concatenate([depth_normalised(p).ravel() for p in fast.values()])
-    )
-    rows.append(_row(f"envelope SNR (Rayleigh {RAYLEIGH_SNR:.2f})", snr_ref, snr_fast))
-    rows.append(_row("KS distance to Rayleigh", ks_ref, ks_fast))
-    for d in ref:
-        ax_r, lat_r = speckle_size_mm(ref[d], ref_step[0], ref_step[1], d)
-        ax_f, lat_f = speckle_size_mm(fast[d], fast_step[0], fast_step[1], d)
-        rows.append(_row(f"axial speckle FWHM @{d:.0f} mm (mm)", ax_r, ax_f))
-        rows.append(_row(f"lateral speckle FWHM @{d:.0f} mm (mm)", lat_r, lat_f))
+def speckle_rows(fast: list[Patch], ref: list[Patch]) -> list[dict]:
+    """Table rows of (a) envelope statistics and (b) speckle sizes: pymust vs the fast model's mean ± SD."""
+
+    def pooled(patches: list[Patch]) -> tuple[float, float]:
+        return rayleigh_statistics(np.concatenate([depth_normalised(p.envelope).ravel() for p in patches]))
+
+    rows = [_row(f"envelope SNR (Rayleigh {RAYLEIGH_SNR:.2f})", pooled(ref)[0], pooled(fast)[0])]
+    rows.append(_row("KS distance to Rayleigh", pooled(ref)[1], pooled(fast)[1]))
+    for p in ref:
+        sizes = np.array([f.speckle_mm() for f in fast if f.depth_mm == p.depth_mm])
+        for k, name in enumerate(("axial", "lateral")):
+            rows.append(
+                _row(f"{name} speckle FWHM @{p.depth_mm:.0f} mm (mm)", p.speckle_mm()[k], sizes[:, k].mean())
+            )
+            rows[-1]["fast SD"] = sizes[:, k].std()
     return rows
 
 
@@ -237,7 +254,7 @@ def view_contrast(param, view: FastView, seed: int, per_sample: float, beam_step
     rows = []
     labels = {"contrast_db": "contrast (dB)", "cnr": "CNR (envelope)", "gcnr": "gCNR"}
     for name, cavity in (("LV cavity", masks.cavity), ("blood pool", masks.pool)):
-        intrinsic = 10 * np.log10(e[myo].mean() / e[cavity].mean())
+        intrinsic = float(10 * np.log10(e[myo].mean() / e[cavity].mean()))
         rows.append({"quantity": f"myo/{name}: contrast of the map (dB)", "pymust": intrinsic})
         rows[-1]["lunet fast model"] = intrinsic
         c = {k: contrast(img, myo, cavity) for k, img in images.items()}
@@ -267,13 +284,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="2 depths, fewer scatterers, no view (≈1 min)")
     parser.add_argument("--no-view", action="store_true", help="skip (c), the 4CH view contrast")
     parser.add_argument("--per-patch", type=int, default=6000, help="pymust scatterers per uniform patch")
+    parser.add_argument("--fast-draws", type=int, default=8, help="fast-model realisations (cheap) per depth")
     parser.add_argument(
         "--view-density", type=float, default=1.0, help="(c): pymust scatterers per polar sample"
     )
     parser.add_argument("--beam-step", type=int, default=2, help="(c): image every n-th beam of the view")
+    parser.add_argument("--bandwidth", type=float, default=None, help="pymust pulse-echo bandwidth %% (74)")
     args = parser.parse_args(argv)
     try:
         param = probe()
+        if args.bandwidth is not None:
+            param.bandwidth = args.bandwidth
     except ImportError:
         print(
             "pymust is not installed: pip install 'lunet[physics]' (or pip install pymust)", file=sys.stderr
@@ -282,18 +303,19 @@ def main(argv: list[str] | None = None) -> int:
     print_header("Phantom imaging model vs a physics simulator (pymust) — SYNTHETIC phantom, not CAMUS")
     lam = wavelength_mm(param)
     print(
-        f"probe {param.fc / 1e6:.2f} MHz, λ {lam:.3f} mm, aperture {aperture_mm(param):.1f} mm (fast model "
-        f"APERTURE_MM {APERTURE_MM}), tx focus {TX_FOCUS_MM:.0f} mm, {MLA}-MLA, full receive aperture, "
-        "no attenuation"
+        f"probe {param.fc / 1e6:.2f} MHz, {param.bandwidth:.0f} % bandwidth, λ {lam:.3f} mm, aperture "
+        f"{aperture_mm(param):.1f} mm (fast model APERTURE_MM {APERTURE_MM}), tx focus {TX_FOCUS_MM:.0f} mm, "
+        f"{MLA}-MLA, full receive aperture, no attenuation"
     )
     depths = (60.0, 90.0) if args.quick else DEPTHS_MM
-    per_patch = 1500 if args.quick else args.per_patch
+    per_patch = 3000 if args.quick else args.per_patch
     t0 = time.perf_counter()
-    fast, dr_f, dth_f = uniform_fast(args.seed, lam, depths)
+    fast = uniform_fast(range(args.seed, args.seed + args.fast_draws), lam, depths)
     ref = uniform_pymust(param, args.seed, depths, per_patch, dth=0.004, dr=0.1)
     print(f"(a, b) uniform medium: {per_patch} scatterers per patch, pymust {time.perf_counter() - t0:.0f} s")
-    columns = ["quantity", "pymust", "lunet fast model", "ratio fast/pymust"]
-    print_table(speckle_rows(fast, (dr_f, dth_f), ref, (0.1, 0.004)), columns, digits=3)
+    columns = ["quantity", "pymust", "lunet fast model", "ratio fast/pymust", "fast SD"]
+    print(f"fast model: mean (and SD) over {args.fast_draws} draws; pymust: one draw")
+    print_table(speckle_rows(fast, ref), columns, digits=3)
     if not (args.quick or args.no_view):
         view = fast_view(args.seed, lam)
         rows = view_contrast(param, view, args.seed, args.view_density, args.beam_step)
