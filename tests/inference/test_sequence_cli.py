@@ -75,3 +75,22 @@ def test_predict_sequence_without_sequences_fails_cleanly(tmp_path, bundle, caps
     )
     assert code == 1
     assert "0 sequences predicted, 1 failed" in capsys.readouterr().out
+
+
+def test_predict_sequence_applies_the_size_limits(tmp_path, bundle, capsys, caplog):
+    """``--max-frames`` (and the other ``--max-*`` flags) hold for cines too: a 7-frame NIfTI and a 6-frame
+    DICOM cine beyond a 5-frame limit are refused from their headers, each named with its size and the limit,
+    while a 5-frame cine within it is predicted."""
+    folder = _patient(tmp_path / "data" / "patient0001")  # 2CH: 7 frames, 4CH: 5 frames
+    cine = disk_cine(half_cycle_radii(6)).clip(0, 255).astype(np.uint8)
+    (tmp_path / "dicoms").mkdir()
+    dcm = write_dicom(tmp_path / "dicoms" / "cine.dcm", cine, pixel_spacing=SPACING)
+    out = tmp_path / "out"
+    args = [str(folder), str(dcm), "--out", str(out), "--sequence", "--no-progress", "--max-frames", "5"]
+    code = main(["predict", "--model", str(bundle), *args])
+    assert code == 0  # the 4CH cine is within the limit
+    assert "1 sequences predicted, 2 failed" in capsys.readouterr().out
+    refused = [r.getMessage() for r in caplog.records if "beyond the limit of 5 frames" in r.getMessage()]
+    assert any("patient0001_2CH_half_sequence.nii.gz" in m and "7 frames" in m for m in refused)
+    assert any("cine.dcm" in m and "6 frames" in m for m in refused)
+    assert (out / "sequences" / "patient0001_4CH_half_sequence.json").is_file()

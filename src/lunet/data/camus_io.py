@@ -201,9 +201,14 @@ def read_frame(path: str | os.PathLike[str]) -> tuple[np.ndarray, tuple[float, f
     return array, spacing
 
 
-def read_sequence(path: str | os.PathLike[str]) -> tuple[np.ndarray, tuple[float, float]]:
-    """Read a sequence ``(T, rows, cols)``; a one-frame file gives ``T = 1``."""
-    array, spacing = read_image(path)
+def read_sequence(
+    path: str | os.PathLike[str], limits: SizeLimits | None = None
+) -> tuple[np.ndarray, tuple[float, float]]:
+    """Read a sequence ``(T, rows, cols)``; a one-frame file gives ``T = 1``.
+
+    ``limits`` are checked on the header before any voxel is decoded, as in :func:`read_image`.
+    """
+    array, spacing = read_image(path, limits)
     return (array[None] if array.ndim == 2 else array), spacing
 
 

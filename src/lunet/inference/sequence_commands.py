@@ -27,6 +27,7 @@ def add_sequence_arguments(parser: argparse.ArgumentParser) -> None:
 def run_predict_sequences(args: argparse.Namespace) -> int:
     from lunet.inference.sequence import SequenceOptions
     from lunet.inference.sequence_outputs import predict_sequences
+    from lunet.limits import SizeLimits
 
     if args.temporal_sigma < 0:
         raise ValueError(f"--temporal-sigma must be ≥ 0, got {args.temporal_sigma}")
@@ -36,9 +37,10 @@ def run_predict_sequences(args: argparse.Namespace) -> int:
         kind=args.sequence_kind, temporal_sigma=args.temporal_sigma, batch_size=args.batch_size,
         animation=not args.no_overlay, ef_convention=args.ef_convention or "geometric",
     )  # fmt: skip
+    limits = SizeLimits(args.max_pixels, args.max_frames, args.max_decoded_mb * 2**20)
     rows = predict_sequences(
         args.model, args.inputs, args.out, options, spacing=tuple(args.spacing) if args.spacing else None,
-        backend=args.backend, device=args.device, threads=args.threads,
+        backend=args.backend, device=args.device, threads=args.threads, limits=limits,
     )  # fmt: skip
     done = sum(row["status"] == "ok" for row in rows)
     summary = Path(args.out) / "sequences" / "summary.csv"

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from lunet.inference.readers import InputFormatError, InputItem, file_kind
+from lunet.limits import SizeLimits
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ def dicom_frame_time_ms(ds: object) -> tuple[float | None, str]:
     return None, ""
 
 
-def _read_dicom_cine(path: Path, spacing: Sequence[float] | None) -> Cine:
+def _read_dicom_cine(path: Path, spacing: Sequence[float] | None, limits: SizeLimits | None) -> Cine:
     import pydicom
 
     from lunet.inference.dicom import read_dicom
@@ -112,7 +113,8 @@ def _read_dicom_cine(path: Path, spacing: Sequence[float] | None) -> Cine:
         raise InputFormatError(f"{path}: not a readable DICOM file ({type(err).__name__}: {err})") from None
     n_frames = int(getattr(header, "NumberOfFrames", 1) or 1)
     loaded = [
-        read_dicom(InputItem(path, "dicom", k if n_frames > 1 else None), spacing) for k in range(n_frames)
+        read_dicom(InputItem(path, "dicom", k if n_frames > 1 else None), spacing, limits)
+        for k in range(n_frames)
     ]
     frames = np.stack([item.image for item in loaded]).astype(np.float32)
     frame_time, source = dicom_frame_time_ms(header)
@@ -144,12 +146,16 @@ def _camus_context(path: Path, frames: np.ndarray, view: str) -> dict[str, objec
     return out
 
 
-def read_cine(path: str | os.PathLike[str], spacing: Sequence[float] | None = None) -> Cine:
+def read_cine(
+    path: str | os.PathLike[str], spacing: Sequence[float] | None = None, limits: SizeLimits | None = None
+) -> Cine:
     """Read a whole cine (CAMUS sequence, multi-frame NIfTI/MHD or DICOM).
 
     Args:
         path: the file.
         spacing: ``(row_mm, col_mm)`` for DICOM files without calibration.
+        limits: size limits checked on the file's header before any frame is decoded (default
+            :data:`lunet.limits.DEFAULT_LIMITS`; ``lunet predict --sequence --max-*``).
 
     Raises:
         InputFormatError (or ``CamusFormatError``, a ``ValueError``): unreadable file, unsupported type,
@@ -160,12 +166,12 @@ def read_cine(path: str | os.PathLike[str], spacing: Sequence[float] | None = No
     if kind not in ("nifti", "mhd", "dicom"):
         raise InputFormatError(f"{path}: not a sequence file (expected .nii[.gz], .mhd or multi-frame DICOM)")
     if kind == "dicom":
-        cine = _read_dicom_cine(path, spacing)
+        cine = _read_dicom_cine(path, spacing, limits)
         extra: dict[str, object] = {}
     else:
         from lunet.data.camus_io import read_sequence
 
-        frames, own = read_sequence(path)
+        frames, own = read_sequence(path, limits)
         match = SEQUENCE_NAME.match(path.name)
         extra = {"hint": "half"} if match else {}
         if match:

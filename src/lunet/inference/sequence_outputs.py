@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from lunet.inference.sequence import SequenceOptions, SequenceResult, biplane_volumes, predict_cine
+from lunet.limits import SizeLimits
 
 logger = logging.getLogger(__name__)
 
@@ -195,6 +196,7 @@ def predict_sequences(
     backend: str = "auto",
     device: str = "cpu",
     threads: int | None = None,
+    limits: SizeLimits | None = None,
 ) -> list[dict[str, Any]]:
     """Segment whole cines and write their outputs (module docstring); returns one summary row per sequence.
 
@@ -203,6 +205,7 @@ def predict_sequences(
         out_dir: output folder. options: :class:`SequenceOptions`.
         spacing: ``(row_mm, col_mm)`` for DICOM without calibration.
         backend, device, threads: as ``lunet predict``.
+        limits: size limits of each input file (``--max-pixels``, ``--max-frames``, ``--max-decoded-mb``).
     """
     from lunet.inference.backends import load_predictor
     from lunet.inference.sequence_io import expand_sequence_inputs, read_cine
@@ -227,7 +230,7 @@ def predict_sequences(
         for path in group:
             name = names.claim(path.name.split(".")[0])
             try:
-                result = predict_cine(predictor, read_cine(path, spacing), options)
+                result = predict_cine(predictor, read_cine(path, spacing, limits), options)
                 record = write_sequence(out, name, result, options, meta)
             except (ValueError, OSError, MemoryError) as err:
                 logger.error("skipping %s: %s", path, err)
