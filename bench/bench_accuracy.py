@@ -188,16 +188,7 @@ def summary_rows(tables: dict, per_image: Path, seconds: dict[str, float]) -> li
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
-    parser.add_argument("--patients", type=int, default=40, help="phantom patients (4 annotated frames each)")
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--size", type=int, default=64, help="network input side (multiple of 32)")
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--fold", type=int, default=1)
-    parser.add_argument("--n-folds", type=int, default=5)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="cpu", help="cpu or cuda")
-    parser.add_argument("--threads", type=int, default=None)
+    add_budget_arguments(parser, patients=40, size=64)
     parser.add_argument("--out", type=Path, default=None, help="keep the runs and evaluation here")
     parser.add_argument("--quick", action="store_true", help="smoke check: 10 patients, 1 epoch")
     parser.add_argument("--from-runs", type=Path, nargs="+", default=[], metavar="DIR",
@@ -304,6 +295,22 @@ def fold_lists(args: argparse.Namespace) -> str | None:
     """The held-out fold-list folder of ``--test-patients`` (None: the stratified folds of the dataset)."""
     folds_dir = getattr(args, "folds_dir", None)
     return str(folds_dir) if folds_dir else None
+
+
+def add_budget_arguments(parser: argparse.ArgumentParser, patients: int, size: int) -> None:
+    """Data and training budget flags, shared with bench_calibration (which has its own defaults)."""
+    parser.add_argument(
+        "--patients", type=int, default=patients, help="phantom patients (4 annotated frames each)"
+    )
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--size", type=int, default=size, help="network input side (multiple of 32)")
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--fold", type=int, default=1)
+    parser.add_argument("--n-folds", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--threads", type=int, default=None)
 
 
 def add_heldout_arguments(parser: argparse.ArgumentParser) -> None:

@@ -37,6 +37,7 @@ import numpy as np
 from _common import make_phantom, print_header, print_table, quiet_lightning, setup_torch
 from _heldout import heldout_folds, model_figures
 from bench_accuracy import (
+    add_budget_arguments,
     add_heldout_arguments,
     args_config,
     print_intervals,
@@ -109,16 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--phantoms", nargs="+", default=["new", "old"], choices=["new", "old"])
     parser.add_argument("--old-src", type=Path, default=None, help="src/ folder of the old phantom's tree")
-    parser.add_argument("--patients", type=int, default=60)
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--size", type=int, default=96, help="network input side (multiple of 32)")
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--fold", type=int, default=1)
-    parser.add_argument("--n-folds", type=int, default=5)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=None)
+    add_budget_arguments(parser, patients=60, size=96)
     parser.add_argument(
         "--data", type=Path, default=None, help="use this new-phantom dataset (no generation)"
     )

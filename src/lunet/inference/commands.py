@@ -38,14 +38,15 @@ def _positive(text: str) -> int:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    if args.sequence:
-        from lunet.inference.sequence_commands import run_predict_sequences
-
-        return run_predict_sequences(args)
-    from lunet.inference.predict import PredictOptions, predict_paths
     from lunet.limits import SizeLimits
 
     limits = SizeLimits(args.max_pixels, args.max_frames, args.max_decoded_mb * 2**20)
+    if args.sequence:
+        from lunet.inference.sequence_commands import run_predict_sequences
+
+        return run_predict_sequences(args, limits)
+    from lunet.inference.predict import PredictOptions, predict_paths
+
     options = PredictOptions(
         spacing=tuple(args.spacing) if args.spacing else None,
         backend=args.backend,

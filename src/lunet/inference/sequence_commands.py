@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lunet.limits import SizeLimits
 
 
 def add_sequence_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,10 +28,9 @@ def add_sequence_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
-def run_predict_sequences(args: argparse.Namespace) -> int:
+def run_predict_sequences(args: argparse.Namespace, limits: SizeLimits | None = None) -> int:
     from lunet.inference.sequence import SequenceOptions
     from lunet.inference.sequence_outputs import predict_sequences
-    from lunet.limits import SizeLimits
 
     if args.temporal_sigma < 0:
         raise ValueError(f"--temporal-sigma must be ≥ 0, got {args.temporal_sigma}")
@@ -37,7 +40,6 @@ def run_predict_sequences(args: argparse.Namespace) -> int:
         kind=args.sequence_kind, temporal_sigma=args.temporal_sigma, batch_size=args.batch_size,
         animation=not args.no_overlay, ef_convention=args.ef_convention or "geometric",
     )  # fmt: skip
-    limits = SizeLimits(args.max_pixels, args.max_frames, args.max_decoded_mb * 2**20)
     rows = predict_sequences(
         args.model, args.inputs, args.out, options, spacing=tuple(args.spacing) if args.spacing else None,
         backend=args.backend, device=args.device, threads=args.threads, limits=limits,

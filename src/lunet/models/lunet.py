@@ -29,11 +29,11 @@ from lunet.boxes import DEFAULT_BOX_MARGIN
 from lunet.models.blocks import check_input
 from lunet.models.localizers import MIN_BOX_EXTENT, UL2
 from lunet.models.outputs import LUNetOutput
-from lunet.models.roi import RoiOptions, segment_in_box
+from lunet.models.roi import RoiModel, RoiOptions, segment_in_box
 from lunet.models.unet import NUM_CLASSES, UNet1
 
 
-class LUNet(nn.Module):
+class LUNet(RoiModel, nn.Module):
     """U-L2 localizer composed with a U-Net1 segmenter on the crop.
 
     Args:
@@ -65,16 +65,6 @@ class LUNet(nn.Module):
         self.num_classes = num_classes
         self.localizer = UL2(num_classes=num_classes, min_extent=min_extent, box_margin=self.box_margin)
         self.segmenter = UNet1(num_classes=num_classes)
-
-    @property
-    def box_margin(self) -> float:
-        """Margin ``m`` of the reference boxes (:func:`lunet.models.registry.box_margin_of`)."""
-        return self.roi.box_margin
-
-    @property
-    def crop_grid(self) -> str:
-        """``"native"`` or ``"network"``: where the ROI is cropped from."""
-        return self.roi.crop_grid
 
     def forward(
         self, image: Tensor, crop_box: Tensor | None = None, crop_source: Tensor | None = None

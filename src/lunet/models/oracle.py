@@ -15,11 +15,11 @@ from torch import Tensor, nn
 from lunet.boxes import DEFAULT_BOX_MARGIN
 from lunet.models.blocks import check_input
 from lunet.models.outputs import OracleOutput
-from lunet.models.roi import RoiOptions, segment_in_box
+from lunet.models.roi import RoiModel, RoiOptions, segment_in_box
 from lunet.models.unet import NUM_CLASSES, UNet1
 
 
-class OracleUNet1(nn.Module):
+class OracleUNet1(RoiModel, nn.Module):
     """U-Net1 on the crop given by a reference box.
 
     Args:
@@ -44,16 +44,6 @@ class OracleUNet1(nn.Module):
         self.roi = RoiOptions.checked("unet1-oracle", box_margin, roi_size, crop_grid)
         self.num_classes = num_classes
         self.segmenter = UNet1(num_classes=num_classes)
-
-    @property
-    def box_margin(self) -> float:
-        """Margin ``m`` of the reference boxes (:func:`lunet.models.registry.box_margin_of`)."""
-        return self.roi.box_margin
-
-    @property
-    def crop_grid(self) -> str:
-        """``"native"`` or ``"network"``: where the ROI is cropped from."""
-        return self.roi.crop_grid
 
     def forward(self, image: Tensor, crop_box: Tensor, crop_source: Tensor | None = None) -> OracleOutput:
         check_input(image, "unet1-oracle")

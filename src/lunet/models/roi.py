@@ -58,6 +58,22 @@ class RoiOptions:
         return cls(check_box_margin(box_margin, name), check_roi_size(roi_size, name), crop_grid)
 
 
+class RoiModel:
+    """Mixin of the crop models (LU-Net, the oracle): ``box_margin`` and ``crop_grid`` from ``self.roi``."""
+
+    roi: RoiOptions
+
+    @property
+    def box_margin(self) -> float:
+        """Margin ``m`` of the reference boxes (:func:`lunet.models.registry.box_margin_of`)."""
+        return self.roi.box_margin
+
+    @property
+    def crop_grid(self) -> str:
+        """``"native"`` or ``"network"``: where the ROI is cropped from."""
+        return self.roi.crop_grid
+
+
 def uses_crop_source(model: nn.Module) -> bool:
     """True for a crop model with ``crop_grid="native"``: feed it ``crop_source`` and compose its ROI on the
     original grid."""
