@@ -45,37 +45,110 @@ from lunet.evaluation.schema import ImageRecord, read_records
 MODELS = ("unet1", "lunet", "runet", "unet1-oracle")
 
 
+def parse_variant(label: str) -> tuple[str, dict[str, object]]:
+    """``"lunet@recipe=paper,margin=0.15"`` → ``("lunet", {"recipe": "paper", "margin": 0.15})``.
+
+    Keys are TrainConfig flag names (``recipe``, ``margin``, ``train_crop``, ``reference_box_jitter``,
+    ``warmup_reference_box_epochs``, ...); any other key is a model override (``box_source=segmentation``).
+    Values are read as JSON where they parse, else kept as strings.
+    """
+    import json
+
+    from lunet.config import flag_fields
+    from lunet.models import MODELS
+
+    name, _, spec = label.partition("@")
+    if name not in MODELS:
+        raise SystemExit(f"--models {label!r}: unknown model {name!r} (known: {', '.join(MODELS)})")
+    flags = {leaf.flag for leaf in flag_fields()} | {"margin"}
+    changes: dict[str, object] = {}
+    overrides: dict[str, object] = {}
+    for item in filter(None, spec.split(",")):
+        key, sep, text = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--models {label!r}: expected KEY=VALUE after '@', got {item!r}")
+        try:
+            value: object = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        (changes if key in flags else overrides)[key] = value
+    if overrides:
+        changes["model_overrides"] = overrides
+    return name, changes
+
+
 def model_config(model: str, root: Path, cache_dir: Path, args: argparse.Namespace) -> TrainConfig:
-    """The TrainConfig of one model of the bench (what ``lunet train`` would be given)."""
+    """The TrainConfig of one model (or ``name@key=value,...`` variant) of the bench (what ``lunet train``
+    would be given). The box margin is 5 % unless the variant names another."""
     from lunet.config import TrainConfig
 
-    return TrainConfig.create(
-        model=model, data=str(root), cache=str(cache_dir), fold=args.fold, n_folds=args.n_folds,
+    name, changes = parse_variant(model)
+    base = TrainConfig.create(
+        model=name, data=str(root), cache=str(cache_dir), fold=args.fold, n_folds=args.n_folds,
         seed=args.seed, size=args.size, margin=0.05, epochs=args.epochs, batch_size=args.batch,
         lr=args.lr, patience=0, folds_dir=fold_lists(args),
         accelerator="gpu" if args.device.startswith("cuda") else "cpu",
         progress_bar=False,
     )  # fmt: skip
+    return base.replace(**changes) if changes else base
+
+
+def _train_one(config_json: str, run_dir: str, threads: int | None) -> float:
+    """Train one model in a worker process (``--jobs``); returns its wall seconds."""
+    import torch
+
+    from _common import quiet_lightning
+    from lunet.config import TrainConfig
+    from lunet.training.fit import train
+
+    if threads:
+        torch.set_num_threads(threads)
+    quiet_lightning()
+    start = time.perf_counter()
+    train(TrainConfig.from_json(config_json), Path(run_dir))
+    return time.perf_counter() - start
 
 
 def train_all(root: Path, cache_dir: Path, out: Path, args: argparse.Namespace) -> dict[str, float]:
     """Train each model of ``args.models`` (run in ``out/<model>``); returns training seconds by model.
 
     Models with a finished run in ``--from-runs`` are linked, not trained again (:func:`reused_runs`).
+    With ``--jobs N`` > 1 the models train side by side in N processes (``spawn``), each with ``--threads``
+    torch threads (default 1); each model is seeded on its own, so its figures do not depend on ``--jobs``.
     """
     from lunet.training.fit import train
 
     seconds = reused_runs(root, cache_dir, out, args)
+    todo = [m for m in args.models if m not in seconds]
     for model in args.models:
         if model in seconds:
             print(
                 f"  {model}: finished run reused from --from-runs ({seconds[model]:.0f} s of training epochs)"
             )
-            continue
-        start = time.perf_counter()
-        train(model_config(model, root, cache_dir, args), out / model)
-        seconds[model] = time.perf_counter() - start
-        print(f"  trained {model}: {seconds[model]:.0f} s")
+    if getattr(args, "jobs", 1) > 1 and len(todo) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=args.jobs, mp_context=context) as pool:
+            futures = {
+                model: pool.submit(
+                    _train_one,
+                    model_config(model, root, cache_dir, args).to_json(),
+                    str(out / model),
+                    args.threads or 1,
+                )
+                for model in todo
+            }
+            for model, future in futures.items():
+                seconds[model] = future.result()
+                print(f"  trained {model}: {seconds[model]:.0f} s (side by side, {args.jobs} jobs)")
+    else:
+        for model in todo:
+            start = time.perf_counter()
+            train(model_config(model, root, cache_dir, args), out / model)
+            seconds[model] = time.perf_counter() - start
+            print(f"  trained {model}: {seconds[model]:.0f} s")
     return {model: seconds[model] for model in args.models}
 
 
@@ -150,6 +223,41 @@ def threshold_baseline_dice(root: Path, fold: object) -> tuple[float, int]:
     ), len(test)
 
 
+def localization_rows(
+    root: Path, boxes: dict[str, Path], margins: dict[str, float]
+) -> list[dict[str, object]]:
+    """Box IoU (mean, median) and BB-out share of every model with a ``boxes.csv``, over its test images."""
+    from lunet.boxes import read_boxes_csv, reference_box
+    from lunet.data.camus import scan_camus
+    from lunet.data.labels import Instant, View
+
+    records = {r.patient_id: r for r in scan_camus(root).patients}
+    labels: dict[tuple[str, str, str], np.ndarray] = {}
+    rows: list[dict[str, object]] = []
+    for model, path in boxes.items():
+        if not path.is_file():
+            continue
+        ious, outs = [], []
+        for key, box in read_boxes_csv(path).items():
+            if key not in labels:
+                pid, view, instant = key
+                labels[key] = records[pid].load(View(view), Instant(instant)).label
+            ref = reference_box(labels[key], margins[model])
+            tight = reference_box(labels[key], 0.0)
+            lo, hi = np.maximum(box[:2], ref[:2]), np.minimum(box[2:], ref[2:])
+            inter = float(np.prod(np.clip(hi - lo, 0, None)))
+            union = float(np.prod(box[2:] - box[:2]) + np.prod(ref[2:] - ref[:2])) - inter
+            ious.append(inter / union)
+            outs.append(bool(np.any(box[:2] > tight[:2] + 1e-9) or np.any(box[2:] < tight[2:] - 1e-9)))
+        rows.append({
+            "model": model, "box IoU mean": float(np.mean(ious)), "box IoU median": float(np.median(ious)),
+            "IoU < 0.8 %": 100.0 * float(np.mean(np.array(ious) < 0.8)),
+            "BB-out %": 100.0 * float(np.mean(outs)),
+            "images": len(ious), "margin": margins[model],
+        })  # fmt: skip
+    return rows
+
+
 def summary_rows(tables: dict, per_image: Path, seconds: dict[str, float]) -> list[dict[str, object]]:
     """One row per model from the evaluation tables (see the module docstring for the subsets)."""
     t2 = {r["model"]: r for r in tables["table2"]["rows"]}
@@ -187,7 +295,12 @@ def summary_rows(tables: dict, per_image: Path, seconds: dict[str, float]) -> li
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    parser.add_argument("--models", nargs="+", default=list(MODELS), metavar="MODEL[@KEY=VALUE,...]",
+                        help="models, or variants such as lunet@recipe=paper or lunet@margin=0.15 "
+                             f"(default {' '.join(MODELS)})")  # fmt: skip
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="train the models side by side in this many processes "
+                             "(--threads each, default 1)")  # fmt: skip
     add_budget_arguments(parser, patients=40, size=64)
     parser.add_argument("--out", type=Path, default=None, help="keep the runs and evaluation here")
     parser.add_argument("--quick", action="store_true", help="smoke check: 10 patients, 1 epoch")
@@ -220,9 +333,11 @@ def main(argv: list[str] | None = None) -> int:
         preds = {m: out / "runs" / m / "predictions" for m in seconds}
         boxes = {m: p / "boxes.csv" for m, p in preds.items()}
         start = time.perf_counter()
-        tables = evaluate_models(preds, root, out / "evaluation", boxes, box_margin=0.05)
+        margins = {m: model_config(m, root, cache_dir, args).model.box_margin for m in seconds}
+        tables = evaluate_models(preds, root, out / "evaluation", boxes, box_margin=margins)
         print(f"  evaluation: {time.perf_counter() - start:.0f} s")
         rows = summary_rows(tables, out / "evaluation" / "per_image.csv", seconds)
+        localization = localization_rows(root, boxes, margins)
         fold = select_fold(args_config(args, root, cache_dir), CachedImages(cache_dir), out / "fold_probe")
         baseline, n_test = threshold_baseline_dice(root, fold)
         figures = model_figures(out / "evaluation", list(seconds), seed=args.seed, method=args.bootstrap)
@@ -256,11 +371,16 @@ def main(argv: list[str] | None = None) -> int:
     unet_text = f"; unet1 {unet['Dice endo (all)']:.3f}" if unet else ""
     print(f"Same-run baseline, threshold + largest dark component: LV_Endo Dice {baseline:.3f} on the "
           f"{n_test} test images (all qualities){unet_text}")  # fmt: skip
+    if localization:
+        print("Localization (all test images; IoU against the reference box at the model's own margin; "
+              "BB-out = the box does not contain the whole LV ∪ myocardium):")  # fmt: skip
+        print_table(localization, list(localization[0]), digits=3)
     print_intervals(figures)
     sizes = {"train": len(fold.train), "val": len(fold.val), "test": len(fold.test)}
     payload = {
         "synthetic": True, "bench": "bench_accuracy", "settings": vars(args) | {"fold_sizes": sizes},
-        "rows": rows, "threshold_dice": baseline, "threshold_images": n_test, "bootstrap": figures,
+        "rows": rows, "localization": localization, "threshold_dice": baseline, "threshold_images": n_test,
+        "bootstrap": figures,
     }  # fmt: skip
     write_json(args.json or (args.out or Path.cwd()) / "figures.json", payload)
     return 0

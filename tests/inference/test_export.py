@@ -17,10 +17,15 @@ from lunet.inference.export import ONNX_FILE, export_onnx
 from lunet.inference.predict import PredictOptions, predict_paths
 
 
-@pytest.fixture(scope="module", params=["unet1", "lunet"])
+@pytest.fixture(scope="module", params=["unet1", "lunet", "lunet-segbox"])
 def exported(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    overrides = {"filters": (8, 8, 16, 16, 16, 16)} if request.param == "unet1" else {}
-    folder = make_bundle(tmp_path_factory.mktemp(request.param), request.param, seed=3, **overrides)
+    """unet1, LU-Net as in the paper (regressed box) and LU-Net with the box of its coarse segmentation (the
+    default recipe's ``box_source="segmentation"``), exported to ONNX."""
+    name = request.param.removesuffix("-segbox")
+    overrides: dict[str, object] = {"filters": (8, 8, 16, 16, 16, 16)} if name == "unet1" else {}
+    if request.param.endswith("-segbox"):
+        overrides["box_source"] = "segmentation"
+    folder = make_bundle(tmp_path_factory.mktemp(request.param), name, seed=3, **overrides)
     assert main(["export", str(folder), "--format", "onnx"]) == 0
     return folder
 

@@ -93,3 +93,36 @@ def test_lunet_warmup_crops_with_the_reference_box():
     task.warmup_reference_box_epochs = 0
     _, crop_box = task._run(batch)
     assert crop_box is None
+
+
+def test_reference_train_crop_uses_jittered_reference_boxes_in_training_only():
+    from lunet.models import create_model
+
+    torch.manual_seed(0)
+    model = create_model("lunet", box_source="segmentation").eval()
+    task = SegmentationTask(
+        model, LossConfig(), OptimConfig(), crops_roi=True, train_crop="reference", reference_box_jitter=0.1
+    )
+    box0 = torch.tensor([[0.3, 0.25, 0.7, 0.75]] * 2)
+    batch = {
+        **_batch(),
+        "image": torch.rand(2, 1, 64, 64),
+        "label": torch.zeros(2, 64, 64, dtype=torch.long),
+        "box0": box0,
+        "box": torch.tensor([[0.28, 0.225, 0.72, 0.775]] * 2),
+    }
+    task.train()
+    model.eval()
+    out, crop_box = task._run(batch)
+    assert crop_box is not None and not torch.equal(crop_box, batch["box"])  # jittered
+    assert (crop_box[:, :2] <= box0[:, :2]).all() and (crop_box[:, 2:] >= box0[:, 2:]).all()
+    loss, terms = composite_loss(out, batch, LossConfig(), crop_box)
+    assert torch.isfinite(loss) and "box_l1" in terms
+    task.eval()
+    _, crop_box = task._run(batch)
+    assert crop_box is None  # validation crops with the model's own box
+
+
+def test_reference_train_crop_needs_a_crop_model():
+    with pytest.raises(ValueError, match="reference"):
+        SegmentationTask(TinyNet(), LossConfig(), OptimConfig(), train_crop="reference")

@@ -32,9 +32,11 @@ from pathlib import Path
 from typing import Any
 
 from lunet.boxes import DEFAULT_BOX_MARGIN
+from lunet.config.recipes import recipe_changes
 from lunet.config.sections import (
     BOX_CLIP_MODES,
     BOX_MARGIN,
+    RECIPES,
     UL2_MODES,
     AugmentConfig,
     ConfigError,
@@ -192,6 +194,9 @@ class TrainConfig:
         ``box_margin``. Unknown names raise :class:`ConfigError`.
         """
         changes = {k: v for k, v in changes.items() if v is not None}
+        if "recipe" in changes and changes["recipe"] not in RECIPES:
+            raise ConfigError(f"recipe must be one of {RECIPES}, got {changes['recipe']!r}")
+        changes = recipe_changes(changes, self.model.name, self.model.overrides)
         by_flag = _by_flag()
         unknown = sorted(set(changes) - set(by_flag) - {"margin"})
         if unknown:

@@ -13,6 +13,8 @@ from lunet.boxes import DEFAULT_BOX_MARGIN
 from lunet.data.cache import FRAME_MODES
 
 UL2_MODES = ("mu", "mo")
+RECIPES = ("paper", "robust")
+TRAIN_CROPS = ("predicted", "reference")
 BOX_CLIP_MODES = ("value", "sum")
 BOX_MARGIN = "box_margin"
 
@@ -97,15 +99,28 @@ class ModelConfig:
     Attributes:
         name: registry name (``lunet models`` lists them).
         overrides: keyword overrides for ``create_model`` (e.g. ``{"dil": 30, "shift": 0.7}``).
+        recipe: LU-Net's training recipe, ``"paper"`` or ``"robust"`` (:mod:`lunet.config.recipes`: the
+            settings it stands for are written into the other fields when the config is made, so a config
+            file says exactly what ran). Configs written before recipes existed are ``"paper"``.
     """
 
     name: str = field(
         default="unet1", metadata=opt("network name (see `lunet models`; default unet1)", "model")
     )
     overrides: dict[str, Any] = field(default_factory=dict, metadata=opt("model options", "model_overrides"))
+    recipe: str = field(
+        default="paper",
+        metadata=opt(
+            "LU-Net training recipe: robust (lunet's default for lunet: box from the coarse segmentation, "
+            "segmenter trained on jittered reference boxes) or paper (TUFFC 2020)",
+            choices=RECIPES,
+        ),
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "overrides", dict(self.overrides))
+        if self.recipe not in RECIPES:
+            raise ConfigError(f"recipe must be one of {RECIPES}, got {self.recipe!r}")
         margin = self.overrides.get(BOX_MARGIN, DEFAULT_BOX_MARGIN)
         if not isinstance(margin, int | float) or not 0.0 <= margin < 1.0:
             raise ConfigError(f"box margin must be a number in [0, 1), got {margin!r}")
@@ -194,6 +209,12 @@ class TrainerConfig:
         max_time_s: stop after this many seconds (``None`` = no limit; results then depend on the machine).
         warmup_reference_box_epochs: LU-Net option (not in the paper; 0 = paper): during the first N epochs
             the segmentation U-Net is fed the crop of the *reference* box instead of the predicted one.
+        train_crop: LU-Net: the box its segmenter is trained on, ``"predicted"`` (the paper: the loss follows
+            the evolving ROI) or ``"reference"`` (the reference box, jittered by ``reference_box_jitter``,
+            every epoch; validation and inference always use the predicted box).
+        reference_box_jitter: SD of the random move of each side of a reference box used for a training crop
+            (warm-up epochs, ``train_crop="reference"``), as a fraction of the box's extent along that side's
+            axis; the jittered box always contains the structure (:func:`lunet.training.jitter.jitter_boxes`).
         accelerator: Lightning accelerator (``"auto"``, ``"cpu"``, ``"gpu"``).
         devices: Lightning devices (an int, or ``"auto"``).
         num_nodes: number of nodes (DDP across machines).
@@ -218,6 +239,17 @@ class TrainerConfig:
     warmup_reference_box_epochs: int = field(
         default=0, metadata=opt("LU-Net: crop with the reference box for the first N epochs")
     )
+    train_crop: str = field(
+        default="predicted",
+        metadata=opt(
+            "LU-Net: train the segmenter on the predicted or the (jittered) reference box",
+            choices=TRAIN_CROPS,
+        ),
+    )
+    reference_box_jitter: float = field(
+        default=0.0,
+        metadata=opt("LU-Net: SD of the jitter of training reference boxes, fraction of the box side"),
+    )
     accelerator: str = field(default="auto", metadata=opt("cpu, gpu or auto (default)"))
     devices: int | str = field(default=1, metadata=opt("devices per node (int or auto; default 1)"))
     num_nodes: int = field(default=1, metadata=opt("nodes for DDP (default 1)"))
@@ -234,5 +266,9 @@ class TrainerConfig:
                 f"epochs must be >= 1, patience and warmup_reference_box_epochs >= 0, got {self.epochs}, "
                 f"{self.patience}, {self.warmup_reference_box_epochs}"
             )
+        if self.train_crop not in TRAIN_CROPS:
+            raise ConfigError(f"train_crop must be one of {TRAIN_CROPS}, got {self.train_crop!r}")
+        if not 0.0 <= self.reference_box_jitter < 1.0:
+            raise ConfigError(f"reference_box_jitter must be in [0, 1), got {self.reference_box_jitter}")
         if self.max_time_s is not None and not self.max_time_s > 0:
             raise ConfigError(f"max_time_s must be > 0 or unset, got {self.max_time_s}")

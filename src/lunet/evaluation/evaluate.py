@@ -162,7 +162,7 @@ def evaluate_models(
     ref_dir: str | os.PathLike[str] | None,
     out_dir: str | os.PathLike[str],
     boxes: Mapping[str, str | os.PathLike[str] | None] | None = None,
-    box_margin: float = 0.05,
+    box_margin: float | Mapping[str, float] = 0.05,
     thresholds: OutlierThresholds | None = None,
     simpson: SimpsonOptions | None = None,
     anatomical_bounds: str = "auto",
@@ -177,7 +177,8 @@ def evaluate_models(
         out_dir: destination of ``per_image.csv``, ``per_patient.csv``, ``clinical.csv``, ``tables.md/json``
             (:mod:`lunet.evaluation.schema`).
         boxes: ``{row name: boxes.csv}`` for models with a box.
-        box_margin: margin of the reference boxes (0.05 for "-m5").
+        box_margin: margin of the reference boxes (0.05 for "-m5"), or ``{row name: margin}`` (rows not in it:
+            0.05) when the models were trained with different margins.
         thresholds: outlier bounds (RU-Net Table I defaults).
         simpson: Simpson choices; None: ``camus`` on CAMUS data, ``geometric`` on the phantom
             (:func:`lunet.evaluation.clinical.default_simpson_options`).
@@ -201,7 +202,8 @@ def evaluate_models(
     for name, pred_dir in models.items():
         box_path = (boxes or {}).get(name)
         box_map = read_boxes_csv(box_path) if box_path and Path(box_path).is_file() else None
-        images, volumes = score_model(name, Path(pred_dir), refs, box_map, box_margin)
+        margin = box_margin.get(name, 0.05) if isinstance(box_margin, Mapping) else box_margin
+        images, volumes = score_model(name, Path(pred_dir), refs, box_map, margin)
         scored += images
         clinical += volumes
         logger.info("%s: %d images, %d patients scored", name, len(images), len(volumes))
@@ -215,7 +217,8 @@ def evaluate_models(
         per_image, per_patient, clinical, thresholds, synthetic=refs.synthetic,
         ef_convention=refs.simpson.convention,
     )  # fmt: skip
-    tables["paper"] = paper_comparison(tables, box_margin)
+    margins = set(box_margin.values()) if isinstance(box_margin, Mapping) else {box_margin}
+    tables["paper"] = paper_comparison(tables, margins.pop() if len(margins) == 1 else 0.05)
     out_dir = Path(out_dir)
     write_records(out_dir / FILES[ImageRecord], per_image, ImageRecord)
     write_records(out_dir / FILES[PatientRecord], per_patient, PatientRecord)

@@ -184,3 +184,56 @@ class UL2(nn.Module):
     def forward(self, image: Tensor) -> LocalizerOutput:
         logits = self.unet(image)
         return LocalizerOutput(box=self.head(self.branch(logits.softmax(dim=1))), seg_logits=logits)
+
+
+#: Where LU-Net's box comes from: the U-L2 regression head (the paper) or the bounding box of U-L2's own
+#: coarse segmentation o1 (lunet's default recipe, see :class:`lunet.models.lunet.LUNet`).
+BOX_SOURCES = ("regressed", "segmentation")
+
+
+def box_from_segmentation(
+    seg_logits: Tensor,
+    box_margin: float,
+    fallback: Tensor | None = None,
+    labels: tuple[int, ...] = (1, 2),
+    min_extent: float = MIN_BOX_EXTENT,
+) -> Tensor:
+    """Box around the pixels of a segmentation whose arg-max is one of ``labels`` (LV ∪ myocardium), enlarged.
+
+    Pixel-edge convention of :mod:`lunet.boxes` (the same box as :func:`lunet.boxes.box_from_mask` on the
+    arg-max mask), enlarged by ``box_margin`` × its own extent per axis and clipped to [0, 1]. Built from
+    arg-max, comparisons and reductions only, so it exports to ONNX. Not differentiable (the segmentation is
+    trained by its own Dice term).
+
+    Args:
+        seg_logits: ``(B, C, H, W)`` logits.
+        box_margin: margin ``m`` (fraction of each axis' extent, both sides).
+        fallback: ``(B, 4)`` boxes for images whose segmentation holds none of ``labels``;
+            ``None`` = the whole image.
+        labels: classes inside the box.
+        min_extent: smallest box side (see :func:`order_box`).
+
+    Returns:
+        ``(B, 4)`` normalised boxes ``(x_min, y_min, x_max, y_max)``, dtype of ``seg_logits``.
+    """
+    _, _, height, width = seg_logits.shape
+    arg = seg_logits.argmax(dim=1)
+    inside = torch.zeros_like(arg, dtype=torch.bool)
+    for label in labels:
+        inside = inside | (arg == label)
+    cols = inside.any(dim=1)  # (B, W)
+    rows = inside.any(dim=2)  # (B, H)
+    dtype = seg_logits.dtype
+    col_idx = torch.arange(width, device=seg_logits.device, dtype=dtype).expand_as(cols)
+    row_idx = torch.arange(height, device=seg_logits.device, dtype=dtype).expand_as(rows)
+    x0 = torch.where(cols, col_idx, torch.full_like(col_idx, width)).amin(dim=1) / width
+    x1 = (torch.where(cols, col_idx, torch.full_like(col_idx, -1)).amax(dim=1) + 1) / width
+    y0 = torch.where(rows, row_idx, torch.full_like(row_idx, height)).amin(dim=1) / height
+    y1 = (torch.where(rows, row_idx, torch.full_like(row_idx, -1)).amax(dim=1) + 1) / height
+    w, h = x1 - x0, y1 - y0
+    box = torch.stack([x0 - box_margin * w, y0 - box_margin * h, x1 + box_margin * w, y1 + box_margin * h], 1)
+    box = order_box(box.clamp(0.0, 1.0), min_extent)
+    found = cols.any(dim=1, keepdim=True)
+    if fallback is None:
+        fallback = torch.tensor([[0.0, 0.0, 1.0, 1.0]], dtype=dtype, device=seg_logits.device)
+    return torch.where(found, box, fallback.to(dtype).expand_as(box))

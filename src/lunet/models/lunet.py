@@ -14,20 +14,36 @@ original image grid (``lunet.models.postprocess.labels_on_grid`` with the box). 
 the S×S network input and predictions use ``logits`` pasted on the S×S grid (the ablation: the path
 lunet took before the native one).
 
-The box margin ``box_margin`` (``m``: 5 % or 15 % in the paper) does not change the network: it defines the
-training target ``enlarge_box(box0, box_margin)`` that the box is regressed to, which the data module reads
-from the model (its one home).
+The box margin ``box_margin`` (``m``: 5 % or 15 % in the paper) defines the training target
+``enlarge_box(box0, box_margin)`` that the box is regressed to, which the data module reads from the model
+(its one home).
+
+Box source (``box_source``, :data:`lunet.models.localizers.BOX_SOURCES`): ``"regressed"`` (the paper) crops
+with U-L2's regressed box; ``"segmentation"`` (lunet's default recipe, see :mod:`lunet.config.recipes`) crops
+with the bounding box of U-L2's own coarse segmentation o1 (LV ∪ myocardium, arg-max), enlarged by
+``box_margin``, and falls back to the regressed box where o1 is empty. The regression head is trained in both
+(the paper's multi-task U-L2-mu loss); its box is in the output as ``regressed_box``.
+
+Localizer resolution (``localizer_scale``, 1 by default): U-L2 sees the input average-pooled by this factor
+(2: a 64×64 localizer input for S = 128, a quarter of its cost), and its o1 logits are resized bilinearly back
+to S×S for the loss, the box and the outputs. The segmenter's crop keeps its resolution.
+
+Cascade (``refine_steps``, 0 by default): after the first crop, the box of the pasted segmentation o2
+(LV ∪ myocardium, enlarged by ``box_margin``) replaces the box and the crop is segmented again,
+``refine_steps`` times: a second localization on the first crop. It costs one more segmenter pass per
+step; a given ``crop_box`` (training) is never refined.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lunet.boxes import DEFAULT_BOX_MARGIN
 from lunet.models.blocks import check_input
-from lunet.models.localizers import MIN_BOX_EXTENT, UL2
+from lunet.models.localizers import BOX_SOURCES, MIN_BOX_EXTENT, UL2, box_from_segmentation
 from lunet.models.outputs import LUNetOutput
 from lunet.models.roi import RoiModel, RoiOptions, segment_in_box
 from lunet.models.unet import NUM_CLASSES, UNet1
@@ -45,6 +61,11 @@ class LUNet(RoiModel, nn.Module):
         min_extent: smallest box side (fraction of the image), see :func:`lunet.models.localizers.order_box`.
         crop_grid: ``"native"`` (crop from ``crop_source``) or ``"network"`` (crop from the input), see the
             module docstring.
+        box_source: ``"regressed"`` (the paper; the default, so bundles written before this option load as
+            they were trained) or ``"segmentation"`` (the box of o1), see the module docstring.
+        refine_steps: cascade steps (module docstring); 0 = one crop, as in the paper.
+        localizer_scale: U-L2 runs on the input pooled by this factor (1 = the paper; the input side must
+            then be a multiple of 32 × the factor).
 
     Shapes:
         image ``(B, 1, H, W)``, crop_box ``(B, 4)`` normalised, crop_source ``(B, 1, H', W')`` (same field
@@ -59,8 +80,21 @@ class LUNet(RoiModel, nn.Module):
         num_classes: int = NUM_CLASSES,
         min_extent: float = MIN_BOX_EXTENT,
         crop_grid: str = "native",
+        box_source: str = "regressed",
+        refine_steps: int = 0,
+        localizer_scale: int = 1,
     ) -> None:
         super().__init__()
+        if box_source not in BOX_SOURCES:
+            raise ValueError(f"lunet: box_source must be one of {', '.join(BOX_SOURCES)}, got {box_source!r}")
+        self.box_source = box_source
+        if refine_steps < 0:
+            raise ValueError(f"lunet: refine_steps must be >= 0, got {refine_steps}")
+        self.refine_steps = int(refine_steps)
+        if localizer_scale not in (1, 2, 4):
+            raise ValueError(f"lunet: localizer_scale must be 1, 2 or 4, got {localizer_scale}")
+        self.localizer_scale = int(localizer_scale)
+        self.min_extent = min_extent
         self.roi = RoiOptions.checked("lunet", box_margin, roi_size, crop_grid)
         self.num_classes = num_classes
         self.localizer = UL2(num_classes=num_classes, min_extent=min_extent, box_margin=self.box_margin)
@@ -78,12 +112,35 @@ class LUNet(RoiModel, nn.Module):
             crop_source: ``(B, 1, H', W')`` finer copy of ``image`` to crop the ROI from (``crop_grid``
                 ``"native"``; ignored for ``"network"``); ``None`` = ``image``.
         """
-        check_input(image, "lunet")
-        located = self.localizer(image)
-        box = located.box if crop_box is None else crop_box.to(image.dtype)
+        check_input(image, "lunet", multiple=32 * self.localizer_scale)
+        if self.localizer_scale == 1:
+            located = self.localizer(image)
+            coarse = located.seg_logits
+        else:
+            located = self.localizer(F.avg_pool2d(image, self.localizer_scale))
+            coarse = F.interpolate(
+                located.seg_logits, size=image.shape[-2:], mode="bilinear", align_corners=False
+            )
+        predicted = located.box
+        if self.box_source == "segmentation":
+            predicted = box_from_segmentation(
+                coarse.detach(), self.box_margin, located.box.detach(), min_extent=self.min_extent
+            )
+        box = predicted if crop_box is None else crop_box.to(image.dtype)
         roi_logits, logits = segment_in_box(
             self.segmenter, image, box, self.roi, self.num_classes, crop_source, "lunet"
         )
+        for _ in range(self.refine_steps if crop_box is None else 0):
+            predicted = box = box_from_segmentation(
+                logits.detach(), self.box_margin, box.detach(), min_extent=self.min_extent
+            )
+            roi_logits, logits = segment_in_box(
+                self.segmenter, image, box, self.roi, self.num_classes, crop_source, "lunet"
+            )
         return LUNetOutput(
-            coarse_logits=located.seg_logits, box=located.box, roi_logits=roi_logits, logits=logits
+            coarse_logits=coarse,
+            box=predicted,
+            roi_logits=roi_logits,
+            logits=logits,
+            regressed_box=located.box,
         )

@@ -39,12 +39,18 @@ class RUNetOutput(NamedTuple):
 
 
 class LUNetOutput(NamedTuple):
-    """LU-Net: o1 = ``coarse_logits`` (U-L2's segmentation), the box, the crop's logits, o2 = ``logits``."""
+    """LU-Net: o1 = ``coarse_logits`` (U-L2's segmentation), the box, the crop's logits, o2 = ``logits``.
+
+    ``box`` is the box the model crops with at inference (regressed, or from o1 with ``box_source=
+    "segmentation"``); ``regressed_box`` is the regression head's box, the one the L1 loss trains (the same
+    tensor as ``box`` for the paper's ``box_source="regressed"``).
+    """
 
     coarse_logits: Tensor  # (B, C, H, W), full image
     box: Tensor  # (B, 4)
     roi_logits: Tensor  # (B, C, h, w), in the crop's frame
     logits: Tensor  # (B, C, H, W), pasted back into the full image
+    regressed_box: Tensor | None = None  # (B, 4)
 
 
 class OracleOutput(NamedTuple):

@@ -299,6 +299,8 @@ def train(
         config.seed,
         hparams={"config": config.to_dict()},
         crops_roi=spec.crops_roi,
+        train_crop=config.trainer.train_crop if spec.name == "lunet" else "predicted",
+        reference_box_jitter=config.trainer.reference_box_jitter,
     )
     data = CacheDataModule(
         str(cache_dir),

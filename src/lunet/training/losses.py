@@ -18,7 +18,7 @@ SHGOutput           Σ over stages Dice(stage, label)
 RUNetOutput         Dice(o1, label) + Dice(o2, label)
 LocalizerOutput     loc_weight·L1(box) (+ Dice(seg, label) when ``ul2_mode="mu"``)
 BoxOutput           L1(box)
-LUNetOutput         loc_weight·L1(box) + Dice(o1, label) + Dice(roi, crop of the label by the predicted box)
+LUNetOutput         loc_weight·L1(regressed box) + Dice(o1, label) + Dice(roi, label cropped by the box used)
                     (+ Dice(o2, label) when ``lunet_o2_loss``, not in the paper)
 OracleOutput        Dice(roi, crop of the label by the reference box)
 =================  =======================================================================================
@@ -163,7 +163,8 @@ def composite_loss(
         used = output.box if crop_box is None else crop_box
         roi_size = (output.roi_logits.shape[-2], output.roi_logits.shape[-1])
         target = roi_target(roi_label, used, roi_size, output.roi_logits.shape[1])
-        total = box(output.box, cfg.loc_weight) + dice("dice_o1", output.coarse_logits)
+        regressed = output.box if output.regressed_box is None else output.regressed_box
+        total = box(regressed, cfg.loc_weight) + dice("dice_o1", output.coarse_logits)
         total = total + dice("dice_roi", output.roi_logits, target)
         if cfg.lunet_o2_loss:
             total = total + dice("dice", output.logits)

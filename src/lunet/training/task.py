@@ -33,6 +33,7 @@ from lunet.config import OptimConfig
 from lunet.data.labels import Label
 from lunet.io import atomic_path, write_text_atomic
 from lunet.models.outputs import BoxOutput, final_logits, predicted_box
+from lunet.training.jitter import jitter_boxes
 from lunet.training.losses import LossConfig, composite_loss
 
 logger = logging.getLogger(__name__)
@@ -69,6 +70,10 @@ class SegmentationTask(L.LightningModule):
         needs_reference_box: call ``model(image, crop_box)`` with the batch's reference box (the oracle).
         warmup_reference_box_epochs: models that crop an ROI (LU-Net): for the first N epochs crop with the
             reference box (``model(image, crop_box=box)``); 0 = the paper.
+        train_crop: ``"predicted"`` (the paper) or ``"reference"``: LU-Net's training crops use the reference
+            box every epoch (validation always uses the predicted box).
+        reference_box_jitter: SD of the jitter of those training reference boxes
+            (:func:`lunet.training.jitter.jitter_boxes`); 0 = the exact reference box.
         crops_roi: the model takes ``crop_box`` and ``crop_source`` (``ModelSpec.crops_roi``); the batch's
             ``source`` (the finer copy of the image, when the data module provides it) is passed on.
         seed: base seed of the per-epoch RNG re-seeding.
@@ -85,6 +90,8 @@ class SegmentationTask(L.LightningModule):
         seed: int = 0,
         hparams: dict[str, Any] | None = None,
         crops_roi: bool = False,
+        train_crop: str = "predicted",
+        reference_box_jitter: float = 0.0,
     ) -> None:
         super().__init__()
         if (needs_reference_box or warmup_reference_box_epochs > 0) and not crops_roi:
@@ -98,6 +105,10 @@ class SegmentationTask(L.LightningModule):
         self.optim = optim
         self.needs_reference_box = needs_reference_box
         self.warmup_reference_box_epochs = warmup_reference_box_epochs
+        self.train_crop = train_crop
+        self.reference_box_jitter = reference_box_jitter
+        if train_crop == "reference" and not crops_roi:
+            raise ValueError("train_crop='reference' needs a model that crops an ROI (lunet)")
         self.seed = seed
         if hparams is not None:
             self.save_hyperparameters(hparams)
@@ -114,8 +125,12 @@ class SegmentationTask(L.LightningModule):
     def _run(self, batch: dict[str, Tensor]) -> tuple[Any, Tensor | None]:
         """Model output for a batch, and the box the ROI was cropped with when it is not the predicted one
         (the oracle's reference box; LU-Net's reference-box warm-up)."""
-        warm = self.training and self.current_epoch < self.warmup_reference_box_epochs
+        warm = self.training and (
+            self.current_epoch < self.warmup_reference_box_epochs or self.train_crop == "reference"
+        )
         crop_box = batch["box"] if self.needs_reference_box or warm else None
+        if warm and not self.needs_reference_box and self.reference_box_jitter > 0:
+            crop_box = jitter_boxes(batch["box"], batch["box0"], self.reference_box_jitter)
         return self(batch["image"], crop_box, batch.get("source")), crop_box
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:

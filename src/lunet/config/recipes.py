@@ -1,0 +1,70 @@
+"""LU-Net's training recipes: named sets of settings, written into a config when it is made.
+
+``paper`` is LU-Net as published (TUFFC 2020): the box regressed by U-L2, the segmenter trained end to end on
+the crop of the predicted box (the ROI loss follows the evolving box). ``robust`` is lunet's default for
+``lunet``: the box is the bounding box of U-L2's own coarse segmentation o1 (``box_source="segmentation"``),
+and the segmenter is trained on reference boxes jittered like a localizer's errors (``train_crop=
+"reference"``, ``reference_box_jitter``), so that it tolerates them. The ablation that chose it is in
+BENCHMARKS.md ("LU-Net's localization").
+
+A recipe is not looked up at training time: :func:`recipe_changes` turns it into explicit field values when
+a config is created or its model or recipe changes (:meth:`lunet.config.TrainConfig.replace`), so every
+``config.json`` holds the settings that ran, and a config written before recipes existed (no ``recipe``
+field: ``"paper"``) trains and predicts as it did. Values the caller gives explicitly always win. Recipes
+only change ``lunet``; for the other models the field is recorded and has no effect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+#: The models a recipe changes.
+RECIPE_MODELS = ("lunet",)
+
+#: Settings of each recipe: model overrides and trainer fields (flag names).
+RECIPE_SETTINGS: dict[str, dict[str, Any]] = {
+    "paper": {
+        "overrides": {"box_source": "regressed"},
+        "train_crop": "predicted",
+        "reference_box_jitter": 0.0,
+    },
+    "robust": {
+        "overrides": {"box_source": "segmentation"},
+        "train_crop": "reference",
+        "reference_box_jitter": 0.05,
+    },
+}
+
+#: The recipe a new ``lunet`` config gets when none is named.
+DEFAULT_RECIPE = "robust"
+
+
+def default_recipe(model: str) -> str:
+    """The recipe of a new config of ``model``: :data:`DEFAULT_RECIPE` for LU-Net, else ``"paper"``."""
+    return DEFAULT_RECIPE if model in RECIPE_MODELS else "paper"
+
+
+def recipe_changes(
+    changes: Mapping[str, Any], current_model: str, current_overrides: Mapping[str, Any]
+) -> dict[str, Any]:
+    """``changes`` (flag-named, ``None`` already dropped) completed with the settings of their recipe.
+
+    A recipe applies when ``changes`` names one (``recipe``) or changes the model; otherwise ``changes`` is
+    returned as it is. Explicit values in ``changes`` (``train_crop``, ``reference_box_jitter``, a key of
+    ``model_overrides``) win over the recipe's.
+    """
+    out = dict(changes)
+    model = out.get("model", current_model)
+    if "recipe" not in out and model == current_model:
+        return out
+    recipe = out.setdefault("recipe", default_recipe(model))
+    if model not in RECIPE_MODELS:
+        return out
+    settings = RECIPE_SETTINGS[recipe]
+    for flag in ("train_crop", "reference_box_jitter"):
+        out.setdefault(flag, settings[flag])
+    given = dict(changes.get("model_overrides") or {})
+    base = dict(current_overrides if model == current_model else {})
+    out["model_overrides"] = {**base, **settings["overrides"], **given}
+    return out
