@@ -149,5 +149,6 @@ def test_folder_with_bombs_still_predicts_the_rest(tmp_path: Path) -> None:
     assert main([*only_bad, "--out", str(tmp_path / "out2"), *args]) == 2  # every input bad
     raised = ["--max-frames", "4000", "--max-decoded-mb", "4000", "--out", str(tmp_path / "out3"), *args]
     assert main(["predict", "--model", str(bundle), str(folder / "long.dcm"), *raised]) == 2
-    with open(tmp_path / "out3" / "summary.csv") as handle:  # past the raised limit: the truncated data
+    # past the raised limit: the truncated data (a cine: reported with the sequences)
+    with open(tmp_path / "out3" / "sequences" / "summary.csv") as handle:
         assert "pixel data truncated" in handle.read()

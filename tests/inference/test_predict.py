@@ -78,8 +78,8 @@ def test_formats_round_trip_and_corrupted_file_is_skipped(tmp_path: Path, unet_b
     (src / "broken.nii.gz").write_bytes(b"\x1f\x8b this is not gzip")
     out = tmp_path / "out"
     result = predict_paths(
-        unet_bundle, [src], out, PredictOptions(**{**OPTS.__dict__, "spacing": (0.2, 0.1)})
-    )
+        unet_bundle, [src], out, PredictOptions(**{**OPTS.__dict__, "spacing": (0.2, 0.1), "cines": "frames"})
+    )  # cines="frames": the 2-frame DICOM as two images (the default predicts a cine as a sequence)
     assert (result.n_done, result.n_failed) == (4, 1)
     assert read_image(out / "masks" / "a.mhd")[0].shape == (50, 40)
     assert np.asarray(Image.open(out / "masks" / "b.png")).shape == (33, 47)

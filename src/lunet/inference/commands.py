@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-#: Exit codes of ``lunet predict`` (README, "Bad input"): all predicted; every input bad (or none found);
-#: some inputs bad — the rest predicted, the bad ones listed in ``summary.csv``.
+if TYPE_CHECKING:
+    from lunet.limits import SizeLimits
+
+#: Exit codes of ``lunet predict``, every mode (README, "Bad input"): all predicted; every input bad (or none
+#: found); some inputs bad — the rest predicted, the bad ones listed in ``summary.csv`` or
+#: ``sequences/summary.csv``.
 EXIT_OK, EXIT_ALL_BAD, EXIT_SOME_BAD = 0, 2, 3
+
+
+def exit_status(done: int, failed: int) -> int:
+    """The exit code of a prediction run that predicted ``done`` inputs and failed on ``failed``."""
+    if done == 0:
+        return EXIT_ALL_BAD
+    return EXIT_SOME_BAD if failed else EXIT_OK
 
 
 def _frames(text: str) -> tuple[int, ...]:
@@ -42,10 +54,9 @@ def run_predict(args: argparse.Namespace) -> int:
 
     limits = SizeLimits(args.max_pixels, args.max_frames, args.max_decoded_mb * 2**20)
     if args.sequence:
-        from lunet.inference.sequence_commands import run_predict_sequences
-
         return run_predict_sequences(args, limits)
     from lunet.inference.predict import PredictOptions, predict_paths
+    from lunet.inference.sequence_commands import sequence_options
 
     options = PredictOptions(
         spacing=tuple(args.spacing) if args.spacing else None,
@@ -59,13 +70,36 @@ def run_predict(args: argparse.Namespace) -> int:
         limits=limits,
         region=args.region,
         ef_convention=args.ef_convention,
+        cines="frames" if args.frames is not None else "sequence",
+        sequence=sequence_options(args),
     )
     result = predict_paths(args.model, args.inputs, args.out, options)
     summary = Path(args.out) / "summary.csv"
-    print(f"{result.n_done} frames predicted ({result.backend}), {result.n_failed} failed; see {summary}")
-    if result.n_done == 0:
-        return EXIT_ALL_BAD
-    return EXIT_SOME_BAD if result.n_failed else EXIT_OK
+    if result.n_done or result.n_failed or not result.sequences:
+        print(f"{result.n_done} frames predicted ({result.backend}), {result.n_failed} failed; see {summary}")
+    if result.sequences:
+        print(
+            f"{result.n_sequences_done} cines predicted as sequences (ED/ES, LV area curve), "
+            f"{result.n_sequences_failed} failed; see {Path(args.out) / 'sequences' / 'summary.csv'} "
+            "(--frames 0,5,10-12 predicts chosen frames as images)"
+        )
+    return exit_status(result.n_done + result.n_sequences_done, result.n_failed + result.n_sequences_failed)
+
+
+def run_predict_sequences(args: argparse.Namespace, limits: SizeLimits | None = None) -> int:
+    """``lunet predict --sequence``: cines only (every cine under a folder), exit codes as plain predict."""
+    from lunet.inference.sequence_commands import sequence_options
+    from lunet.inference.sequence_outputs import predict_sequences
+
+    rows = predict_sequences(
+        args.model, args.inputs, args.out, sequence_options(args),
+        spacing=tuple(args.spacing) if args.spacing else None,
+        backend=args.backend, device=args.device, threads=args.threads, limits=limits,
+    )  # fmt: skip
+    done = sum(row["status"] == "ok" for row in rows)
+    summary = Path(args.out) / "sequences" / "summary.csv"
+    print(f"{done} sequences predicted, {len(rows) - done} failed; see {summary}")
+    return exit_status(done, len(rows) - done)
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -101,7 +135,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="auto: ONNX Runtime when a current model.onnx exists, else torch; "
                    "int8: model.int8.onnx of `lunet export --int8`")  # fmt: skip
     p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--frames", type=_frames, default=None, help="frames of multi-frame files, e.g. 0,5,10-12")
+    p.add_argument("--frames", type=_frames, default=None,
+                   help="predict these frames of multi-frame files as separate images, e.g. 0,5,10-12 "
+                   "(default: a cine is predicted as a whole sequence, as with --sequence)")  # fmt: skip
     p.add_argument("--no-overlay", action="store_true", help="do not write PNG overlays")
     p.add_argument("--device", default="cpu", help="torch device for --backend torch (cpu, cuda)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: physical cores for ORT)")
@@ -116,8 +152,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-decoded-mb", type=_positive, default=DEFAULT_MAX_BYTES // 2**20,
                    help=f"refuse files decoding to more MiB (default {DEFAULT_MAX_BYTES >> 20})")  # fmt: skip
     p.epilog = (
-        f"exit status: {EXIT_OK} all inputs predicted; {EXIT_SOME_BAD} some inputs unreadable or refused "
-        f"(listed in summary.csv), the rest predicted; {EXIT_ALL_BAD} no input could be predicted"
+        f"exit status (every mode, --sequence too): {EXIT_OK} all inputs predicted; {EXIT_SOME_BAD} some "
+        f"inputs unreadable or refused (listed in summary.csv), the rest predicted; {EXIT_ALL_BAD} no input "
+        "could be predicted"
     )
     p.add_argument("--ef-convention", choices=("geometric", "camus"), default="geometric",
                    help="Simpson convention of the patients' EDV/ESV/EF: geometric (per-instant long "

@@ -114,3 +114,13 @@ def cached_file(path: Path, load: Callable[[Path], Any]) -> Any:
     if isinstance(value, ValueError):
         raise type(value)(*value.args) from None  # a fresh one: no traceback piled up frame after frame
     return value
+
+
+def network_inputs(image: np.ndarray, spacing: tuple[float, float], predictor: Any) -> list[np.ndarray]:
+    """``[input (S, S)]``, or ``[input, crop source (2S, 2S)]`` for a native-crop model: float32 frames
+    prepared as in training (:func:`lunet.data.preprocess.prepare_image`), for single images and cines."""
+    from lunet.data.preprocess import prepare_image
+
+    source = getattr(predictor, "source_size", None)  # stand-ins of a Predictor may omit it
+    sides = [predictor.size] + ([source] if source else [])
+    return [prepare_image(image, spacing, side)[0] for side in sides]

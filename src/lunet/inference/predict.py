@@ -8,8 +8,13 @@ or the ROI pasted from its box) → argmax. Frames go through in batches; each b
 written and dropped before the next is read, so memory is bounded by the batch, whatever the number of inputs.
 An unreadable input is logged, listed in ``summary.csv`` with its error, and skipped.
 
+A cine (a multi-frame NIfTI/MHD/DICOM) is predicted as a whole sequence by default (``cines="sequence"``:
+every frame, LV area curve, ED/ES, ``sequences/<name>.json``, as ``lunet predict --sequence``); with
+``frames`` given, or ``cines="frames"``, the chosen frames are predicted as separate images.
+
 Outputs under ``OUT``: ``masks/<name>.{nii.gz,mhd,png}``, ``overlays/<name>.png``, ``json/<name>.json``,
-``patients/<patient_id>.json`` (EDV/ESV/EF when a patient's 2CH/4CH ED/ES are all predicted), ``summary.csv``.
+``patients/<patient_id>.json`` (EDV/ESV/EF when a patient's 2CH/4CH ED/ES are all predicted), ``summary.csv``;
+for cines the outputs of :mod:`lunet.inference.sequence_outputs` (``sequences/summary.csv`` among them).
 """
 
 from __future__ import annotations
@@ -25,11 +30,14 @@ from typing import Any
 
 import numpy as np
 
+from lunet.inference.inputs import network_inputs
 from lunet.inference.readers import InputItem, LoadedImage, expand_inputs, read_item
+from lunet.inference.sequence import SequenceOptions
 from lunet.limits import DEFAULT_LIMITS, SizeLimits
 from lunet.models.postprocess import frame_labels
 
 logger = logging.getLogger(__name__)
+__all__ = ["PredictOptions", "PredictResult", "network_inputs", "predict_paths"]
 
 SUMMARY_FIELDS = (
     "name", "input", "frame", "status", "error", "backend", "rows", "cols", "row_mm", "col_mm",
@@ -53,6 +61,8 @@ class PredictOptions:
     limits: SizeLimits = DEFAULT_LIMITS  # checked on every header before decoding
     region: int | None = None  # the DICOM B-mode region to segment (None: each one)
     ef_convention: str = "geometric"  # Simpson convention of the patients' EDV/ESV/EF (or "camus")
+    cines: str = "sequence"  # multi-frame inputs: "sequence" (whole-sequence outputs) or "frames" (images)
+    sequence: SequenceOptions = field(default_factory=SequenceOptions)  # for cines="sequence"
 
 
 @dataclass
@@ -65,16 +75,17 @@ class PredictResult:
     n_failed: int = 0
     rows: list[dict[str, Any]] = field(default_factory=list)
     patients: list[Path] = field(default_factory=list)
+    sequences: list[dict[str, Any]] = field(default_factory=list)  # rows of sequences/summary.csv (cines)
 
+    @property
+    def n_sequences_done(self) -> int:
+        """Cines predicted as sequences."""
+        return sum(row["status"] == "ok" for row in self.sequences)
 
-def network_inputs(image: np.ndarray, spacing: tuple[float, float], predictor: Any) -> list[np.ndarray]:
-    """``[input (S, S)]``, or ``[input, crop source (2S, 2S)]`` for a native-crop model: float32 frames
-    prepared as in training (:func:`lunet.data.preprocess.prepare_image`)."""
-    from lunet.data.preprocess import prepare_image
-
-    source = getattr(predictor, "source_size", None)  # stand-ins of a Predictor may omit it
-    sides = [predictor.size] + ([source] if source else [])
-    return [prepare_image(image, spacing, side)[0] for side in sides]
+    @property
+    def n_sequences_failed(self) -> int:
+        """Cines that could not be predicted as sequences."""
+        return len(self.sequences) - self.n_sequences_done
 
 
 def _batches(items: Sequence[InputItem], size: int) -> Iterator[Sequence[InputItem]]:
@@ -154,6 +165,21 @@ def _failure(item: InputItem | None, raw: str, name: str, err: BaseException | s
     }
 
 
+def _predict_cines(
+    predictor: Any, cines: list[Path], out: Path, options: PredictOptions
+) -> list[dict[str, Any]]:
+    """The cines among the inputs, predicted as whole sequences (``sequences/*.json``, ``summary.csv``)."""
+    from lunet.inference.sequence_io import group_cines
+    from lunet.inference.sequence_outputs import predict_cine_groups
+
+    for path in cines:
+        logger.info("%s: a cine, predicted as a sequence (ED/ES, LV curve); --frames predicts frames", path)
+    sequence = options.sequence
+    if sequence.batch_size != options.batch_size:
+        sequence = SequenceOptions(**{**sequence.__dict__, "batch_size": options.batch_size})
+    return predict_cine_groups(predictor, group_cines(cines), out, sequence, options.spacing, options.limits)
+
+
 def write_summary(path: Path, rows: list[dict[str, Any]]) -> Path:
     """``summary.csv``: one row per input frame (errors included), columns :data:`SUMMARY_FIELDS`."""
     from lunet.io import write_text_atomic
@@ -193,10 +219,13 @@ def predict_paths(
     options = options or PredictOptions()
     if options.batch_size < 1:
         raise ValueError(f"batch size must be ≥ 1, got {options.batch_size}")
+    if options.cines not in ("sequence", "frames"):
+        raise ValueError(f"cines must be 'sequence' or 'frames', got {options.cines!r}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     predictor = load_predictor(model_path, options.backend, options.device, options.threads)
-    items, errors = expand_inputs(inputs, options.frames, options.limits, options.region)
+    cines: list[Path] | None = [] if options.cines == "sequence" else None
+    items, errors = expand_inputs(inputs, options.frames, options.limits, options.region, cines)
     names = NameRegistry()
     result = PredictResult(out_dir=out, backend=predictor.backend)
     result.rows.extend(
@@ -233,6 +262,8 @@ def predict_paths(
     for pid, missing in ctx["patients"].incomplete().items():
         logger.info("%s: no volumes (missing %s)", pid, ", ".join(missing))
     result.patients = ctx["patients"].written
+    if cines:
+        result.sequences = _predict_cines(predictor, cines, out, options)
     result.n_failed = sum(row["status"] == "error" for row in result.rows)
     result.n_done = len(result.rows) - result.n_failed
     write_summary(out / "summary.csv", result.rows)

@@ -78,8 +78,8 @@ def _camus_fields(stem: str) -> tuple[str | None, str | None, str | None]:
     return (match.group(1), match.group(2), match.group(3)) if match else (None, None, None)
 
 
-def _layout(path: Path, kind: str, limits: SizeLimits) -> tuple[int, list[int | None]]:
-    """``(frames, regions)`` of a file from its header, refused beyond ``limits``.
+def header_layout(path: Path, kind: str, limits: SizeLimits | None = None) -> tuple[int, list[int | None]]:
+    """``(frames, regions)`` of a file from its header, refused beyond ``limits`` (default limits if None).
 
     Frames is 1 for a single image; regions is ``[None]`` unless a DICOM has several calibrated B-mode
     regions (then their indices).
@@ -147,6 +147,7 @@ def expand_inputs(
     frames: Sequence[int] | None = None,
     limits: SizeLimits | None = None,
     region: int | None = None,
+    cines: list[Path] | None = None,
 ) -> tuple[list[InputItem], list[tuple[str, str]]]:
     """Turn command-line inputs into frames to predict, reading headers only.
 
@@ -155,6 +156,9 @@ def expand_inputs(
         frames: frame indices to keep in multi-frame files (``None``: every frame).
         limits: size limits checked on every header (default :data:`lunet.limits.DEFAULT_LIMITS`).
         region: the calibrated B-mode region to segment in DICOM files with several (``None``: each of them).
+        cines: when a list is given (and ``frames`` is None), multi-frame files (cines) are appended to it
+            instead of being expanded into frames, to be predicted as sequences; a DICOM with several
+            calibrated regions (a dual display) or a ``region`` choice stays frame by frame.
 
     Returns:
         ``(items, errors)``: the frames in input order, and ``(path, message)`` for inputs that cannot be used
@@ -193,7 +197,7 @@ def expand_inputs(
             )
             continue
         try:
-            n_frames, regions = _layout(path, kind, limits)
+            n_frames, regions = header_layout(path, kind, limits)
         except (ValueError, OSError) as err:
             errors.append((raw, str(err)))
             continue
@@ -209,6 +213,9 @@ def expand_inputs(
         pid, view, instant = _camus_fields(stem)
         if n_frames == 1:
             items.extend(InputItem(path, kind, None, pid, view, instant, r) for r in regions)
+            continue
+        if cines is not None and frames is None and regions == [None]:
+            cines.append(path)
             continue
         wanted = range(n_frames) if frames is None else [f for f in frames if 0 <= f < n_frames]
         if frames is not None and len(wanted) < len(frames):

@@ -1,6 +1,6 @@
 """Whole-sequence segmentation: every frame of a cine, LV area curve, ED/ES per beat, biplane volumes, EF.
 
-Frames go through the model in batches exactly as single images do (:func:`lunet.inference.predict.
+Frames go through the model in batches exactly as single images do (:func:`lunet.inference.inputs.
 network_inputs`, then :func:`lunet.models.postprocess.labels_on_grid`). ``temporal_sigma > 0`` smooths the
 class probabilities along time (Gaussian of that many frames, on the network's S×S grid, or on the frames'
 grid for LU-Net's ROI composed there) before the argmax;
@@ -77,7 +77,7 @@ def segment_frames(
     """
     from scipy import ndimage
 
-    from lunet.inference.predict import network_inputs
+    from lunet.inference.inputs import network_inputs
     from lunet.models.postprocess import labels_on_grid, probabilities_on_grid
 
     shape = frames.shape[1:]

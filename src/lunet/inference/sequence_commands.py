@@ -1,13 +1,12 @@
-"""``lunet predict --sequence`` flags and runner (kept apart so the predict command stays small)."""
+"""``lunet predict --sequence`` flags and their options (kept apart so the predict command stays small)."""
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from lunet.limits import SizeLimits
+    from lunet.inference.sequence import SequenceOptions
 
 
 def add_sequence_arguments(parser: argparse.ArgumentParser) -> None:
@@ -15,8 +14,10 @@ def add_sequence_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("whole sequences (--sequence)")
     group.add_argument(
         "--sequence", action="store_true",
-        help="segment whole cines (CAMUS *_sequence/*_half_sequence, multi-frame DICOM, CAMUS patient "
-        "folders): mask series, LV area curve, ED/ES per beat, EF for patients with both views, plot and GIF",
+        help="segment whole cines only (multi-frame NIfTI/MHD/DICOM, every cine under a folder whatever its "
+        "name; a CAMUS patient folder gives both views): mask series, LV area curve, ED/ES per beat, EF for "
+        "patients with both views, plot and GIF. Without it, cines among the inputs get the same outputs "
+        "and single images are segmented as images",
     )  # fmt: skip
     group.add_argument(
         "--sequence-kind", choices=("auto", "half", "cycle"), default="auto",
@@ -28,23 +29,15 @@ def add_sequence_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
-def run_predict_sequences(args: argparse.Namespace, limits: SizeLimits | None = None) -> int:
+def sequence_options(args: argparse.Namespace) -> SequenceOptions:
+    """The :class:`lunet.inference.sequence.SequenceOptions` of the command line (checked)."""
     from lunet.inference.sequence import SequenceOptions
-    from lunet.inference.sequence_outputs import predict_sequences
 
     if args.temporal_sigma < 0:
         raise ValueError(f"--temporal-sigma must be ≥ 0, got {args.temporal_sigma}")
     if args.batch_size < 1:
         raise ValueError(f"batch size must be ≥ 1, got {args.batch_size}")
-    options = SequenceOptions(
+    return SequenceOptions(
         kind=args.sequence_kind, temporal_sigma=args.temporal_sigma, batch_size=args.batch_size,
         animation=not args.no_overlay, ef_convention=args.ef_convention or "geometric",
     )  # fmt: skip
-    rows = predict_sequences(
-        args.model, args.inputs, args.out, options, spacing=tuple(args.spacing) if args.spacing else None,
-        backend=args.backend, device=args.device, threads=args.threads, limits=limits,
-    )  # fmt: skip
-    done = sum(row["status"] == "ok" for row in rows)
-    summary = Path(args.out) / "sequences" / "summary.csv"
-    print(f"{done} sequences predicted, {len(rows) - done} failed; see {summary}")
-    return 0 if done else 1

@@ -8,8 +8,11 @@
 - Multi-frame DICOM: frames through :func:`lunet.inference.dicom.read_dicom` (one decode per file); the
   frame time from ``FrameTime`` (ms), else ``FrameTimeVector``, else ``RecommendedDisplayFrameRate`` or
   ``CineRate``.
-- A folder: each CAMUS patient folder in it (recursed) gives its 2CH and 4CH sequences (one group); in
-  other folders each DICOM file is a cine of its own.
+- A folder (recursed): every cine under it, whatever its name — a NIfTI, MHD or DICOM file of two frames
+  or more (read from its header). CAMUS-named files (``patient0001_2CH_ED``) are taken only when they are
+  sequences (``*_sequence``, ``*_half_sequence``, the phantom's ``*_cine``); label files (``*_gt``) never.
+  Sequences of one patient in one folder (CAMUS names) form one group: both views give the biplane curve
+  and EF.
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ from lunet.limits import SizeLimits
 logger = logging.getLogger(__name__)
 
 #: A CAMUS sequence file name: ``patient0001_2CH_half_sequence.nii.gz`` or ``patient0001_4CH_sequence.mhd``.
-SEQUENCE_NAME = re.compile(r"^(patient\d+)_(2CH|4CH)_(half_sequence|sequence)\.(nii\.gz|nii|mhd)$", re.I)
+SEQUENCE_NAME = re.compile(r"^(patient\d+)_(2CH|4CH)_(half_sequence|sequence|cine)\.(nii\.gz|nii|mhd)$", re.I)
+#: Any CAMUS-style file name (an annotated frame, a sequence, a label file): ``patient0001_2CH_…``.
+CAMUS_PREFIX = re.compile(r"^patient\d+_(2CH|4CH)_", re.I)
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,11 +44,14 @@ class Cine:
 
     Attributes:
         path: the file. kind: ``"nifti" | "mhd" | "dicom"`` (the mask series is written in this format).
-        frames: float32 ``(T, rows, cols)`` in the file's order. spacing: ``(row_mm, col_mm)``.
+        frames: ``(T, rows, cols)`` in the file's order and dtype (uint8, uint16, float32 …; colour DICOM
+            becomes float32 luma): converted to float frame by frame, only by the network resize.
+            spacing: ``(row_mm, col_mm)``.
         frame_time_ms: time between frames in ms, or None.
         timing_source: where it came from (``""``: unknown).
         patient_id, view: from a CAMUS file name, else None.
-        hint: ``"half"`` for CAMUS half sequences, ``"auto"`` otherwise (see ``detect_phases``).
+        hint: ``"half"`` for CAMUS half sequences, ``"auto"`` otherwise (see ``detect_phases``; the
+            phantom's multi-beat ``*_cine`` files are ``"cycle"``).
         orientation: ``"ED→ES"``/``"ES→ED"`` as told by the CAMUS cfg or ED/ES images, ``""`` when unknown.
         orientation_source: ``"images"``, ``"cfg"`` or ``""``.
         reference_ed, reference_es: 1-based ED/ES frames of ``Info_<view>.cfg``, or None.
@@ -103,6 +111,11 @@ def dicom_frame_time_ms(ds: object) -> tuple[float | None, str]:
 
 
 def _read_dicom_cine(path: Path, spacing: Sequence[float] | None, limits: SizeLimits | None) -> Cine:
+    """Every frame of a DICOM cine, stacked in the decoded dtype (uint8 stays uint8: no float32 copy).
+
+    The frames are written one by one into one array allocated after the first frame is decoded, so the peak
+    is the compressed file plus one array of the decoded size (the size ``--max-decoded-mb`` checks).
+    """
     import pydicom
 
     from lunet.inference.dicom import read_dicom
@@ -112,13 +125,16 @@ def _read_dicom_cine(path: Path, spacing: Sequence[float] | None, limits: SizeLi
     except Exception as err:
         raise InputFormatError(f"{path}: not a readable DICOM file ({type(err).__name__}: {err})") from None
     n_frames = int(getattr(header, "NumberOfFrames", 1) or 1)
-    loaded = [
-        read_dicom(InputItem(path, "dicom", k if n_frames > 1 else None), spacing, limits)
-        for k in range(n_frames)
-    ]
-    frames = np.stack([item.image for item in loaded]).astype(np.float32)
+    first = read_dicom(InputItem(path, "dicom", 0 if n_frames > 1 else None), spacing, limits)
+    frames = np.empty((n_frames, *first.image.shape), dtype=first.image.dtype)
+    frames[0] = first.image
+    for k in range(1, n_frames):
+        image = read_dicom(InputItem(path, "dicom", k), spacing, limits).image
+        if image.shape != frames.shape[1:]:
+            raise InputFormatError(f"{path}: frame {k} has shape {image.shape}, frame 0 {frames.shape[1:]}")
+        frames[k] = image
     frame_time, source = dicom_frame_time_ms(header)
-    return Cine(path, "dicom", frames, loaded[0].spacing, frame_time, source)
+    return Cine(path, "dicom", frames, first.spacing, frame_time, source)
 
 
 def _camus_context(path: Path, frames: np.ndarray, view: str) -> dict[str, object]:
@@ -173,11 +189,14 @@ def read_cine(
 
         frames, own = read_sequence(path, limits)
         match = SEQUENCE_NAME.match(path.name)
-        extra = {"hint": "half"} if match else {}
+        extra = {}
         if match:
             extra.update(patient_id=match.group(1), view=match.group(2).upper())
-            extra.update(_camus_context(path, frames, match.group(2).upper()))
-        cine = Cine(path, kind, frames.astype(np.float32), (float(own[0]), float(own[1])))
+            if match.group(3).lower() == "cine":  # the phantom's cines of several beats (no CAMUS cfg)
+                extra.update(hint="cycle")
+            else:
+                extra.update(hint="half", **_camus_context(path, frames, match.group(2).upper()))
+        cine = Cine(path, kind, np.asarray(frames), (float(own[0]), float(own[1])))
     if cine.frames.ndim != 3 or cine.frames.shape[0] < 2:
         raise InputFormatError(f"{path}: a sequence needs at least 2 frames, got shape {cine.frames.shape}")
     bad = unusable_frames(cine.frames)
@@ -188,7 +207,8 @@ def read_cine(
             path,
             [int(i) + 1 for i in np.flatnonzero(bad)],
         )
-        frames = np.where(np.isfinite(frames), frames, 0.0).astype(np.float32)
+        if frames.dtype.kind == "f":
+            frames = np.where(np.isfinite(frames), frames, 0.0).astype(frames.dtype)
     fields = {
         **cine.__dict__,
         **extra,
@@ -198,45 +218,92 @@ def read_cine(
     return Cine(**fields)  # type: ignore[arg-type]
 
 
-def _patient_sequences(folder: Path) -> list[Path]:
-    found: dict[str, Path] = {}
-    for entry in sorted(folder.iterdir()):
-        match = SEQUENCE_NAME.match(entry.name)
-        if match and match.group(1).lower() == folder.name.lower():
-            found.setdefault(match.group(2).upper(), entry)
-    return [found[v] for v in sorted(found)]
+def cine_frames(path: Path, limits: SizeLimits | None = None) -> tuple[int, bool]:
+    """``(frames, several DICOM regions)`` of an image file from its header (no pixel decoded).
+
+    Raises:
+        ValueError: unreadable header, or a file beyond ``limits`` (message names the file).
+    """
+    from lunet.inference.readers import header_layout
+
+    kind = file_kind(path)
+    if kind not in ("nifti", "mhd", "dicom"):
+        return 1, False
+    n_frames, regions = header_layout(path, kind, limits)
+    return n_frames, regions != [None]
+
+
+def _folder_cines(folder: Path, limits: SizeLimits | None, errors: list[tuple[str, str]]) -> list[Path]:
+    """Cines under ``folder`` (recursed, sorted): files of 2 frames or more; bad headers go to ``errors``."""
+    found: list[Path] = []
+    for root, dirs, names in os.walk(folder):
+        dirs.sort()
+        for name in sorted(names):
+            path = Path(root) / name
+            if name.startswith(".") or file_kind(path) not in ("nifti", "mhd", "dicom"):
+                continue
+            stem = InputItem(path, "x").stem
+            if stem.lower().endswith("_gt") or (CAMUS_PREFIX.match(name) and not SEQUENCE_NAME.match(name)):
+                continue  # label files; a CAMUS folder's annotated ED/ES frames
+            try:
+                n_frames, _ = cine_frames(path, limits)
+            except (ValueError, OSError) as err:
+                errors.append((str(path), str(err)))
+                continue
+            if n_frames > 1:
+                found.append(path)
+            else:
+                logger.debug("%s: a single frame, not a cine; skipped", path)
+    return found
+
+
+def group_cines(paths: Iterable[Path]) -> list[list[Path]]:
+    """Cines to predict together: the CAMUS-named sequences of one patient in one folder form one group
+    (sorted by view); every other file is a group of its own. Groups keep the order of first appearance."""
+    groups: dict[object, list[Path]] = {}
+    for path in paths:
+        match = SEQUENCE_NAME.match(path.name)
+        key: object = (str(path.parent), match.group(1).lower(), match.group(3).lower()) if match else path
+        views = groups.setdefault(key, [])
+        if path not in views:
+            views.append(path)
+    return [sorted(v, key=lambda p: p.name.lower()) for v in groups.values()]
 
 
 def expand_sequence_inputs(
-    inputs: Iterable[str | os.PathLike[str]],
+    inputs: Iterable[str | os.PathLike[str]], limits: SizeLimits | None = None
 ) -> tuple[list[list[Path]], list[tuple[str, str]]]:
-    """Group inputs into cines to predict together: a CAMUS patient folder's views form one group.
+    """Group inputs into cines to predict together (:func:`group_cines`).
+
+    Files are taken as given (:func:`read_cine` reports what is wrong with them); folders are searched for
+    cines whatever their names (module docstring).
+
+    Args:
+        inputs: files and folders.
+        limits: size limits checked on every header found in a folder.
 
     Returns:
-        ``(groups, errors)``: lists of sequence files (one per view of a patient, else one file), and
-        ``(input, message)`` for inputs that cannot be used.
+        ``(groups, errors)``: lists of cine files (one per view of a patient, else one file), and
+        ``(input, message)`` for inputs that cannot be used (missing, a folder without any cine, a header
+        beyond the limits or unreadable).
     """
-    groups: list[list[Path]] = []
+    files: list[Path] = []
     errors: list[tuple[str, str]] = []
     for raw in inputs:
         path = Path(raw)
         if path.is_file():
-            groups.append([path])
+            files.append(path)
             continue
         if not path.is_dir():
             errors.append((str(raw), f"{path}: no such file or folder"))
             continue
-        before = len(groups)
-        for root, dirs, names in os.walk(path):
-            dirs.sort()
-            views = _patient_sequences(Path(root))
-            if views:
-                groups.append(views)
-            else:  # DICOM cines (by extension or preamble), one group each
-                files = sorted(Path(root) / n for n in names if not n.startswith("."))
-                groups.extend([f] for f in files if file_kind(f) == "dicom")
-        if len(groups) == before:
-            errors.append((str(raw), f"{path}: no CAMUS *_sequence / *_half_sequence or DICOM file under it"))
+        before = len(errors)
+        found = _folder_cines(path, limits, errors)
+        if not found and len(errors) == before:
+            errors.append(
+                (str(raw), f"{path}: no cine under it (a NIfTI, MHD or DICOM file of 2 frames or more)")
+            )
+        files.extend(found)
     for _, message in errors:
         logger.error("skipping input %s", message)
-    return groups, errors
+    return group_cines(files), errors

@@ -201,30 +201,57 @@ def predict_sequences(
     """Segment whole cines and write their outputs (module docstring); returns one summary row per sequence.
 
     Args:
-        model_path: run folder, bundle or checkpoint. inputs: sequence files and (CAMUS) folders.
+        model_path: run folder, bundle or checkpoint. inputs: cine files and folders (every cine under a
+            folder, whatever its name; :func:`lunet.inference.sequence_io.expand_sequence_inputs`).
         out_dir: output folder. options: :class:`SequenceOptions`.
         spacing: ``(row_mm, col_mm)`` for DICOM without calibration.
         backend, device, threads: as ``lunet predict``.
         limits: size limits of each input file (``--max-pixels``, ``--max-frames``, ``--max-decoded-mb``).
     """
     from lunet.inference.backends import load_predictor
-    from lunet.inference.sequence_io import expand_sequence_inputs, read_cine
+    from lunet.inference.sequence_io import expand_sequence_inputs
+
+    predictor = load_predictor(model_path, backend, device, threads)
+    groups, errors = expand_sequence_inputs(inputs, limits)
+    rows: list[dict[str, Any]] = [
+        {"name": "", "input": raw, "status": "error", "error": msg} for raw, msg in errors
+    ]
+    return predict_cine_groups(predictor, groups, out_dir, options, spacing, limits, rows)
+
+
+def predict_cine_groups(
+    predictor: Any,
+    groups: Sequence[Sequence[Path]],
+    out_dir: str | os.PathLike[str],
+    options: SequenceOptions | None = None,
+    spacing: tuple[float, float] | None = None,
+    limits: SizeLimits | None = None,
+    rows: list[dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """Segment groups of cines (a patient's views, or one file) with a loaded predictor; write the outputs.
+
+    Args:
+        predictor: from :func:`lunet.inference.backends.load_predictor`.
+        groups: lists of cine files (:func:`lunet.inference.sequence_io.group_cines`).
+        out_dir, options, spacing, limits: as :func:`predict_sequences`.
+        rows: summary rows already known (inputs refused before reading), written first.
+
+    Returns:
+        The rows of ``sequences/summary.csv`` (one per input, ``status`` ``ok`` or ``error``).
+    """
+    from lunet.inference.sequence_io import read_cine
     from lunet.inference.writers import NameRegistry
 
     options = options or SequenceOptions()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    predictor = load_predictor(model_path, backend, device, threads)
     meta = {
         "model": predictor.model_name,
         "backend": predictor.backend,
         "temporal_sigma": options.temporal_sigma,
     }
-    groups, errors = expand_sequence_inputs(inputs)
     names = NameRegistry()
-    rows: list[dict[str, Any]] = [
-        {"name": "", "input": raw, "status": "error", "error": msg} for raw, msg in errors
-    ]
+    rows = list(rows or [])
     for group in groups:
         views: dict[str, SequenceResult] = {}
         for path in group:
