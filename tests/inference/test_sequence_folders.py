@@ -108,6 +108,7 @@ def test_plain_predict_on_a_cine_gives_the_sequence_and_frames_picks_images(tmp_
     assert "--frames" in printed
     record = json.loads((out / "sequences" / "loop.json").read_text())
     assert record["frames"] == 6 and record["ed_frames"] and record["es_frames"]
+    assert record["temporal_flags"]["frames"] == 6 and "lv_area" in record["temporal_flags"]["worst"]
     assert (out / "masks" / "still.nii.gz").is_file() and not list((out / "masks").glob("loop_f*"))
     picked = tmp_path / "picked"
     assert _predict(bundle, cine, "--frames", "0,5", "--out", picked, "--no-overlay") == 0

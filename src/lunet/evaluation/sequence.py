@@ -8,7 +8,11 @@ consistency scores:
 - *roughness* of the LV area curve: RMS of its second difference over its mean (``√mean(Δ²A) / mean(A)``);
   reported for the prediction, the reference, and their ratio (1 = as smooth as the reference);
 - *jump share*: the share of interior frames whose LV contour is more than ``jump_mm`` (2 mm) from the
-  contours of *both* neighbours (mean contour distance ``d_m``): a flicker, not the motion of the wall.
+  contours of *both* neighbours (mean contour distance ``d_m``): a flicker, not the motion of the wall;
+- the CAMUS authors' check (:mod:`lunet.evaluation.temporal`, Painchaud et al. 2022): frames whose shape
+  attributes (LV area, base width, length, orientation; myocardium area; epicardium centre) depart from the
+  mean of their neighbours' by more than the published thresholds (``temporal_flagged_frames``, 1-based),
+  for the prediction and the reference.
 
 Per patient with both views: EF from the sequence (the predicted masks at its detected ED/ES frames) against
 EF from the reference ED/ES masks, both by :func:`lunet.evaluation.clinical.patient_volumes` in one
@@ -101,6 +105,7 @@ def _score_sequence(record: dict[str, Any], pred_dir: Path, patient: Any) -> tup
     """(per-sequence row, per-frame rows, curves) of one predicted sequence."""
     from lunet.data.camus import check_label, read_sequence
     from lunet.evaluation.segmentation import segmentation_scores
+    from lunet.evaluation.temporal import temporal_flags
 
     view = record["view"]
     pred_path = pred_dir / record["mask"]
@@ -125,10 +130,15 @@ def _score_sequence(record: dict[str, Any], pred_dir: Path, patient: Any) -> tup
         if row[f"{instant.lower()}_frame"] is not None
     }
     row.update(roughness=area_roughness(area), jump_share=jump_share(pred, spacing))
+    flagged = temporal_flags(pred, spacing)["flagged_frames"]
+    row.update(
+        temporal_flagged=len(flagged), temporal_flag_share=len(flagged) / len(pred),
+        temporal_flagged_frames=";".join(map(str, flagged)),
+    )  # fmt: skip
     curves: dict[str, Any] = {"patient": row["patient"], "view": view, "pred_area_mm2": area.tolist(),
                               "ed_frames": record.get("ed_frames"), "es_frames": record.get("es_frames"),
                               "ref_ed": row["ed_reference"], "ref_es": row["es_reference"],
-                              "masks": masks}  # fmt: skip
+                              "temporal_flagged_frames": flagged, "masks": masks}  # fmt: skip
     frames: list[dict[str, Any]] = []
     gt_path = patient.files.get(f"{view}_sequence_gt") if patient is not None else None
     if gt_path is not None:
@@ -142,6 +152,8 @@ def _score_sequence(record: dict[str, Any], pred_dir: Path, patient: Any) -> tup
             frames.append({"patient": row["patient"], "view": view, "frame": t + 1,
                            **segmentation_scores(pred[t], ref[t], spacing)})  # fmt: skip
         ref_area = (ref == Label.LV).reshape(len(ref), -1).sum(1) * spacing[0] * spacing[1]
+        ref_flagged = temporal_flags(ref, spacing)["flagged_frames"]
+        row.update(ref_temporal_flagged=len(ref_flagged), ref_temporal_flag_share=len(ref_flagged) / len(ref))
         row.update(
             ref_roughness=area_roughness(ref_area), ref_jump_share=jump_share(ref, spacing),
             lv_endo_dice=_mean(frames, "lv_endo_dice"), lv_endo_mad_mm=_mean(frames, "lv_endo_mad_mm"),
@@ -231,6 +243,9 @@ def evaluate_sequences(
         "es_abs_error_ms": _mean(rows, "es_error_ms", True),
         "roughness_ratio": _mean(rows, "roughness_ratio"), "jump_share": _mean(rows, "jump_share"),
         "ref_jump_share": _mean(rows, "ref_jump_share"), "jump_mm": JUMP_MM,
+        "temporal_flag_share": _mean(rows, "temporal_flag_share"),
+        "ref_temporal_flag_share": _mean(rows, "ref_temporal_flag_share"),
+        "sequences_temporally_flagged": sum(r["temporal_flagged"] > 0 for r in rows),
         "ef_mae": _mean(patients, "ef_error", True), "patients_with_ef": len(patients),
     }  # fmt: skip
     result = {"summary": summary, "sequences": rows, "patients": patients, "curves": curves}
@@ -252,6 +267,8 @@ def summary_line(summary: dict[str, Any]) -> str:
         f"|ED error| {summary['ed_abs_error_frames']:.2f} frames,",
         f"|ES error| {summary['es_abs_error_frames']:.2f} frames;",
         f"roughness ratio {summary['roughness_ratio']:.2f}; jumps {summary['jump_share']:.1%};",
+        f"temporal check (CAMUS authors' thresholds): {summary['sequences_temporally_flagged']} of",
+        f"{summary['sequences']} sequences flagged ({summary['temporal_flag_share']:.1%} of frames);",
         f"EF MAE {summary['ef_mae']:.1f} % ({summary['patients_with_ef']} patients)",
     ]
     return " ".join(parts)

@@ -27,14 +27,20 @@ logger = logging.getLogger(__name__)
 
 SUMMARY_FIELDS = (
     "name", "input", "status", "error", "frames", "kind", "direction", "ed_frames", "es_frames",
-    "flagged_frames", "frame_time_ms", "json",
+    "flagged_frames", "temporal_flagged_frames", "frame_time_ms", "json",
 )  # fmt: skip
 #: Longest side of the overlay animation's frames in pixels (larger frames are shrunk).
 ANIMATION_SIDE = 320
 
 
 def sequence_record(result: SequenceResult, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The JSON of one sequence (fields listed in the module docstring of ``docs`` and tested)."""
+    """The JSON of one sequence (fields listed in the module docstring of ``docs`` and tested).
+
+    ``temporal_flags``: the CAMUS authors' temporal-consistency check of the predicted masks
+    (:func:`lunet.evaluation.temporal.temporal_flags`; frames 1-based).
+    """
+    from lunet.evaluation.temporal import temporal_flags
+
     cine, phases = result.cine, result.phases
     n = int(result.labels.shape[0])
     step = cine.frame_time_ms
@@ -50,6 +56,7 @@ def sequence_record(result: SequenceResult, extra: dict[str, Any] | None = None)
         "reference_ed": cine.reference_ed, "reference_es": cine.reference_es,
         "flagged_frames": [f + 1 for f in phases.flagged],
         "beat_period_frames": phases.period_frames,
+        "temporal_flags": temporal_flags(result.labels, cine.spacing),
         **(extra or {}),
     }  # fmt: skip
 
@@ -270,9 +277,10 @@ def predict_cine_groups(
                     }
                 )
                 continue
-            rows.append(
-                {**record, "name": name, "status": "ok", "error": "", "json": f"sequences/{name}.json"}
-            )
+            rows.append({
+                **record, "name": name, "status": "ok", "error": "", "json": f"sequences/{name}.json",
+                "temporal_flagged_frames": record["temporal_flags"]["flagged_frames"],
+            })  # fmt: skip
             if result.cine.patient_id and result.cine.view:
                 views[result.cine.view] = result
         if set(views) == {"2CH", "4CH"}:

@@ -82,6 +82,27 @@ def curves_figure(curves: list[dict[str, Any]]) -> bytes | None:
     return figure_png(figure)
 
 
+def temporal_flags_lines(found: list[tuple[Any, bool, dict[str, Any]]]) -> list[str]:
+    """One line per run of the CAMUS authors' temporal check (``temporal_flag_share`` in the summary)."""
+
+    def percent(value: object) -> str:
+        return _cell(100 * value, 1) + " %" if isinstance(value, (int, float)) else "–"
+
+    lines = []
+    for run, _, data in found:
+        summary = data["summary"]
+        if "temporal_flag_share" not in summary:
+            continue  # an evaluation written before the check existed
+        flagged, total = summary.get("sequences_temporally_flagged"), summary.get("sequences")
+        lines.append(
+            f'<p class="note">Temporal check ({html.escape(run.label)}; the CAMUS authors\' attributes and '
+            f"published thresholds, Painchaud et al. 2022): {_cell(flagged, 0)} of {_cell(total, 0)} "
+            f"sequences flagged, {percent(summary['temporal_flag_share'])} of frames (reference "
+            f"{percent(summary.get('ref_temporal_flag_share'))}).</p>"
+        )
+    return lines
+
+
 def sequence_section(runs: list[Any], synthetic: list[bool]) -> str:
     """HTML of the section ("" when no run has a sequence evaluation).
 
@@ -112,6 +133,7 @@ def sequence_section(runs: list[Any], synthetic: list[bool]) -> str:
         "neighbours'; EF MAE: EF from the detected ED/ES frames against EF from the reference ED/ES masks "
         "(Simpson biplane).</p>",
     ]
+    parts.extend(temporal_flags_lines(found))
     png = curves_figure(found[0][2].get("curves") or [])
     if png:
         parts.append(
