@@ -65,3 +65,27 @@ def test_summary_and_volumes_say_synthetic_on_phantom_data(nifti_root, capsys):
     assert capsys.readouterr().out.startswith("*** SYNTHETIC phantom data — not CAMUS ***")
     assert main(["volumes", str(nifti_root), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["data_note"] == "SYNTHETIC phantom data — not CAMUS"
+
+
+def test_preprocess_frames_all_caches_every_annotated_sequence_frame(nifti_root, tmp_path, capsys):
+    cache = tmp_path / "cache_all"
+    args = ["preprocess", str(nifti_root), "--cache", str(cache), "--size", "16", "--workers", "1"]
+    assert main([*args, "--frames", "all"]) == 0
+    assert "42 frames (ED/ES, then every annotated sequence frame) at 16x16" in capsys.readouterr().out
+    entries = json.loads((cache / "index.json").read_text())["entries"]
+    assert sum(e["instant"] == "sequence" for e in entries) == 3 * 2 * 5
+
+
+def test_summary_and_preprocess_take_the_size_limits(nifti_root, tmp_path, capsys):
+    assert main(["data", "summary", str(nifti_root), "--json", "--max-pixels", "100"]) == 0
+    unreadable = json.loads(capsys.readouterr().out)["unreadable"]
+    assert len(unreadable) == 12
+    assert all("pixels per frame" in u and "beyond the limit" in u for u in unreadable)
+    assert main(["data", "summary", str(nifti_root), "--json", "--max-pixels", "1e6"]) == 0
+    assert json.loads(capsys.readouterr().out)["unreadable"] == []
+    cache = tmp_path / "cache"
+    args = ["preprocess", str(nifti_root), "--cache", str(cache), "--size", "16", "--workers", "1"]
+    assert main([*args, "--frames", "all", "--max-frames", "4"]) == 2  # the 5-frame sequences are refused
+    assert "every patient was skipped" in capsys.readouterr().err
+    skipped = json.loads((cache / "index.json").read_text())["skipped"]
+    assert len(skipped) == 3 and all("5 frames is beyond the limit of 4" in str(s) for s in skipped)

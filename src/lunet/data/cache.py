@@ -37,6 +37,7 @@ from lunet.data.camus_errors import CamusFormatError
 from lunet.data.labels import INSTANTS, VIEWS
 from lunet.data.preprocess import crop_source_size, prepare_image, resize_label
 from lunet.io import atomic_path, write_text_atomic
+from lunet.limits import SizeLimits
 from lunet.logs import info_once
 
 logger = logging.getLogger(__name__)
@@ -131,7 +132,7 @@ def _sequence_views(record: object) -> list:
 def _prepare_patient(args: tuple) -> tuple[str, list[dict] | str]:
     """Worker: the four annotated frames of one patient (then, with ``frames="all"``, every frame of its
     annotated half sequences), resized (or the error message)."""
-    record, size, frames = args
+    record, size, frames, limits = args
 
     def entry(view: object, instant: str, **extra: int) -> dict:
         return {"patient_id": record.patient_id, "view": view.value, "instant": instant,  # type: ignore[attr-defined]
@@ -141,11 +142,11 @@ def _prepare_patient(args: tuple) -> tuple[str, list[dict] | str]:
     try:
         for view in VIEWS:
             for instant in INSTANTS:
-                echo = record.load(view, instant)
+                echo = record.load(view, instant, limits)
                 row = entry(view, instant.value)
                 out.append(_prepare_frame(echo.image, echo.label, echo.spacing, size, echo.label_path, row))
         for view in _sequence_views(record) if frames == "all" else ():
-            sequence = record.load_sequence(view)
+            sequence = record.load_sequence(view, limits)
             for t, image in enumerate(sequence.frames):
                 row = entry(view, SEQUENCE, frame=t + 1)
                 label = sequence.labels[t]  # type: ignore[index]
@@ -188,6 +189,7 @@ def build_cache(
     size: int = 256,
     workers: int | None = None,
     frames: str = "ed-es",
+    limits: SizeLimits | None = None,
 ) -> Path:
     """Build (or reuse) the cache of every annotated frame under ``root`` at ``size × size``.
 
@@ -201,6 +203,8 @@ def build_cache(
             None: 1 below 16 patients, else up to 8.
         frames: ``"ed-es"`` (the four annotated frames per patient) or ``"all"`` (those, then every frame
             of the half sequences with a ground truth; another key, see the module docstring).
+        limits: size limits checked on every header before decoding (default ``DEFAULT_LIMITS``;
+            ``lunet preprocess --max-*``); a patient with a file beyond them is skipped with the reason.
 
     Returns:
         ``cache_dir`` (complete and up to date).
@@ -221,7 +225,7 @@ def build_cache(
     entries: list[dict] = []
     skipped: list[dict] = []
     try:
-        _compute(dataset.patients, size, workers, temps, entries, skipped, frames)
+        _compute(dataset.patients, size, workers, temps, entries, skipped, frames, limits)
     except BaseException:
         for path in temps.values():
             path.unlink(missing_ok=True)
@@ -246,7 +250,7 @@ def build_cache(
     return cache_dir
 
 
-def _capacity(patients: list, frames: str) -> int:
+def _capacity(patients: list, frames: str, limits: SizeLimits | None = None) -> int:
     """Upper bound of the rows: 4 per patient, plus the half-sequence lengths (headers) with ``"all"``."""
     from lunet.data.camus_io import read_header
 
@@ -254,7 +258,7 @@ def _capacity(patients: list, frames: str) -> int:
     for record in patients if frames == "all" else ():
         for view in _sequence_views(record):
             try:
-                shape = read_header(record.files[f"{view.value}_sequence"])[0]
+                shape = read_header(record.files[f"{view.value}_sequence"], limits)[0]
                 capacity += shape[0] if len(shape) == 3 else 1
             except CamusFormatError:
                 pass  # the worker reports it and skips the patient
@@ -262,15 +266,22 @@ def _capacity(patients: list, frames: str) -> int:
 
 
 def _compute(
-    patients: list, size: int, workers: int | None, temps: dict, entries: list, skipped: list, frames: str
+    patients: list,
+    size: int,
+    workers: int | None,
+    temps: dict,
+    entries: list,
+    skipped: list,
+    frames: str,
+    limits: SizeLimits | None = None,
 ) -> None:
     """Fill the temporary arrays ``temps`` with every patient's frames, then trim them to the final files."""
-    capacity = _capacity(patients, frames)
+    capacity = _capacity(patients, frames, limits)
     arrays = {
         name: np.lib.format.open_memmap(temps[name], mode="w+", dtype=dtype, shape=shape)
         for name, (shape, dtype) in _shapes(capacity, size).items()
     }
-    jobs = [(record, size, frames) for record in patients]
+    jobs = [(record, size, frames, limits) for record in patients]
     if workers is None:  # process start-up (~2 s each) only pays off for larger datasets
         workers = 1 if len(jobs) < 16 else min(os.cpu_count() or 1, 8)
     if workers > 1 and len(jobs) > 1:

@@ -191,9 +191,14 @@ def read_image(
     return array.reshape((*lead, *rows_cols)), spacing
 
 
-def read_frame(path: str | os.PathLike[str]) -> tuple[np.ndarray, tuple[float, float]]:
-    """Read a single frame ``(rows, cols)``; a multi-frame file is a :class:`CamusFormatError`."""
-    array, spacing = read_image(path)
+def read_frame(
+    path: str | os.PathLike[str], limits: SizeLimits | None = None
+) -> tuple[np.ndarray, tuple[float, float]]:
+    """Read a single frame ``(rows, cols)``; a multi-frame file is a :class:`CamusFormatError`.
+
+    ``limits`` are checked on the header before any voxel is decoded, as in :func:`read_image`.
+    """
+    array, spacing = read_image(path, limits)
     if array.ndim != 2:
         raise CamusFormatError(
             f"{path}: expected a single frame, found {array.shape[0]} frames (shape {array.shape})"

@@ -13,6 +13,7 @@ from lunet.data.camus_cfg import QUALITIES, ViewInfo, read_info_cfg
 from lunet.data.camus_errors import CamusFormatError
 from lunet.data.camus_io import read_frame, read_sequence
 from lunet.data.labels import INSTANTS, NUM_CLASSES, VIEWS, Instant, View
+from lunet.limits import SizeLimits
 
 logger = logging.getLogger(__name__)
 
@@ -146,19 +147,22 @@ class PatientRecord:
         key = f"{View(view).value}_{Instant(instant).value}" + ("_gt" if gt else "")
         return self.files.get(key)
 
-    def load(self, view: View | str, instant: Instant | str) -> EchoImage:
-        """Read one annotated frame and, when present, its label (validated against the image)."""
+    def load(self, view: View | str, instant: Instant | str, limits: SizeLimits | None = None) -> EchoImage:
+        """Read one annotated frame and, when present, its label (validated against the image).
+
+        ``limits``: size limits checked on each header before decoding (default ``DEFAULT_LIMITS``).
+        """
         view, instant = View(view), Instant(instant)
         image_path = self.path(view, instant)
         if image_path is None:
             raise CamusFormatError(
                 f"{self.directory}: no {view.value} {instant.value} image for {self.patient_id}"
             )
-        image, spacing = read_frame(image_path)
+        image, spacing = read_frame(image_path, limits)
         label_path = self.path(view, instant, gt=True)
         label = None
         if label_path is not None:
-            raw_label, label_spacing = read_frame(label_path)
+            raw_label, label_spacing = read_frame(label_path, limits)
             label = check_label(raw_label, label_path)
             _check_pair(image, label, image_path, label_path)
             if not np.allclose(spacing, label_spacing, rtol=1e-3):
@@ -169,24 +173,25 @@ class PatientRecord:
             image.astype(np.float32), label, spacing, self.patient_id, view, instant, image_path, label_path
         )
 
-    def load_sequence(self, view: View | str) -> EchoSequence:
-        """Read the view's (half) sequence, oriented ED → ES (see :class:`EchoSequence`)."""
+    def load_sequence(self, view: View | str, limits: SizeLimits | None = None) -> EchoSequence:
+        """Read the view's (half) sequence, oriented ED → ES (see :class:`EchoSequence`); ``limits`` as
+        :meth:`load`."""
         from lunet.data.camus_sequence import orient_sequence
 
         view = View(view)
         path = self.files.get(f"{view.value}_sequence")
         if path is None:
             raise CamusFormatError(f"{self.directory}: no {view.value} sequence file for {self.patient_id}")
-        frames, spacing = read_sequence(path)
+        frames, spacing = read_sequence(path, limits)
         frames = frames.astype(np.float32)
         label_path = self.files.get(f"{view.value}_sequence_gt")
         labels = None
         if label_path is not None:
-            raw, _ = read_sequence(label_path)
+            raw, _ = read_sequence(label_path, limits)
             labels = check_label(raw, label_path)
             _check_pair(frames, labels, path, label_path)
-        ed = self.load(view, Instant.ED).image if self.path(view, Instant.ED) else None
-        es = self.load(view, Instant.ES).image if self.path(view, Instant.ES) else None
+        ed = self.load(view, Instant.ED, limits).image if self.path(view, Instant.ED) else None
+        es = self.load(view, Instant.ES, limits).image if self.path(view, Instant.ES) else None
         reverse, source = orient_sequence(frames, ed, es, self.info.get(view))
         if reverse:
             frames = frames[::-1].copy()

@@ -6,6 +6,41 @@ Only argparse is imported here; the work is imported inside the command function
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lunet.limits import SizeLimits
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def add_limit_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--max-pixels``, ``--max-frames``, ``--max-decoded-mb``: input size limits, as ``lunet predict``."""
+    from lunet.limits import DEFAULT_MAX_BYTES, DEFAULT_MAX_FRAMES, DEFAULT_MAX_PIXELS
+
+    default_mb = DEFAULT_MAX_BYTES >> 20
+
+    parser.add_argument("--max-pixels", type=_positive, default=DEFAULT_MAX_PIXELS,
+                        help=f"refuse frames of more pixels (default {DEFAULT_MAX_PIXELS})")  # fmt: skip
+    parser.add_argument("--max-frames", type=_positive, default=DEFAULT_MAX_FRAMES,
+                        help=f"refuse files of more frames (default {DEFAULT_MAX_FRAMES})")  # fmt: skip
+    parser.add_argument("--max-decoded-mb", type=_positive, default=default_mb,
+                        help=f"refuse files decoding to more MiB (default {default_mb})")  # fmt: skip
+
+
+def limits_of(args: argparse.Namespace) -> SizeLimits:
+    """The :class:`lunet.limits.SizeLimits` of the ``--max-*`` flags."""
+    from lunet.limits import SizeLimits
+
+    return SizeLimits(args.max_pixels, args.max_frames, args.max_decoded_mb * 2**20)
 
 
 def _summary(args: argparse.Namespace) -> int:
@@ -13,7 +48,7 @@ def _summary(args: argparse.Namespace) -> int:
 
     from lunet.data.summary import format_summary, summarize
 
-    summary = summarize(args.root)
+    summary = summarize(args.root, limits_of(args))
     print(json.dumps(summary, indent=1) if args.json else format_summary(summary))
     return 0
 
@@ -41,8 +76,15 @@ def _folds(args: argparse.Namespace) -> int:
 def _preprocess(args: argparse.Namespace) -> int:
     from lunet.data.cache import CachedImages, build_cache
 
-    path = build_cache(args.root, args.cache, size=args.size, workers=args.workers)
-    print(f"cache ready: {path} ({len(CachedImages(path))} images at {args.size}x{args.size})")
+    limits = limits_of(args)
+    path = build_cache(args.root, args.cache, args.size, args.workers, frames=args.frames, limits=limits)
+    what = "frames (ED/ES, then every annotated sequence frame)" if args.frames == "all" else "images"
+    count = len(CachedImages(path))
+    if count == 0:
+        raise ValueError(
+            f"{args.root}: no frame cached, every patient was skipped (reasons in {path}/index.json)"
+        )
+    print(f"cache ready: {path} ({count} {what} at {args.size}x{args.size})")
     return 0
 
 
@@ -54,6 +96,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     summary = data_sub.add_parser("summary", help="patients, images, quality/EF counts, sizes and spacings")
     summary.add_argument("root", help="dataset root (either CAMUS release, or a folder of patientXXXX)")
     summary.add_argument("--json", action="store_true", help="print JSON instead of text")
+    add_limit_arguments(summary)
     summary.set_defaults(func=_summary)
 
     folds = subparsers.add_parser(
@@ -75,4 +118,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     preprocess.add_argument("--cache", required=True, help="cache folder")
     preprocess.add_argument("--size", type=int, default=256, help="square side in pixels (default 256)")
     preprocess.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    preprocess.add_argument(
+        "--frames", choices=("ed-es", "all"), default="ed-es",
+        help="ed-es: the four annotated frames per patient (default, the papers' protocol); all: also every "
+        "frame of the half sequences with a ground truth (the cache of lunet train --frames all)",
+    )  # fmt: skip
+    add_limit_arguments(preprocess)
     preprocess.set_defaults(func=_preprocess)

@@ -10,6 +10,7 @@ import numpy as np
 
 from lunet.data.camus_errors import CamusFormatError
 from lunet.data.labels import INSTANTS, VIEWS
+from lunet.limits import SizeLimits
 
 #: Said by every summary of phantom data (as the evaluation tables and the report say it).
 SYNTHETIC_NOTE = "SYNTHETIC phantom data — not CAMUS"
@@ -28,8 +29,12 @@ def _stats(values: list[float]) -> dict[str, float] | None:
     return {"min": float(array.min()), "median": float(np.median(array)), "max": float(array.max())}
 
 
-def summarize(root: str | os.PathLike[str]) -> dict:
+def summarize(root: str | os.PathLike[str], limits: SizeLimits | None = None) -> dict:
     """Summary of the dataset under ``root``.
+
+    Args:
+        root: dataset root. limits: size limits checked on every header (default ``DEFAULT_LIMITS``;
+            ``lunet data summary --max-*``): a file beyond them is listed as ``unreadable`` with the reason.
 
     Returns:
         A JSON-ready dict: ``release``, ``patients``, ``images`` (annotated frames, 4 per patient),
@@ -51,7 +56,7 @@ def summarize(root: str | os.PathLike[str]) -> dict:
                 path = record.path(view, instant)
                 images += 1
                 try:
-                    shape, spacing = read_header(path)
+                    shape, spacing = read_header(path, limits)
                 except CamusFormatError as err:
                     unreadable.append(str(err))
                     continue
