@@ -2,7 +2,9 @@
 
 Rows: Good (its 4CH with the unlabelled LV outflow tract), Medium, Poor and a hard case (foreshortened /
 off-centre / cut by the sector / small in a deep field of view). Columns: the 4CH ED image, its reference
-overlay, the 2CH ES image, its overlay. The figure title says SYNTHETIC: it is a phantom, never CAMUS.
+overlay, the 2CH ES image, its overlay. Every panel title starts with the row's label, which names the quality
+of the views shown (:func:`row_label`), so a row and its panels never name different qualities. The figure
+title says SYNTHETIC: it is a phantom, never CAMUS.
 """
 
 from __future__ import annotations
@@ -61,6 +63,18 @@ def _row_patient(title: str, index: int, seed: int, options: PhantomOptions) -> 
     return first
 
 
+def row_label(title: str, patient: PatientRender) -> str:
+    """The label of a gallery row from the views it shows: their quality tier(s) (worst last), after the
+    row's role for rows that are not a tier (``"hard case (Medium)"``)."""
+    tiers = sorted({vr.quality for vr in patient.views.values()}, key=QUALITIES.index)
+    shown = " / ".join(tiers)
+    if title in QUALITIES:
+        if shown != title:
+            logger.warning("gallery row %s: no patient with both views %s; showing %s", title, title, shown)
+        return shown
+    return f"{title} ({shown})"
+
+
 def write_preview(out: str | os.PathLike[str], seed: int = 0, first_index: int = 1) -> Path:
     """Render one patient per gallery row (256×256) and write the PNG gallery to ``out``; returns its path."""
     import matplotlib
@@ -76,12 +90,13 @@ def write_preview(out: str | os.PathLike[str], seed: int = 0, first_index: int =
             seed,
             PhantomOptions(quality_mix=mix, hard_fraction=hard, lvot_fraction=lvot),
         )
+        label_text = row_label(title, patient)
         for col, (view, instant) in enumerate(((View.A4C, Instant.ED), (View.A2C, Instant.ES))):
             vr = patient.views[view]
             image, label = vr.image(instant), vr.label(instant)
             axes[row, 2 * col].imshow(image, cmap="gray", vmin=0, vmax=255)
             axes[row, 2 * col + 1].imshow(overlay(image, label))
-            name = f"{title}: {view.value} {instant.value} ({vr.quality}{', LVOT' if vr.lvot else ''})"
+            name = f"{label_text}: {view.value} {instant.value}{' (LVOT)' if vr.lvot else ''}"
             axes[row, 2 * col].set_title(name, fontsize=7)
             axes[row, 2 * col + 1].set_title("reference", fontsize=7)
     for ax in axes.ravel():
