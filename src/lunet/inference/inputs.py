@@ -96,6 +96,11 @@ def to_grayscale(array: np.ndarray) -> np.ndarray:
 _LAST_FILE: list[tuple[tuple[str, int, int], Any]] = []
 
 
+def forget_cached_file() -> None:
+    """Drop the file kept by :func:`cached_file` (after a whole cine is read, its pixels are not needed)."""
+    _LAST_FILE.clear()
+
+
 def cached_file(path: Path, load: Callable[[Path], Any]) -> Any:
     """``load(path)``, reusing the previous result while ``path`` (name, size, mtime) is the same file.
 

@@ -99,7 +99,10 @@ def segment_frames(
         probs /= probs.sum(axis=1, keepdims=True)
         probs = ndimage.gaussian_filter1d(probs, temporal_sigma, axis=0, mode="nearest")
         scores = np.log(np.maximum(probs, 1e-12))  # softmax(log p) = p: labels_on_grid then resizes p
-    return np.stack([labels_on_grid(s, shape) for s in scores])
+    labels = np.empty((scores.shape[0], *shape), dtype=np.uint8)  # filled in place: no list + stack copy
+    for t, frame_scores in enumerate(scores):
+        labels[t] = labels_on_grid(frame_scores, shape)
+    return labels
 
 
 def lv_area_curve(labels: np.ndarray, spacing: tuple[float, float]) -> np.ndarray:

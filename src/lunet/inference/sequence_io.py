@@ -81,9 +81,10 @@ class Cine:
 
 def unusable_frames(frames: np.ndarray) -> np.ndarray:
     """``(T,)`` bool: frames holding non-finite values or a single value (a dropped or blank frame)."""
-    flat = frames.reshape(frames.shape[0], -1)
-    finite = np.isfinite(flat).all(axis=1)
-    constant = np.array([np.nanmax(f) == np.nanmin(f) if np.isfinite(f).any() else True for f in flat])
+    if frames.dtype.kind != "f":  # integers are finite: one frame at a time, no full-size temporary
+        return np.array([f.max() == f.min() for f in frames], dtype=bool)
+    finite = np.array([np.isfinite(f).all() for f in frames], dtype=bool)
+    constant = np.array([np.nanmax(f) == np.nanmin(f) if np.isfinite(f).any() else True for f in frames])
     return ~finite | constant
 
 
@@ -119,6 +120,7 @@ def _read_dicom_cine(path: Path, spacing: Sequence[float] | None, limits: SizeLi
     import pydicom
 
     from lunet.inference.dicom import read_dicom
+    from lunet.inference.inputs import forget_cached_file
 
     try:
         header = pydicom.dcmread(path, stop_before_pixels=True)
@@ -133,6 +135,7 @@ def _read_dicom_cine(path: Path, spacing: Sequence[float] | None, limits: SizeLi
         if image.shape != frames.shape[1:]:
             raise InputFormatError(f"{path}: frame {k} has shape {image.shape}, frame 0 {frames.shape[1:]}")
         frames[k] = image
+    forget_cached_file()  # the dataset's pixel bytes: every frame is decoded now
     frame_time, source = dicom_frame_time_ms(header)
     return Cine(path, "dicom", frames, first.spacing, frame_time, source)
 
