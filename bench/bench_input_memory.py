@@ -10,7 +10,13 @@ case: 40 s / 4.9 GB before size limits), an MHD of 20000 × 20000 (sparse 400 MB
 before), a ``.nii.gz`` inflating to 1 GB behind a 64 × 64 header. Random-weight models at 256 × 256: the cost
 is the pipeline's, not the weights'.
 
-Usage: python bench/bench_input_memory.py [--models unet1 lunet] [--keep DIR]
+``--cine``: a 1000-frame DICOM cine (600 × 800 uint8, 458 MiB decoded) read whole for ``--sequence``, each
+case in a fresh process under ``/usr/bin/time -v`` (peak RSS = its "Maximum resident set size"): the reader
+before issue 24 (frames listed, stacked, then converted to float32 — reproduced here for the comparison), the
+reader now (one array in the file's dtype, filled frame by frame), and ``lunet predict --sequence`` end to end
+(random-weight U-Net1 at 64 × 64, ``--no-overlay``).
+
+Usage: python bench/bench_input_memory.py [--models unet1 lunet] [--keep DIR] [--cine]
 """
 
 from __future__ import annotations
@@ -115,14 +121,95 @@ def _run(bundle: Path, path: Path, out: Path, warm: Path) -> tuple[int, float, f
     return int(code), float(seconds), float(maxrss), float(growth)
 
 
+def _read_cine_before(path: Path) -> np.ndarray:
+    """The DICOM cine reader before issue 24: every frame read into a list, stacked, converted to float32."""
+    import pydicom
+
+    from lunet.inference.dicom import read_dicom
+    from lunet.inference.inputs import InputItem
+
+    n_frames = int(pydicom.dcmread(path, stop_before_pixels=True).NumberOfFrames)
+    loaded = [read_dicom(InputItem(path, "dicom", k), None, None) for k in range(n_frames)]
+    return np.stack([item.image for item in loaded]).astype(np.float32)
+
+
+def _cine_child(mode: str, path: str) -> None:
+    from lunet.inference.sequence_io import read_cine
+
+    start = time.perf_counter()
+    frames = _read_cine_before(Path(path)) if mode == "before" else read_cine(path).frames
+    print(f"CINE {frames.shape} {frames.dtype} {frames.nbytes / 2**20:.0f} MiB "
+          f"{time.perf_counter() - start:.1f} s", file=sys.stderr)  # fmt: skip
+
+
+def _time_v(command: list[str]) -> tuple[int, float, str]:
+    """(exit status, peak RSS MiB, the child's CINE line) of ``command`` under ``/usr/bin/time -v``."""
+    done = subprocess.run(["/usr/bin/time", "-v", *command], capture_output=True, text=True, check=False)
+    peak = next(
+        (int(x.split(":")[1]) / 1024 for x in done.stderr.splitlines() if "Maximum resident set size" in x),
+        float("nan"),
+    )
+    wall = next((x.split(": ", 1)[1] for x in done.stderr.splitlines() if "Elapsed (wall clock)" in x), "?")
+    line = next((x for x in done.stderr.splitlines() if x.startswith("CINE")), f"wall {wall}")
+    return done.returncode, peak, line if line.startswith("CINE") else f"wall {wall}"
+
+
+def cine_memory(work: Path, frames: int = 1000, rows: int = 600, cols: int = 800) -> None:
+    """Peak RSS of reading (before / now) and predicting a long DICOM cine, each in a fresh process."""
+    from inference_helpers import write_dicom
+
+    work.mkdir(parents=True, exist_ok=True)
+    path = work / "long_cine.dcm"
+    if not path.is_file():
+        write_dicom(path, np.stack([np.roll(_frame(rows, cols), k, axis=1) for k in range(frames)]),
+                    pixel_spacing=(0.3, 0.3))  # fmt: skip
+    print(f"DICOM cine: {frames} frames of {rows} × {cols} uint8, file {path.stat().st_size / 2**20:.0f} MiB")
+    print(f"{'case':<52} {'exit':>4} {'peak RSS MiB':>13}  detail")
+    for mode in ("before", "after"):
+        code, peak, line = _time_v([sys.executable, __file__, "--cine-child", mode, str(path)])
+        title = (
+            "read, before (list + stack + float32)"
+            if mode == "before"
+            else "read, now (file dtype, in place)"
+        )
+        print(f"{title:<52} {code:>4} {peak:13.0f}  {line}")
+    bundle = _bundle_small(work / "model-small")
+    out = work / "out-cine"
+    command = ["lunet", "predict", "--model", str(bundle), "--sequence", str(path), "--out", str(out),
+               "--backend", "torch", "--no-overlay", "--no-progress"]  # fmt: skip
+    code, peak, line = _time_v(command)
+    print(f"{'lunet predict --sequence (U-Net1 at 64 px, --no-overlay)':<52} {code:>4} {peak:13.0f}  {line}")
+
+
+def _bundle_small(folder: Path) -> Path:
+    import torch
+
+    from lunet.bundle import save_bundle
+    from lunet.models import create_model
+
+    torch.manual_seed(0)
+    return save_bundle(folder, create_model("unet1").eval(), {"model": "unet1", "overrides": {}, "size": 64})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["unet1", "lunet"])
     parser.add_argument("--keep", default=None, help="work folder to keep (default: a temporary one)")
+    parser.add_argument("--cine", action="store_true", help="only the 1000-frame DICOM cine cases")
     parser.add_argument("--child", nargs=4, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--cine-child", nargs=2, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         _child(*args.child)
+        return
+    if args.cine_child:
+        _cine_child(*args.cine_child)
+        return
+    if args.cine:
+        from _common import machine_line
+
+        print(machine_line())
+        cine_memory(Path(args.keep or tempfile.mkdtemp(prefix="lunet-bench-cine-")))
         return
     from _common import machine_line
 
