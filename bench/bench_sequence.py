@@ -15,6 +15,14 @@ Then, on a two-view phantom cine pair (``--frames`` per view, 256×256 network i
 
 LU-Net (``--models unet1 lunet``) is timed with random weights (its INT8 Dice is not meaningful untrained).
 Run: ``python bench/bench_sequence.py`` (minutes on 2 idle cores; 16 min at load 5–18).
+
+``--multibeat DATA --run RUN``: ED/ES of every beat on the phantom's own multi-beat cines (``lunet synth
+--cycles N``, ``*_cine.nii.gz``) predicted with a trained model by ``lunet predict --sequence`` (whole
+pipeline; a ``*_cine`` file is a cine of several beats), against the true frames of ``phantom_truth.json``.
+Each true ED (ES) is matched to the nearest detected one within half a beat; the error is detected − true in
+frames and in ms at the phantom's frame rate; unmatched true frames are missed, unmatched detections extra.
+The same detector on the reference masks' area curve is printed beside it (the detector's own share of the
+error).
 """
 
 from __future__ import annotations
@@ -172,6 +180,83 @@ def _smoothed(predictor: object, cine: object, args: argparse.Namespace) -> np.n
     return segment_frames(predictor, cine.frames, cine.spacing, args.batch, temporal_sigma=1.0)
 
 
+def match_beats(true: list[int], found: list[int], period: float) -> tuple[list[int], int, int]:
+    """(errors found − true in frames of each matched true frame, missed, extra): nearest within period/2."""
+    errors, used = [], set()
+    for t in true:
+        candidates = [(abs(f - t), f) for f in found if f not in used and abs(f - t) <= period / 2]
+        if candidates:
+            _, f = min(candidates)
+            used.add(f)
+            errors.append(f - t)
+    return errors, len(true) - len(errors), len(found) - len(used)
+
+
+def multibeat(data: Path, run: Path, out: Path) -> int:
+    """Print the per-beat ED/ES frame errors of ``run`` on the ``*_cine.nii.gz`` cines under ``data``."""
+    import json
+
+    from lunet.data.camus_io import read_sequence
+    from lunet.inference.sequence import SequenceOptions
+    from lunet.inference.sequence_outputs import predict_sequences
+    from lunet.inference.sequence_phases import detect_phases
+
+    cines = sorted(data.rglob("*_cine.nii.gz"))
+    if not cines:
+        raise SystemExit(f"{data}: no *_cine.nii.gz (generate with lunet synth --cycles N)")
+    start = time.perf_counter()
+    rows = predict_sequences(run, cines, out, SequenceOptions(animation=False), backend="torch")
+    seconds = time.perf_counter() - start
+    n_frames = sum(r.get("frames", 0) for r in rows if r["status"] == "ok")
+    print(f"{len(cines)} cines, {n_frames} frames predicted in {seconds:.0f} s (whole pipeline)")
+    results: dict[tuple[str, str], dict[str, list]] = {}
+    for row in rows:
+        if row["status"] != "ok":
+            print(f"failed: {row['input']}: {row['error']}")
+            continue
+        path = Path(row["input"])
+        truth = json.loads((path.parent / "phantom_truth.json").read_text())
+        view = path.name.split("_")[1]
+        true = truth["views"][view]["cine"]
+        frame_ms = 1000.0 / truth["frame_rate"]
+        period = float(np.median(np.diff(true["ed_frames"]))) if len(true["ed_frames"]) > 1 else 1e9
+        record = json.loads((out / row["json"]).read_text())
+        labels, spacing = read_sequence(str(path).replace("_cine.nii.gz", "_cine_gt.nii.gz"))
+        ref_area = (labels == 1).reshape(len(labels), -1).sum(1) * spacing[0] * spacing[1]
+        ref = detect_phases(ref_area, kind="cycle")
+        found = {
+            "predicted masks": (record["ed_frames"], record["es_frames"]),
+            "reference masks": ([f + 1 for f in ref.ed_frames], [f + 1 for f in ref.es_frames]),
+        }
+        for source, (eds, ess) in found.items():
+            for instant, t_frames, f_frames in (
+                ("ED", true["ed_frames"], eds),
+                ("ES", true["es_frames"], ess),
+            ):
+                errors, missed, extra = match_beats(t_frames, f_frames, period)
+                acc = results.setdefault((source, instant), {"err": [], "ms": [], "missed": [0], "extra": [0],
+                                                             "beats": [0]})  # fmt: skip
+                acc["err"] += errors
+                acc["ms"] += [e * frame_ms for e in errors]
+                acc["missed"][0] += missed
+                acc["extra"][0] += extra
+                acc["beats"][0] += len(t_frames)
+    table = []
+    for (source, instant), acc in results.items():
+        err, ms = np.asarray(acc["err"], float), np.asarray(acc["ms"], float)
+        table.append({
+            "curve": source, "instant": instant, "true beats": acc["beats"][0], "matched": err.size,
+            "missed": acc["missed"][0], "extra": acc["extra"][0],
+            "mean err frames": err.mean() if err.size else float("nan"),
+            "SD frames": err.std(ddof=1) if err.size > 1 else float("nan"),
+            "mean |err| frames": np.abs(err).mean() if err.size else float("nan"),
+            "mean |err| ms": np.abs(ms).mean() if ms.size else float("nan"),
+            "SD ms": ms.std(ddof=1) if ms.size > 1 else float("nan"),
+        })  # fmt: skip
+    print_table(table, list(table[0]), digits=2)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["unet1"], choices=["unet1", "lunet"])
@@ -183,8 +268,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--calibration", type=int, default=32, help="phantom frames to calibrate INT8")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--multibeat", default=None, metavar="DATA",
+        help="ED/ES per beat on the cines of DATA (lunet synth --cycles N), with --run",
+    )  # fmt: skip
+    parser.add_argument("--out", default=None, help="--multibeat: output folder (default: a temporary one)")
     args = parser.parse_args(argv)
     setup_torch("cpu", args.threads)
+    if args.multibeat:
+        if not args.run:
+            raise SystemExit("--multibeat needs --run RUN (a trained model)")
+        print_header(f"Multi-beat ED/ES on phantom cines (SYNTHETIC), {args.run}")
+        out = Path(args.out or tempfile.mkdtemp(prefix="lunet-multibeat-"))
+        return multibeat(Path(args.multibeat), Path(args.run), out)
     print_header(f"Sequence speed, fp32 vs INT8 ONNX Runtime (SYNTHETIC phantom, {args.threads} threads)")
     pair = phantom_pair(101, args.frames, args.seed)
     rows = []

@@ -74,3 +74,13 @@ def test_report_line_of_the_temporal_check(phantom, tmp_path):
     text = sequence_section([Run(tmp_path / "run", "unet1")], [True])
     assert "Temporal check (unet1" in text and "1 of 2 sequences flagged" in text
     assert "(reference 0.0 %)" in text
+
+
+def test_phantom_multibeat_cines_are_not_scored_as_half_sequences(phantom, tmp_path):
+    """A ``*_cine`` prediction (several beats) beside the half sequences: left out, not an error."""
+    _predictions(phantom, tmp_path / "pred", "4CH")
+    cine = json.loads((tmp_path / "pred" / "sequences" / "patient0001_2CH_half_sequence.json").read_text())
+    cine["input"] = "data/patient0001/patient0001_2CH_cine.nii.gz"
+    (tmp_path / "pred" / "sequences" / "patient0001_2CH_cine.json").write_text(json.dumps(cine))
+    result = evaluate_sequences(tmp_path / "pred", phantom, tmp_path / "eval")
+    assert result["summary"]["sequences"] == 2

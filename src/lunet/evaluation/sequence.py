@@ -27,6 +27,7 @@ import json
 import logging
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,8 @@ from lunet.data.labels import Label
 
 logger = logging.getLogger(__name__)
 
+#: The phantom's multi-beat cines (``lunet synth --cycles N``): not CAMUS half sequences, not scored here.
+PHANTOM_CINE = re.compile(r"_cine\.(nii\.gz|nii|mhd)$", re.I)
 #: A contour further than this from both neighbours' contours is a jump (mm).
 JUMP_MM = 2.0
 SEQUENCE_FILE = "sequence.json"
@@ -214,6 +217,13 @@ def evaluate_sequences(
     pred_dir, out = Path(pred_dir), Path(out_dir)
     records = [json.loads(p.read_text()) for p in sequence_predictions(pred_dir)]
     records = [r for r in records if r.get("patient_id") and r.get("view") and r.get("mask")]
+    cines = [r for r in records if PHANTOM_CINE.search(str(r.get("input", "")))]
+    if cines:
+        logger.info(
+            "%d multi-beat phantom cines (*_cine) not scored: their reference is not a CAMUS half sequence "
+            "(bench/bench_sequence.py --multibeat scores them)", len(cines),
+        )  # fmt: skip
+        records = [r for r in records if r not in cines]
     if not records:
         raise ValueError(
             f"{pred_dir}: no CAMUS sequence predictions (sequences/*.json of lunet predict --sequence)"

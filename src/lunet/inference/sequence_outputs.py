@@ -303,14 +303,20 @@ def predict_run_test_sequences(run_dir: str | os.PathLike[str]) -> Path:
     from lunet.data.camus import scan_camus
     from lunet.data.folds import read_fold_lists
     from lunet.evaluation.evaluate import run_settings
+    from lunet.inference.sequence_io import SEQUENCE_NAME
 
     run_dir = Path(run_dir)
     settings = run_settings(run_dir)
     test = set(read_fold_lists(run_dir / "folds")[settings.fold - 1].test)
     folders = [p.directory for p in scan_camus(settings.data).patients if p.patient_id in test]
-    folders = [f for f in folders if any(f.glob("*_sequence*"))]
-    if not folders:
+    files = [  # the CAMUS (half) sequences only, not the phantom's multi-beat *_cine
+        path
+        for folder in folders
+        for path in sorted(folder.iterdir())
+        if (match := SEQUENCE_NAME.match(path.name)) and match.group(3).lower() != "cine"
+    ]
+    if not files:
         raise ValueError(f"{settings.data}: none of the run's {len(test)} test patients has a sequence file")
     out = run_dir / "predictions_sequence"
-    predict_sequences(run_dir, folders, out, SequenceOptions(animation=False))
+    predict_sequences(run_dir, files, out, SequenceOptions(animation=False))
     return out
