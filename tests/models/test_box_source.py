@@ -123,3 +123,39 @@ def test_half_resolution_localizer_keeps_the_output_contract() -> None:
         model(torch.rand(1, 1, 96, 96))  # 96 / 2 = 48 is not a multiple of 32
     with pytest.raises(ValueError, match="localizer_scale"):
         create_model("lunet", localizer_scale=3)
+
+
+def test_stray_blobs_away_from_the_heart_do_not_stretch_the_box() -> None:
+    label = np.zeros((128, 128), dtype=np.uint8)
+    label[30:90, 40:80] = 2
+    label[40:80, 50:70] = 1
+    clean = box_from_mask(np.isin(label, (1, 2)), 0.05)
+    noisy = label.copy()
+    noisy[2:4, 120:123] = 1  # stray pixels far from the structure (top right, bottom left)
+    noisy[118:121, 5:7] = 2
+    box = box_from_segmentation(one_hot_logits(noisy), 0.05)[0].numpy()
+    np.testing.assert_allclose(box, clean, atol=1e-6)
+    # a blob of the seeded structure's own component is kept: a myocardium tongue attached to the wall
+    attached = label.copy()
+    attached[88:100, 60:64] = 2
+    box = box_from_segmentation(one_hot_logits(attached), 0.0)[0].numpy()
+    np.testing.assert_allclose(box, [40 / 128, 30 / 128, 80 / 128, 100 / 128], atol=1e-6)
+
+
+def test_main_component_matches_scipy_on_separated_blobs() -> None:
+    from scipy import ndimage
+
+    from lunet.models.localizers import main_component
+
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        mask = np.zeros((64, 64), dtype=bool)
+        mask[20:44, 20:44] = True  # the structure (the largest, highest score)
+        for _ in range(3):  # blobs at least 4 px (two coarse cells) away from it and each other
+            r, c = rng.choice([2, 52]), rng.integers(2, 58)
+            mask[r : r + 3, c : c + 3] = True
+        score = torch.from_numpy(mask.astype(np.float32))[None]
+        got = main_component(torch.from_numpy(mask)[None], score)[0].numpy()
+        labels, _ = ndimage.label(mask, structure=np.ones((3, 3)))
+        want = labels == labels[32, 32]
+        np.testing.assert_array_equal(got, want)

@@ -191,6 +191,43 @@ class UL2(nn.Module):
 BOX_SOURCES = ("regressed", "segmentation")
 
 
+#: Side of the coarse grid on which :func:`main_component` grows its region (the mask is max-pooled to it).
+COMPONENT_GRID = 32
+
+
+def main_component(mask: Tensor, score: Tensor, grid: int = COMPONENT_GRID) -> Tensor:
+    """The connected region of ``mask`` around its highest-``score`` pixel, at the resolution of a coarse grid.
+
+    The mask is max-pooled to about ``grid``×``grid`` cells, a region is grown there from the cell holding the
+    pixel of highest ``score`` (smoothed in a 5×5 window) by ``grid`` 3×3 dilations each intersected with the
+    coarse mask (morphological reconstruction: reaches every cell of its 8-connected component), and brought
+    back as the fine mask's pixels inside the region. Blobs separated from the structure by at least a
+    coarse cell (the input side / ``grid`` pixels) drop out; nearer ones join it. Pooling, comparisons and
+    products only: it exports to ONNX and costs ``grid`` max-pools of a ``grid``² map.
+
+    Args:
+        mask: ``(B, H, W)`` bool.
+        score: ``(B, H, W)`` float, e.g. the structure's probability.
+        grid: side of the coarse grid.
+
+    Returns:
+        ``(B, H, W)`` bool, the pixels of ``mask`` in the component; empty where ``mask`` is.
+    """
+    import torch.nn.functional as F
+
+    height, width = int(mask.shape[-2]), int(mask.shape[-1])  # fixed sizes (an export's only dynamic axis
+    fy, fx = max(1, height // grid), max(1, width // grid)  # is the batch)
+    fine = mask[:, None].to(score.dtype)
+    smooth = F.avg_pool2d(score[:, None] * fine, 5, stride=1, padding=2)
+    seed = (smooth >= smooth.amax(dim=(2, 3), keepdim=True)) & (fine > 0)
+    coarse = F.max_pool2d(fine, (fy, fx), ceil_mode=True)
+    region = F.max_pool2d(seed.to(score.dtype), (fy, fx), ceil_mode=True)
+    for _ in range(max(coarse.shape[-2:])):
+        region = F.max_pool2d(region, 3, stride=1, padding=1) * coarse
+    back = F.interpolate(region, scale_factor=(float(fy), float(fx)), mode="nearest")[..., :height, :width]
+    return (back[:, 0] > 0) & mask
+
+
 def box_from_segmentation(
     seg_logits: Tensor,
     box_margin: float,
@@ -198,12 +235,14 @@ def box_from_segmentation(
     labels: tuple[int, ...] = (1, 2),
     min_extent: float = MIN_BOX_EXTENT,
 ) -> Tensor:
-    """Box around the pixels of a segmentation whose arg-max is one of ``labels`` (LV ∪ myocardium), enlarged.
+    """Box around the main connected region of the pixels whose arg-max is one of ``labels``, enlarged.
 
-    Pixel-edge convention of :mod:`lunet.boxes` (the same box as :func:`lunet.boxes.box_from_mask` on the
-    arg-max mask), enlarged by ``box_margin`` × its own extent per axis and clipped to [0, 1]. Built from
-    arg-max, comparisons and reductions only, so it exports to ONNX. Not differentiable (the segmentation is
-    trained by its own Dice term).
+    The region is :func:`main_component` of the arg-max mask (LV ∪ myocardium), seeded at its most probable
+    pixel, so stray blobs of a coarse segmentation away from the heart do not stretch the box. Pixel-edge
+    convention of :mod:`lunet.boxes` (on a one-component mask, the box of :func:`lunet.boxes.box_from_mask`),
+    enlarged by ``box_margin`` × its own extent per axis and clipped to [0, 1]. Built from arg-max, pooling,
+    comparisons and reductions only, so it exports to ONNX. Not differentiable (the segmentation is trained
+    by its own Dice term).
 
     Args:
         seg_logits: ``(B, C, H, W)`` logits.
@@ -221,6 +260,8 @@ def box_from_segmentation(
     inside = torch.zeros_like(arg, dtype=torch.bool)
     for label in labels:
         inside = inside | (arg == label)
+    probs = seg_logits.softmax(dim=1)
+    inside = main_component(inside, probs[:, list(labels)].sum(dim=1))
     cols = inside.any(dim=1)  # (B, W)
     rows = inside.any(dim=2)  # (B, H)
     dtype = seg_logits.dtype
