@@ -196,7 +196,7 @@ COMPONENT_GRID = 32
 
 
 def main_component(mask: Tensor, score: Tensor, grid: int = COMPONENT_GRID) -> Tensor:
-    """The connected region of ``mask`` around its highest-``score`` pixel, at the resolution of a coarse grid.
+    """The connected region of ``mask`` around its highest-``score`` pixel, grown on a coarse grid.
 
     The mask is max-pooled to about ``grid``×``grid`` cells, a region is grown there from the cell holding the
     pixel of highest ``score`` (smoothed in a 5×5 window) by ``grid`` 3×3 dilations each intersected with the
