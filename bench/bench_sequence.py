@@ -19,8 +19,10 @@ Run: ``python bench/bench_sequence.py`` (minutes on 2 idle cores; 16 min at load
 ``--multibeat DATA --run RUN``: ED/ES of every beat on the phantom's own multi-beat cines (``lunet synth
 --cycles N``, ``*_cine.nii.gz``) predicted with a trained model by ``lunet predict --sequence`` (whole
 pipeline; a ``*_cine`` file is a cine of several beats), against the true frames of ``phantom_truth.json``.
-Each true ED (ES) is matched to the nearest detected one within half a beat; the error is detected − true in
-frames and in ms at the phantom's frame rate; unmatched true frames are missed, unmatched detections extra.
+Each true ED (ES) is matched to the nearest detected one within half a beat (one on the first or last
+frame is counted as "edge", not judged: the detector never takes an end frame, the true extremum may lie
+outside the recording); the error is detected − true in frames and in ms at the phantom's frame rate;
+unmatched true frames are missed, unmatched detections extra. The largest errors are listed by cine.
 The same detector on the reference masks' area curve is printed beside it (the detector's own share of the
 error).
 """
@@ -210,6 +212,7 @@ def multibeat(data: Path, run: Path, out: Path) -> int:
     n_frames = sum(r.get("frames", 0) for r in rows if r["status"] == "ok")
     print(f"{len(cines)} cines, {n_frames} frames predicted in {seconds:.0f} s (whole pipeline)")
     results: dict[tuple[str, str], dict[str, list]] = {}
+    worst: list[tuple[int, int, str, str, str]] = []
     for row in rows:
         if row["status"] != "ok":
             print(f"failed: {row['input']}: {row['error']}")
@@ -229,13 +232,18 @@ def multibeat(data: Path, run: Path, out: Path) -> int:
             "reference masks": ([f + 1 for f in ref.ed_frames], [f + 1 for f in ref.es_frames]),
         }
         for source, (eds, ess) in found.items():
-            for instant, t_frames, f_frames in (
+            n = len(ref_area)
+            for instant, all_frames, f_frames in (
                 ("ED", true["ed_frames"], eds),
                 ("ES", true["es_frames"], ess),
             ):
+                t_frames = [t for t in all_frames if 1 < t < n]
+                edge = len(all_frames) - len(t_frames)
                 errors, missed, extra = match_beats(t_frames, f_frames, period)
+                worst.extend((abs(e), e, path.name, instant, source) for e in errors if abs(e) >= 3)
                 acc = results.setdefault((source, instant), {"err": [], "ms": [], "missed": [0], "extra": [0],
-                                                             "beats": [0]})  # fmt: skip
+                                                             "beats": [0], "edge": [0]})  # fmt: skip
+                acc["edge"][0] += edge
                 acc["err"] += errors
                 acc["ms"] += [e * frame_ms for e in errors]
                 acc["missed"][0] += missed
@@ -245,7 +253,8 @@ def multibeat(data: Path, run: Path, out: Path) -> int:
     for (source, instant), acc in results.items():
         err, ms = np.asarray(acc["err"], float), np.asarray(acc["ms"], float)
         table.append({
-            "curve": source, "instant": instant, "true beats": acc["beats"][0], "matched": err.size,
+            "curve": source, "instant": instant, "true (judged)": acc["beats"][0], "edge": acc["edge"][0],
+            "matched": err.size,
             "missed": acc["missed"][0], "extra": acc["extra"][0],
             "mean err frames": err.mean() if err.size else float("nan"),
             "SD frames": err.std(ddof=1) if err.size > 1 else float("nan"),
@@ -254,6 +263,8 @@ def multibeat(data: Path, run: Path, out: Path) -> int:
             "SD ms": ms.std(ddof=1) if ms.size > 1 else float("nan"),
         })  # fmt: skip
     print_table(table, list(table[0]), digits=2)
+    for _, error, name, instant, source in sorted(worst, reverse=True)[:8]:
+        print(f"  {source}: {name} {instant} off by {error:+d} frames")
     return 0
 
 

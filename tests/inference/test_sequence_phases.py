@@ -118,3 +118,16 @@ def test_short_half_sequence_end_frames_are_not_taken_for_corrupted(areas):
     assert phases.flagged == ()
     assert phases.ed_frames == (int(np.argmax(areas)),)
     assert phases.es_frames == (int(np.argmin(areas)),)
+
+
+def test_an_ed_near_either_end_of_a_cine_is_found_when_the_curve_turns_there():
+    """ED 3 frames from each end: scipy's two-sided prominence misses them (the recording cuts one side
+    short); a local maximum off the end frames that stands 0.3 of the range above the next ES is taken."""
+    t = np.arange(67)
+    curve = 1200.0 + 300.0 * np.cos(2 * np.pi * (t - 3) / 20)  # ED at 3, 23, 43, 63; ES at 13, 33, 53
+    phases = detect_phases(curve, kind="cycle", sigma=0)
+    assert list(phases.ed_frames) == [3, 23, 43, 63] and list(phases.es_frames) == [13, 33, 53]
+    shifted = 1200.0 + 300.0 * np.cos(2 * np.pi * (t - 13) / 20)  # ES at 3, 23, 43, 63; ED at 13, 33, 53
+    shifted[1] += 40.0  # a small local maximum before the first ES: not an ED (it stands 40 of 600 above it)
+    phases = detect_phases(shifted, kind="cycle", sigma=0)
+    assert list(phases.ed_frames) == [13, 33, 53] and list(phases.es_frames) == [3, 23, 43, 63]

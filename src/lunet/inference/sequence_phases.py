@@ -16,8 +16,11 @@ CAMUS defines ED as the frame of largest and ES as the frame of smallest LV. On 
    smoothed curve; the order of the two says which way the file runs.
 4. *Cycle of several beats* (``kind="cycle"``): the beat period from the first autocorrelation peak; ED frames
    are the interior maxima (``scipy.signal.find_peaks``) at least ``0.6 ·`` period apart with a prominence
-   of at least 0.3 of the curve's range; ES frames the interior minima by the same rule. A maximum or
-   minimum on the first or last frame is not taken: the true extremum may lie outside the recording.
+   of at least 0.3 of the curve's range; ES frames the interior minima by the same rule. Before the first
+   ES (after the last ES) an ED is also taken when the recording cuts its outer side short: the largest
+   value there, if it is a local maximum off the first and last frames standing 0.3 of the range above the
+   curve towards that ES (and the same for ES between the ends and the nearest ED). A maximum or minimum on
+   the first or last frame is not taken: the true extremum may lie outside the recording.
    ``kind="auto"``: half when the smoothed curve is monotone in rank (|Spearman ρ| ≥ 0.9 with time), else
    cycle (falling back to half when no interior extremum is found).
 
@@ -135,6 +138,18 @@ def beat_period(values: np.ndarray) -> float:
     return float(peaks[0]) if peaks.size else float("nan")
 
 
+def _end_extremum(curve: np.ndarray, lo: int, hi: int, rise: float) -> int | None:
+    """The largest value of ``curve[lo:hi]`` when it is a local maximum off the recording's first and last
+    frames that stands ``rise`` above the curve between it and the interior (``hi`` side if ``lo == 0``)."""
+    if hi - lo < 2:
+        return None
+    i = lo + int(np.argmax(curve[lo:hi]))
+    if not 0 < i < curve.size - 1 or not (curve[i] > curve[i - 1] and curve[i] >= curve[i + 1]):
+        return None
+    inner = curve[i:hi] if lo == 0 else curve[lo : i + 1]
+    return i if curve[i] - float(inner.min()) >= rise else None
+
+
 def _cycle_extrema(smoothed: np.ndarray, flagged: np.ndarray) -> tuple[list[int], list[int], float]:
     period = beat_period(smoothed)
     span = float(np.ptp(smoothed))
@@ -143,6 +158,17 @@ def _cycle_extrema(smoothed: np.ndarray, flagged: np.ndarray) -> tuple[list[int]
     for sign in (1.0, -1.0):
         peaks, _ = signal.find_peaks(sign * smoothed, distance=distance, prominence=PEAK_PROMINENCE * span)
         found.append([int(p) for p in peaks if not flagged[p]])
+    for sign, same, other in ((1.0, found[0], found[1]), (-1.0, found[1], found[0])):
+        if not other:
+            continue
+        curve = sign * smoothed
+        # before the first opposite extremum, after the last one: an extremum the prominence rule misses
+        # because the recording cuts its outer side short (rule 4 of the module docstring)
+        for lo, hi in ((0, other[0]), (other[-1] + 1, smoothed.size)):
+            i = _end_extremum(curve, lo, hi, PEAK_PROMINENCE * span)
+            if i is not None and not flagged[i] and all(abs(i - p) >= distance for p in same):
+                same.append(i)
+        same.sort()
     return found[0], found[1], period
 
 
