@@ -159,3 +159,17 @@ def test_main_component_matches_scipy_on_separated_blobs() -> None:
         labels, _ = ndimage.label(mask, structure=np.ones((3, 3)))
         want = labels == labels[32, 32]
         np.testing.assert_array_equal(got, want)
+
+
+def test_box_loss_does_not_reach_the_segmentation_when_the_box_comes_from_it() -> None:
+    torch.manual_seed(0)
+    image = torch.rand(1, 1, 64, 64)
+    for source, reaches in (("segmentation", False), ("regressed", True)):
+        model = create_model("lunet", box_source=source)
+        out = model(image)
+        out.regressed_box.sum().backward()
+        grads = [p.grad for p in model.localizer.unet.parameters()]
+        touched = any(g is not None and g.abs().sum() > 0 for g in grads)
+        assert touched is reaches, source
+        head = [p.grad for p in model.localizer.head.parameters()]
+        assert all(g is not None and g.abs().sum() > 0 for g in head)  # the head itself still learns

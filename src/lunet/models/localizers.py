@@ -180,10 +180,16 @@ class UL2(nn.Module):
             )
         )
         self.head = BoxHead(self.BRANCH[-1], (8, 8), (1024, 256, 32), min_extent)
+        #: Train the box branch on a detached softmax, so the box loss does not reach the U-Net (set by LU-Net
+        #: when its box comes from the segmentation; False = the paper's multi-task U-L2).
+        self.detach_branch = False
 
     def forward(self, image: Tensor) -> LocalizerOutput:
         logits = self.unet(image)
-        return LocalizerOutput(box=self.head(self.branch(logits.softmax(dim=1))), seg_logits=logits)
+        probs = logits.softmax(dim=1)
+        if self.detach_branch:
+            probs = probs.detach()
+        return LocalizerOutput(box=self.head(self.branch(probs)), seg_logits=logits)
 
 
 #: Where LU-Net's box comes from: the U-L2 regression head (the paper) or the bounding box of U-L2's own
