@@ -21,8 +21,8 @@ The box margin ``box_margin`` (``m``: 5 % or 15 % in the paper) defines the trai
 Box source (``box_source``, :data:`lunet.models.localizers.BOX_SOURCES`): ``"regressed"`` (the paper) crops
 with U-L2's regressed box; ``"segmentation"`` (lunet's default recipe, see :mod:`lunet.config.recipes`) crops
 with the bounding box of U-L2's own coarse segmentation o1 (LV ∪ myocardium, arg-max), enlarged by
-``box_margin``, and falls back to the regressed box where o1 is empty. The regression head is trained in both; with
-``"segmentation"`` it learns from a detached softmax, so its L1 loss does not reach U-L2's U-Net and o1 stays
+``box_margin``, and falls back to the regressed box where o1 is empty. The regression head is trained in
+both; with ``"segmentation"`` it learns from a detached softmax, so its L1 loss does not reach U-L2's U-Net and o1 stays
 a segmentation (with the paper's multi-task gradient, o1 over-segmented LV ∪ myocardium 2.4× in area on the
 phantom and its box was loose). Its box is in the output as ``regressed_box``.
 
@@ -101,7 +101,7 @@ class LUNet(RoiModel, nn.Module):
         self.num_classes = num_classes
         self.localizer = UL2(num_classes=num_classes, min_extent=min_extent, box_margin=self.box_margin)
         # the box of o1 needs o1 to be a segmentation: the box loss (weight 10) would otherwise bend U-L2's
-        # softmax towards what helps the regression head (o1 over-segmented the myocardium 2.4× on the phantom)
+        # softmax towards what helps the regression head (o1 over-segmented 2.4× in area on the phantom)
         self.localizer.detach_branch = box_source == "segmentation"
         self.segmenter = UNet1(num_classes=num_classes)
 
