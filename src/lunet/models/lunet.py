@@ -22,9 +22,9 @@ Box source (``box_source``, :data:`lunet.models.localizers.BOX_SOURCES`): ``"reg
 with U-L2's regressed box; ``"segmentation"`` (lunet's default recipe, see :mod:`lunet.config.recipes`) crops
 with the bounding box of U-L2's own coarse segmentation o1 (LV ∪ myocardium, arg-max), enlarged by
 ``box_margin``, and falls back to the regressed box where o1 is empty. The regression head is trained in
-both; with ``"segmentation"`` it learns from a detached softmax, so its L1 loss does not reach U-L2's U-Net and o1 stays
-a segmentation (with the paper's multi-task gradient, o1 over-segmented LV ∪ myocardium 2.4× in area on the
-phantom and its box was loose). Its box is in the output as ``regressed_box``.
+both; with ``"segmentation"`` it learns from a detached softmax, so its L1 loss does not reach U-L2's U-Net
+and o1 stays a segmentation (with the paper's multi-task gradient, o1 over-segmented LV ∪ myocardium 2.4× in
+area on the phantom and its box was loose). Its box is in the output as ``regressed_box``.
 
 Localizer resolution (``localizer_scale``, 1 by default): U-L2 sees the input average-pooled by this factor
 (2: a 64×64 localizer input for S = 128, a quarter of its cost), and its o1 logits are resized bilinearly back
