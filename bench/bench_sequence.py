@@ -85,16 +85,22 @@ def train_unet1(steps: int, seed: int, out: Path) -> Path:
     return save_bundle(out, model.eval(), {"model": "unet1", "overrides": {}, "size": SIZE, "margin": 0.05})
 
 
-def random_bundle(name: str, seed: int, out: Path) -> Path:
-    """A random-weight model bundle (for timing only)."""
+def random_bundle(label: str, seed: int, out: Path) -> Path:
+    """A random-weight model bundle (for timing only) of a model or ``name@key=value,...`` variant, with the
+    model options a new training config of it would get (``lunet``: its default recipe's)."""
     import torch
 
+    from bench_accuracy import parse_variant
     from lunet.bundle import save_bundle
+    from lunet.config import TrainConfig
     from lunet.models import create_model
 
+    name, changes = parse_variant(label)
+    overrides = TrainConfig.create(model=name, **changes).model.overrides
     torch.manual_seed(seed)
-    model = create_model(name).eval()
-    return save_bundle(out, model, {"model": name, "overrides": {}, "size": SIZE, "margin": 0.05})
+    model = create_model(name, **overrides).eval()
+    meta = {"model": name, "overrides": overrides, "size": SIZE, "margin": overrides.get("box_margin", 0.05)}
+    return save_bundle(out, model, meta)
 
 
 def lv_dice(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -270,7 +276,9 @@ def multibeat(data: Path, run: Path, out: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", default=["unet1"], choices=["unet1", "lunet"])
+    parser.add_argument("--models", nargs="+", default=["unet1"], metavar="MODEL[@KEY=VALUE,...]",
+                        help="unet1 (trained briefly) and random-weight models or variants, e.g. lunet "
+                             "lunet@recipe=paper lunet@localizer_scale=2")  # fmt: skip
     parser.add_argument("--run", default=None, help="a trained U-Net1 bundle (default: train one briefly)")
     parser.add_argument("--train-steps", type=int, default=60)
     parser.add_argument("--frames", type=int, default=20, help="frames per view")
