@@ -1,4 +1,8 @@
-"""The ``camus`` Simpson convention: isotropic resampling, discs at i/20, one disc height per patient."""
+"""The ``camus-arc`` Simpson convention (lunet's earlier ``camus``): isotropic resampling, discs at i/20
+with the first just above the mitral arc, one disc height per patient.
+
+The published ``camus``: test_simpson_published.py.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import pytest
 from lunet.evaluation.clinical import default_simpson_options, patient_volumes, simpson_biplane_ml
 from lunet.evaluation.simpson import SimpsonOptions, isotropic_mask, long_axis
 
-CAMUS = SimpsonOptions.for_convention("camus")
+CAMUS = SimpsonOptions.for_convention("camus-arc")
 #: Left Riemann sum of the half spheroid's disc areas, 20 discs from the base: Σ (1 − (i/20)²) / 20 ÷ (2/3).
 START_RULE = sum(1 - (i / 20) ** 2 for i in range(20)) / 20 / (2 / 3)
 
@@ -89,7 +93,8 @@ def test_conventions_and_their_defaults():
     assert CAMUS.disc_position == "start" and CAMUS.n_discs == 20
     assert default_simpson_options(synthetic=False).convention == "camus"
     assert default_simpson_options(synthetic=True).convention == "geometric"
-    assert default_simpson_options(synthetic=True, convention="camus") == CAMUS
+    assert default_simpson_options(synthetic=True, convention="camus-arc") == CAMUS
+    assert SimpsonOptions.for_convention("camus").disc_position == "start"
     with pytest.raises(ValueError, match="convention"):
         SimpsonOptions.for_convention("teichholz")
     with pytest.raises(ValueError, match="disc_position"):

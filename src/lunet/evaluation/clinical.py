@@ -7,8 +7,12 @@ conventions (``SimpsonOptions.convention``):
 
 - ``geometric``: each instant has its own long axis; ``h = L / n`` with ``L`` the longer of the two views'
   axes at that instant; discs at mid-slice. Checked against analytic spheroid volumes (within 1 %).
-- ``camus``: the procedure the CAMUS authors used for the dataset's reference volumes; one disc height per
-  patient, the largest ``L / 20`` of its four masks (2CH/4CH × ED/ES), shared by EDV and ESV.
+- ``camus``: the CAMUS authors' published code (vitalab/vital ``heart_us.py``), which made the dataset's
+  reference volumes: first disc on the mitral plane, widths walked through the mask, one disc height per
+  patient (the largest ``L / 20`` of its four masks, 2CH/4CH × ED/ES), shared by EDV and ESV; not rounded to
+  whole ml as the published code does. Configs that say ``camus`` get this (since issue 23).
+- ``camus-arc``: lunet's earlier variant (first disc just above the mitral arc at full width; 2–6 % larger
+  volumes on the phantom); kept for old numbers.
 
 :func:`patient_volumes` is the one definition of a patient's EDV/ESV/EF (evaluation, ``lunet volumes`` and
 ``lunet predict`` call it). Which convention is the default: :func:`default_simpson_options`.
@@ -24,7 +28,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from lunet.evaluation.simpson import EF_CONVENTIONS, SimpsonOptions, disc_diameters_mm, long_axis
+from lunet.evaluation.simpson import EF_CONVENTIONS, SHARED_HEIGHT_CONVENTIONS, SimpsonOptions, view_discs
 
 __all__ = [
     "EF_CONVENTIONS",
@@ -53,15 +57,15 @@ def _view_discs(
     mask: np.ndarray, spacing: tuple[float, float], options: SimpsonOptions, name: str
 ) -> tuple[np.ndarray, float] | None:
     """``(diameters (n_discs,) mm, long-axis length mm)`` of one view, or None (warned) when degenerate."""
-    axis = long_axis(mask, spacing, options)
-    if axis is None:
+    discs = view_discs(mask, spacing, options)
+    if discs is None:
         logger.warning(
             "Simpson: degenerate %s LV mask (empty, under %d pixels or no long axis); volume is NaN",
             name,
             options.min_pixels,
         )
         return None
-    return disc_diameters_mm(axis, options), axis.length_mm
+    return discs
 
 
 def _volume_ml(d2: np.ndarray, d4: np.ndarray, height_mm: float) -> float:
@@ -121,7 +125,11 @@ def patient_volumes(lv_masks: LvMasks, options: SimpsonOptions | None = None) ->
         if a2c is None or a4c is None:
             out[key] = math.nan
             continue
-        height = shared if options.convention == "camus" else max(a2c[1], a4c[1]) / options.n_discs
+        height = (
+            shared
+            if options.convention in SHARED_HEIGHT_CONVENTIONS
+            else max(a2c[1], a4c[1]) / options.n_discs
+        )
         out[key] = _volume_ml(a2c[0], a4c[0], height)
     out["ef_percent"] = ejection_fraction_percent(out["edv_ml"], out["esv_ml"])
     return out

@@ -66,10 +66,11 @@ def _thresholds(args: argparse.Namespace) -> dict:
 def _add_ef_convention(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--ef-convention",
-        choices=("geometric", "camus"),
+        choices=("geometric", "camus", "camus-arc"),
         default=None,
-        help="Simpson's biplane convention: camus = the CAMUS reference procedure (one disc height per "
-        "patient; default on CAMUS data), geometric = per-instant long axis (default on the phantom)",
+        help="Simpson's biplane convention: camus = the CAMUS authors' published code (one disc height per "
+        "patient; default on CAMUS data), camus-arc = lunet's earlier variant of it (first disc above the "
+        "mitral arc), geometric = per-instant long axis (default on the phantom)",
     )
 
 

@@ -1,8 +1,53 @@
-"""The method of discs on one LV mask: contour, mitral plane, long axis, disc diameters; two conventions.
+"""The method of discs on one LV mask: contour, mitral plane, long axis, disc diameters; three conventions.
 
-Both conventions take the LV cavity mask of one apical view and return a :class:`LongAxis` (contour, base
-point, apex, length in mm) and the disc diameters perpendicular to it; :mod:`lunet.evaluation.clinical`
-combines the two views into a volume.
+Each convention takes the LV cavity mask of one apical view and returns the disc diameters perpendicular to
+its long axis and the axis length in mm (:func:`view_discs`); :mod:`lunet.evaluation.clinical` combines the
+two views into a volume.
+
+``camus`` — **the CAMUS authors' published code**, step for step. Source read:
+``vital/metrics/evaluate/clinical/heart_us.py`` (``compute_left_ventricle_volumes``, ``_compute_diameters``,
+``_find_distance_to_edge``) and ``vital/utils/image/transform.py`` (``resize_image_to_isotropic``) in
+github.com/vitalab/vital at commit 1fc1b25 (2023-11-16). Implemented here in our own code (vectorised, same
+arithmetic, same tie-breaking); ``tests/evaluation/test_simpson_published.py`` checks it against a plain-loop
+transcription. The published steps, per mask (all in isotropic pixels until step 8):
+
+1. *Isotropic grid.* The mask is resized with Pillow's nearest-neighbour filter to square pixels of side
+   ``s = min(row_mm, col_mm)``; new shape ``round(shape · spacing / s)`` (numpy rounding).
+2. *Contour.* ``skimage.measure.find_contours(mask, 0.5)[0]`` — the *first* iso-0.5 contour, on the unpadded
+   mask (no component selection, no hole filling). On one blob it starts at the lower right and runs along
+   the bottom edge first.
+3. *Mitral (base) plane.* Over every pair of contour indices ``j < i`` with ``i ≥ 2``: accepted when the
+   earlier point ``c[j]`` lies within 45° of the +column direction seen from ``c[i]``
+   (``|atan2(Δrow, Δcol)| ≤ 45°``) and every contour point strictly between them (indices ``j+1 … i−1``, no
+   wrap-around past index 0) lies within 8 pixels of the line ``c[i]c[j]``. The longest accepted chord wins;
+   ties go to the smallest ``i``, then the smallest ``j`` (first found). No accepted chord: the published code
+   fails; here the view is degenerate (NaN volume).
+4. *Base point* ``c[m]`` with ``m = j + round((i − j) / 2)`` (Python's round, half to even): a contour point
+   in the middle of the mitral arc, i.e. *on the mitral plane*, not inside the cavity.
+5. *Apex*: the first contour point farthest from the base point; ``L`` = that distance (pixels).
+6. *Discs.* Direction ``D = apex − base`` (not normalised) and the unit normal ``n ⟂ D``. Disc ``k`` is
+   centred at ``base + D · f_k`` with ``f_k = numpy.linspace(0, 1, 20, endpoint=False)[k]`` (``k/20``), so
+   **the first disc (f = 0) sits on the mitral plane itself**.
+7. *Disc width by walking through the mask*, on each side: from 8 px off the axis (to avoid stopping at once
+   at the base) in steps of 0.5 px, until the pixel at ``numpy.round(position)`` (half to even) is background
+   or outside the image; the width is the sum of the two walk distances × ``s`` mm. A walk never returns less
+   than 8 px, so a disc is at least 16 px wide. At ``f = 0`` the centre lies on the contour, so the walk runs
+   along or across the edge of the mask and usually leaves it early: 15–16 mm on an analytic half spheroid
+   with a 28 mm base, 3.9–7.4 mm on phantom masks (issue 23). The walk is sensitive to the last bit of each
+   position (``numpy.round`` ties), which is why our code keeps the published arithmetic order.
+8. *Units.* Disc height ``h = L · s / 20`` mm; the patient's height is the **largest h of its four masks**
+   (2CH/4CH × ED/ES), shared by EDV and ESV. ``V = π/4 · Σ d2_k · d4_k · h``. The published code converts
+   to m³ and returns ``round(V · 10⁶)`` ml (whole ml); **we do not round** (the style's rule: no rounding
+   inside), so our volumes are within 0.5 ml of the published ones and EF within the rounding's effect.
+
+``camus-arc`` — lunet's earlier reading of the same procedure (what ``camus`` meant before issue 23): steps
+1–2 with skimage's nearest-neighbour resize, the largest component with holes filled and a padded contour;
+mitral chord search on the contour resampled ~1 mm apart (with wrap-around); apex = middle of the flat run of
+farthest points; discs at ``i/20`` with widths from the outermost contour crossings; and **the first disc
+measured just above the highest point of the mitral arc, at full cavity width** (the published walk measures
+it on the plane itself). On 12 phantom patients this made EDV/ESV 2–6 % larger than the published code's (up
+to 15 ml) and EF up to 1.6 points different. Run configs and commands that say ``camus`` now get the published
+procedure; pass ``camus-arc`` for the old numbers.
 
 ``geometric`` (our default on data with an analytic truth):
 
@@ -21,28 +66,6 @@ combines the two views into a volume.
    0.03 % quadrature error on a half spheroid, where ``"start"`` (``i / n``) over-estimates by 3.4 %.
    Each instant has its own long axis (as in clinical practice); the disc height is ``L / n`` with ``L`` the
    longer of the two views' axes at that instant.
-
-``camus``: the procedure the CAMUS authors published with the dataset to compute its reference volumes
-(``vital.metrics.evaluate.clinical.heart_us`` in vitalab/vital; our own implementation of the same steps):
-
-1. The mask is resampled to isotropic pixels at the smaller of the two spacings, by nearest neighbour
-   (``skimage.transform.resize``, ``order=0``; output shape ``round(shape · spacing / min(spacing))``).
-2. The contour as in ``geometric`` step 2, on the resampled mask.
-3. Mitral plane: the longest chord within 45° of horizontal whose contour points in between all lie within
-   ``camus_chord_tol_px`` (8) isotropic pixels of it; the base point is the contour point in the middle of
-   that arc (no Feret fallback).
-4. Apex: the contour point farthest from the base point (on a pixelated, flat apex: the middle of the contour
-   run within one pixel of the farthest distance); ``L`` = their distance.
-5. 20 discs at ``i / 20`` of the axis from the base (``i = 0 … 19``). The first lies on the mitral plane,
-   whose arc may tilt against the axis: it is measured just above the highest point of the mitral arc (at
-   least half a pixel inside; the published code starts its walk 8 px off the axis for the same reason).
-6. **One disc height per patient**: the largest ``L / 20`` of its four masks (2CH/4CH × ED/ES) is used for
-   both volumes (:func:`lunet.evaluation.clinical.patient_volumes`). This inflates ESV against the geometry.
-
-Where we differ from the published code, deliberately: disc diameters are the outermost crossings of the
-disc line with the contour in both conventions (the published code walks through the mask from 8 px off the
-axis until the first background pixel, which gives the same width on a convex cavity); the published code
-rounds volumes to whole ml, we do not round.
 """
 
 from __future__ import annotations
@@ -59,8 +82,11 @@ from lunet.evaluation.segmentation import _spacing
 
 logger = logging.getLogger(__name__)
 
-#: Simpson conventions: ``geometric`` (per-instant axis, midpoint discs) and ``camus`` (the dataset's).
-EF_CONVENTIONS = ("geometric", "camus")
+#: Simpson conventions: ``geometric`` (per-instant axis, midpoint discs), ``camus`` (the CAMUS authors'
+#: published code) and ``camus-arc`` (lunet's earlier variant of it, first disc above the mitral arc).
+EF_CONVENTIONS = ("geometric", "camus", "camus-arc")
+#: Conventions with one disc height per patient (the largest ``L / n`` of its four masks).
+SHARED_HEIGHT_CONVENTIONS = ("camus", "camus-arc")
 _FOUR = ndimage.generate_binary_structure(2, 1)
 
 
@@ -72,7 +98,7 @@ class SimpsonOptions:
     n_discs: int = 20
     disc_position: str = "mid"  # "mid": (i + 0.5) / n; "start": i / n
     straight_tol_mm: float = 1.0  # geometric: straightness of the mitral arc
-    camus_chord_tol_px: float = 8.0  # camus: straightness of the mitral arc, isotropic pixels
+    camus_chord_tol_px: float = 8.0  # camus, camus-arc: straightness of the mitral arc, isotropic pixels
     max_angle_deg: float = 45.0
     point_step_mm: float = 1.0
     min_pixels: int = 4
@@ -86,9 +112,10 @@ class SimpsonOptions:
 
     @classmethod
     def for_convention(cls, convention: str) -> SimpsonOptions:
-        """``geometric``: the defaults; ``camus``: discs at ``i / 20``, one disc height per patient."""
-        if convention == "camus":
-            return cls(convention="camus", disc_position="start")
+        """``geometric``: the defaults; ``camus``, ``camus-arc``: discs at ``i / 20``, one height/patient."""
+
+        if convention in SHARED_HEIGHT_CONVENTIONS:
+            return cls(convention=convention, disc_position="start")
         return cls(convention=convention)
 
 
@@ -194,9 +221,17 @@ def mitral_plane(
 def long_axis(mask: np.ndarray, spacing: tuple[float, float], options: SimpsonOptions) -> LongAxis | None:
     """Base (mitral-plane midpoint), apex and long-axis length of an LV mask; None if degenerate.
 
-    Dispatches on ``options.convention`` (module docstring).
+    Dispatches on ``options.convention`` (module docstring); for ``camus`` the published geometry
+    (:func:`published_view`) with base and apex moved to mm.
     """
     if options.convention == "camus":
+        view = published_view(mask, spacing, options.n_discs)
+        if view is None:
+            return None
+        contour = view.contour_px * view.pixel_mm
+        base, apex = view.base_px * view.pixel_mm, view.apex_px * view.pixel_mm
+        return LongAxis(contour_mm=contour, base_mm=base, apex_mm=apex, length_mm=view.length_mm)
+    if options.convention == "camus-arc":
         return _camus_long_axis(mask, spacing, options)
     contour = lv_contour_mm(mask, spacing, options.min_pixels)
     if contour is None:
@@ -266,8 +301,13 @@ def disc_diameters_mm(axis: LongAxis, options: SimpsonOptions) -> np.ndarray:
 
     Disc ``i`` lies at ``(i + 0.5) / n`` (``"mid"``) or ``i / n`` (``"start"``) of the axis, at least
     ``axis.base_disc_offset_mm`` from the base; its diameter is the distance between the outermost crossings
-    of the disc line with the contour (0 without two).
+    of the disc line with the contour (0 without two). Not for ``camus``, whose widths are walked through the
+    mask: use :func:`view_discs`.
     """
+    if options.convention == "camus":
+        raise ValueError(
+            "camus disc widths are walked through the mask: call view_discs(mask, spacing, options)"
+        )
     offset = 0.5 if options.disc_position == "mid" else 0.0
     fractions = (np.arange(options.n_discs) + offset) / options.n_discs
     u = (axis.apex_mm - axis.base_mm) / axis.length_mm
@@ -286,3 +326,157 @@ def disc_diameters_mm(axis: LongAxis, options: SimpsonOptions) -> np.ndarray:
     if has.any():
         diam[has] = np.nanmax(tc[has], axis=1) - np.nanmin(tc[has], axis=1)
     return diam
+
+
+def view_discs(
+    mask: np.ndarray, spacing: tuple[float, float], options: SimpsonOptions
+) -> tuple[np.ndarray, float] | None:
+    """``(diameters (n_discs,) mm base to apex, long-axis length mm)`` of one view, or None if degenerate.
+
+    Args:
+        mask: (rows, cols) LV cavity mask (bool or 0/1).
+        spacing: (row_mm, col_mm).
+        options: the convention and its choices (module docstring).
+    """
+    if options.convention == "camus":
+        view = published_view(mask, spacing, options.n_discs)
+        return None if view is None else (view.diameters_mm, view.length_mm)
+    axis = long_axis(mask, spacing, options)
+    if axis is None:
+        return None
+    return disc_diameters_mm(axis, options), axis.length_mm
+
+
+@dataclass(frozen=True)
+class PublishedView:
+    """One view measured by the CAMUS authors' published steps (module docstring, ``camus``).
+
+    Pixel coordinates are ``(row, col)`` on the isotropic grid of side ``pixel_mm``.
+    """
+
+    contour_px: np.ndarray  # (M, 2) first iso-0.5 contour
+    base_px: np.ndarray  # (2,) contour point in the middle of the mitral arc
+    apex_px: np.ndarray  # (2,) first contour point farthest from the base
+    diameters_mm: np.ndarray  # (n_discs,) walked widths, base (f = 0) to apex
+    length_mm: float  # base–apex distance
+    pixel_mm: float  # isotropic pixel side
+
+
+def published_isotropic_mask(mask: np.ndarray, spacing: tuple[float, float]) -> tuple[np.ndarray, float]:
+    """Step 1 of ``camus``: Pillow nearest-neighbour resize to square pixels of the smaller spacing.
+
+    Returns:
+        ``(uint8 (rows', cols') 0/1 mask, side mm)``; ``(rows', cols') = round(shape · spacing / side)``.
+    """
+    from PIL import Image
+
+    row_mm, col_mm = _spacing(spacing)
+    side = min(row_mm, col_mm)
+    mask = (np.asarray(mask) > 0).astype(np.uint8)
+    rows, cols = (np.array(mask.shape) * (np.array([row_mm, col_mm]) / side)).round().astype(int)
+    resized = Image.fromarray(mask).resize((int(cols), int(rows)), resample=Image.Resampling.NEAREST)
+    return np.asarray(resized, dtype=np.uint8), side
+
+
+def _published_mitral_chord(contour: np.ndarray, tol_px: float = 8.0) -> tuple[int, int] | None:
+    """Step 3 of ``camus``: ``(j, i)`` of the longest accepted chord (module docstring), or None.
+
+    Candidates passing the angle test are ordered by (length desc, i, j), the published tie-breaking; the
+    first whose intermediate points all lie within ``tol_px`` of its line is the answer. A cheap exact
+    pre-filter (the arc's middle and quartile points must already be within ``tol_px``) spares most checks.
+    """
+    n = len(contour)
+    if n < 3:
+        return None
+    ii, jj = np.tril_indices(n, k=-1)  # all pairs j < i
+    keep = ii >= 2
+    ii, jj = ii[keep], jj[keep]
+    diff = contour[jj] - contour[ii]
+    ok = np.abs(np.degrees(np.arctan2(diff[:, 0], diff[:, 1]))) <= 45
+    ii, jj, diff = ii[ok], jj[ok], diff[ok]
+    length = np.sqrt(diff[:, 0] * diff[:, 0] + diff[:, 1] * diff[:, 1])
+    positive = length > 0  # the published search starts from best length 0 with a strict '<'
+    ii, jj, diff, length = ii[positive], jj[positive], diff[positive], length[positive]
+
+    def far(idx: np.ndarray, k: np.ndarray, d: np.ndarray, ln: np.ndarray) -> np.ndarray:
+        rel = contour[idx] - contour[k]  # line_point_0 − point, line_point_0 = c[i]
+        return np.abs(d[:, 0] * rel[:, 1] - d[:, 1] * rel[:, 0]) / ln > tol_px
+
+    rejected = np.zeros(len(ii), dtype=bool)
+    for q in (1, 2, 3):
+        probe = jj + 1 + (ii - jj - 2) * q // 4  # an index in j+1 … i−1 when the arc has points
+        has = ii - jj >= 2
+        rejected |= has & far(ii, np.where(has, probe, ii), diff, length)
+    ii, jj, diff, length = ii[~rejected], jj[~rejected], diff[~rejected], length[~rejected]
+    for c in np.lexsort((jj, ii, -length)):
+        i, j = int(ii[c]), int(jj[c])
+        between = contour[j + 1 : i]
+        if between.size == 0:
+            return j, i
+        line = contour[j] - contour[i]
+        rel = contour[i] - between
+        dist = np.abs(line[0] * rel[:, 1] - line[1] * rel[:, 0]) / np.linalg.norm(line)
+        if np.all(dist <= tol_px):
+            return j, i
+    return None
+
+
+def _walk_px(mask: np.ndarray, start: np.ndarray, direction: np.ndarray) -> float:
+    """Step 7 of ``camus``: distance (8, 8.5, 9 … px) from ``start`` to the first background/outside pixel."""
+    reach = 8.0 + 0.5 * np.arange(2 * int(np.hypot(*mask.shape)) + 4)
+    pos = np.round(start[None, :] + reach[:, None] * direction[None, :]).astype(int)
+    rows, cols = pos[:, 0], pos[:, 1]
+    inside = (rows >= 0) & (rows < mask.shape[0]) & (cols >= 0) & (cols < mask.shape[1])
+    stop = ~inside
+    stop[inside] = mask[rows[inside], cols[inside]] == 0
+    return float(reach[int(np.argmax(stop))])
+
+
+def published_view(mask: np.ndarray, spacing: tuple[float, float], n_discs: int = 20) -> PublishedView | None:
+    """One view by the CAMUS authors' published steps (module docstring, ``camus``); None if degenerate.
+
+    Args:
+        mask: (rows, cols) LV cavity mask (bool or 0/1; > 0 is the cavity).
+        spacing: (row_mm, col_mm).
+        n_discs: number of discs (the published code: 20).
+
+    Returns:
+        The view's contour, base, apex, disc widths (mm) and axis length (mm); None when the mask is empty,
+        has no iso-0.5 contour or no accepted mitral chord (where the published code raises).
+    """
+    mask = np.asarray(mask)
+    if mask.ndim != 2:
+        raise ValueError(f"Simpson's method needs a 2-D mask, got shape {mask.shape}")
+    if not (mask > 0).any():
+        return None
+    iso, side = published_isotropic_mask(mask, spacing)
+    contours = measure.find_contours(iso.astype(np.float64), 0.5)
+    if not contours:
+        return None
+    contour = contours[0]
+    chord = _published_mitral_chord(contour)
+    if chord is None:
+        return None
+    j, i = chord
+    base = contour[int(j + round((i - j) / 2))]
+    rel = contour - base
+    dist = np.sqrt(rel[:, 0] * rel[:, 0] + rel[:, 1] * rel[:, 1])
+    apex_index = int(np.argmax(dist))
+    if dist[apex_index] <= 0:
+        return None
+    apex = contour[apex_index]
+    direction = apex - base
+    normal = np.array([-direction[1], direction[0]])
+    normal = normal / np.linalg.norm(normal)
+    widths = [
+        (_walk_px(iso, base + direction * f, normal) + _walk_px(iso, base + direction * f, -normal)) * side
+        for f in np.linspace(0, 1, n_discs, endpoint=False)
+    ]
+    return PublishedView(
+        contour_px=contour,
+        base_px=base,
+        apex_px=apex,
+        diameters_mm=np.array(widths),
+        length_mm=float(dist[apex_index]) * side,
+        pixel_mm=side,
+    )
