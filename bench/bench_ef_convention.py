@@ -1,9 +1,11 @@
-"""How far apart the two Simpson conventions are on the phantom, against its analytic volumes (SYNTHETIC).
+"""How far apart the Simpson conventions are on the phantom, against its analytic volumes (SYNTHETIC).
 
 Writes ``--patients`` phantom patients (native resolution, 0.22–0.36 mm, some anisotropic pixels), computes
-EDV, ESV and EF on their reference LV masks with ``geometric`` (the baseline, per-instant long axis) and
-``camus`` (the CAMUS reference procedure, one disc height per patient), and compares both with the analytic
-truth of ``phantom_truth.json``. Run: ``python bench/bench_ef_convention.py [--patients 40] [--seed 0]``
+EDV, ESV and EF on their reference LV masks with ``geometric`` (the baseline, per-instant long axis),
+``camus`` (the CAMUS authors' published code, one disc height per patient, first disc on the mitral plane) and
+``camus-arc`` (lunet's earlier variant, first disc above the mitral arc), and compares each with the analytic
+truth of ``phantom_truth.json``; then ``camus-arc`` against ``camus`` per patient (ml).
+Run: ``python bench/bench_ef_convention.py [--patients 40] [--seed 0]``
 (``--circular`` for circular LV sections, where Simpson's rule is exact up to its quadrature); prints figures.
 """
 
@@ -62,11 +64,12 @@ def main() -> int:
             path.parent.name: json.loads(path.read_text())
             for path in sorted(root.rglob("phantom_truth.json"))
         }
-        rows = []
+        rows, all_volumes = [], {}
         for convention in EF_CONVENTIONS:
             start = time.process_time()
             volumes = reference_volumes(root, SimpsonOptions.for_convention(convention))["patients"]
             seconds = time.process_time() - start
+            all_volumes[convention] = volumes
             row = {"convention": convention, **_summary(volumes, truth)}
             row["CPU ms/patient"] = 1000 * seconds / len(truth)
             rows.append(row)
@@ -75,11 +78,20 @@ def main() -> int:
     print("errors = Simpson on the reference masks − analytic truth (EDV/ESV relative, EF in points)")
     columns = ["convention", "EDV err %", "EDV SD %", "ESV err %", "ESV SD %", "EF bias pts", "EF SD pts"]
     print_table(rows, [*columns, "EF MAE pts", "n", "CPU ms/patient"], digits=2)
-    geo, camus = rows
+    by_name = {row["convention"]: row for row in rows}
+    geo, camus = by_name["geometric"], by_name["camus"]
     print(
         f"camus − geometric: ESV {camus['ESV err %'] - geo['ESV err %']:+.1f} %, "
         f"EF {camus['EF bias pts'] - geo['EF bias pts']:+.1f} points"
     )
+    arc, pub = all_volumes["camus-arc"], all_volumes["camus"]
+    for key, name in (*INDICES, ("ef_percent", "EF")):
+        diff = np.array([arc[p][key] - pub[p][key] for p in sorted(truth)])
+        unit = "points" if key == "ef_percent" else "ml"
+        print(
+            f"camus-arc − camus, {name}: mean {np.nanmean(diff):+.2f} {unit}, "
+            f"range [{np.nanmin(diff):+.2f}, {np.nanmax(diff):+.2f}]"
+        )
     return 0
 
 
