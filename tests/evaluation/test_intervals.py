@@ -12,7 +12,9 @@ from lunet.evaluation.intervals import (
     calibrate,
     conformal_quantile,
     coverage,
+    coverage_ci,
     min_calibration_size,
+    pass_statistics,
 )
 
 N_CAL = 39  # (n + 1) · level is an integer at 0.80, 0.90 and 0.95: expected coverage exactly the level
@@ -136,3 +138,22 @@ def test_bounds_and_missing_estimates() -> None:
     np.testing.assert_array_equal(hi[:2], [15.0, 100.0])
     assert np.isnan(lo[2]) and np.isnan(hi[2])
     assert coverage(lo, hi, [0.0, 101.0, 50.0]) == 0.5
+
+
+def test_coverage_ci_is_the_exact_binomial_interval() -> None:
+    low, high = coverage_ci(90, 100)
+    # Clopper–Pearson, 90 of 100
+    assert low == pytest.approx(0.8238, abs=1e-3) and high == pytest.approx(0.9510, abs=1e-3)
+    assert coverage_ci(0, 10)[0] == 0.0 and coverage_ci(10, 10)[1] == 1.0
+    with pytest.raises(ValueError, match="hits"):
+        coverage_ci(11, 10)
+
+
+def test_pass_statistics_of_tta_or_ensemble_passes() -> None:
+    passes = np.array([[50.0, 40.0, np.nan], [52.0, np.nan, np.nan], [54.0, 44.0, 30.0]])
+    mean, sd = pass_statistics(passes)
+    np.testing.assert_allclose(mean, [52.0, 42.0, 30.0])
+    np.testing.assert_allclose(sd[:2], [2.0, math.sqrt(8.0)])
+    assert np.isnan(sd[2])
+    with pytest.raises(ValueError, match="passes >= 2"):
+        pass_statistics(np.ones((1, 3)))

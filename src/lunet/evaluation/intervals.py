@@ -34,7 +34,9 @@ __all__ = [
     "calibrate",
     "conformal_quantile",
     "coverage",
+    "coverage_ci",
     "min_calibration_size",
+    "pass_statistics",
 ]
 
 #: Conformity scores: ``absolute`` |y − ŷ|, ``normalised`` |y − ŷ| / σ.
@@ -196,6 +198,51 @@ def coverage(lo: ArrayLike, hi: ArrayLike, truths: ArrayLike) -> float:
     if not ok.any():
         return float("nan")
     return float(np.mean((lo_a[ok] <= y[ok]) & (y[ok] <= hi_a[ok])))
+
+
+def coverage_ci(hits: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Clopper–Pearson (exact binomial) interval of a measured coverage ``hits / n``.
+
+    Args:
+        hits: intervals that contained the truth.
+        n: intervals measured (> 0).
+        confidence: of the interval, in (0, 1).
+
+    Returns:
+        ``(low, high)`` in [0, 1].
+    """
+    from scipy.stats import beta
+
+    _check_level(confidence)
+    if n <= 0 or not 0 <= hits <= n:
+        raise ValueError(f"coverage needs 0 <= hits <= n and n > 0, got hits={hits}, n={n}")
+    tail = (1.0 - confidence) / 2.0
+    low = 0.0 if hits == 0 else float(beta.ppf(tail, hits, n - hits + 1))
+    high = 1.0 if hits == n else float(beta.ppf(1.0 - tail, hits + 1, n - hits))
+    return low, high
+
+
+def pass_statistics(values: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """Point estimate and spread of several passes per patient (test-time augmentations, ensemble members).
+
+    Args:
+        values: (passes, patients) one index (EF in %, or a volume in ml) per pass and patient; NaN passes
+            (a degenerate mask) are left out for that patient.
+
+    Returns:
+        ``(mean (patients,), sd (patients,))``; SD with ``ddof=1`` (NaN with fewer than two finite passes).
+    """
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim != 2 or v.shape[0] < 2:
+        raise ValueError(f"pass_statistics needs (passes >= 2, patients) values, got shape {v.shape}")
+    finite = np.isfinite(v)
+    count = finite.sum(axis=0)
+    total = np.where(finite, v, 0.0).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+        square = np.where(finite, (v - mean) ** 2, 0.0).sum(axis=0)
+        sd = np.where(count > 1, np.sqrt(square / np.maximum(count - 1, 1)), np.nan)
+    return mean, sd
 
 
 def _check_level(level: float) -> None:
