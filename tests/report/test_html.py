@@ -75,16 +75,34 @@ def test_report_header_banner_and_thresholds(fake_report, fake_setup):
 
 def test_tables_have_rows_of_both_runs(fake_report):
     text = fake_report.read_text(encoding="utf-8")
-    for key in ("table1", "table2", "table3", "table4", "table2_quality", "table3_quality", "paper"):
+    for key in ("table1", "table2", "table3", "table4"):
         start = text.index(f'id="{key}"')
         table = text[start : text.index("</table>", start)]
-        assert "<td>lunet</td>" in table, key
-        if key not in ("table1", "paper"):  # run A (unet1) has no boxes, so no localization row
-            assert "<td>unet1</td><td>unet1</td>" in table and "<td>lunet</td><td>lunet-o1</td>" in table, key
+        assert "<td>lunet</td><td>lunet-o2</td>" in table and "lunet-o1" not in table, key
+        if key != "table1":  # run A (unet1) has no boxes, so no localization row
+            assert "<td>unet1</td><td>unet1</td>" in table, key
+            start = text.index(f'id="{key}-o1"')
+            assert "<td>lunet</td><td>lunet-o1</td>" in text[start : text.index("</table>", start)], key
     assert "<th>Epi d_H mm</th>" in text and "<th>EDV ml corr</th>" in text
     assert "<th>geo. images (paper)</th>" in text and "<th>geo. patients Endo</th>" in text
+    assert "Strata of fewer than 5 patients, not shown: unet1 Good (3)" in text  # 3 patients, all Good
     assert "LU-Net (TUFFC 2020) Table II" in text and "reference only" in text
+    assert text.count("LU-Net (TUFFC 2020) Table IV</h3>") == 1  # the papers' tables once, not per run
     assert "good + medium quality patients, as Table III" in text  # the plots say which patients they show
+
+
+def test_sections_in_reading_order(fake_report):
+    """The answer first (the summary is the first table), then the gallery, the papers, the rest; the
+    secondary material folded."""
+    text = fake_report.read_text(encoding="utf-8")
+    order = ["synthetic-banner", "summary", "gallery", "paper", "clinical", "distances", "tables",
+             "sequences", "method"]  # fmt: skip
+    positions = [text.index(f'id="{key}"') for key in order]
+    assert positions == sorted(positions)
+    assert text.index("<table") == text.index('<table id="summary-table"')
+    for folded in ("thresholds", "configs", "strata"):
+        assert f'<details id="{folded}">' in text
+    assert "@media print" in text
 
 
 def test_real_data_has_no_banner_and_data_dir_overrides_config(camus_folder, run_folder, tmp_path):
@@ -95,7 +113,8 @@ def test_real_data_has_no_banner_and_data_dir_overrides_config(camus_folder, run
     text = write_report([run], tmp_path / "out" / "r.html").read_text(encoding="utf-8")
     assert "SYNTHETIC" not in text and "no image data folder found" in text  # config's data is gone
     assert sum(tag == "img" for tag, _ in _tags(text)) == 3  # no gallery
-    assert "Ours vs the papers (CAMUS)" in text and "U-Net1" in text  # real data: compared with the papers
+    assert "CAMUS data: our figures beside the published ones" in text and "U-Net1 (unet1)" in text
+    assert re.search(r"<td>\d\.\d{3} / 0\.920</td>", text)  # ours / paper: U-Net1's LV_Endo Dice
     text = write_report([run], tmp_path / "out" / "r.html", data_dir=real).read_text(encoding="utf-8")
     assert "SYNTHETIC" not in text and str(real) in text
     assert sum(tag == "img" for tag, _ in _tags(text)) == 4  # the gallery found the images in ``real``

@@ -1,6 +1,6 @@
 """A gallery like Fig. 2 of LU-Net (TUFFC 2020): images with predicted and reference contours and the box.
 
-For every run, the best, median and worst image by the LV_Epi Hausdorff distance d_H (the score that makes
+For every run, the worst, median and best image by the LV_Epi Hausdorff distance d_H (the score that makes
 geometric outliers; lowest is best) are shown; runs without d_H fall back to the mean of the LV_Endo and
 LV_Epi Dice (highest is best). Colours follow the paper: prediction LV_Endo green and LV_Epi purple,
 reference yellow and cyan, predicted box red.
@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 PRED_COLOURS = {Structure.LV_ENDO: "#00c000", Structure.LV_EPI: "#a020f0"}
 REF_COLOURS = {Structure.LV_ENDO: "#ffff00", Structure.LV_EPI: "#00ffff"}
 BOX_COLOUR = "#ff0000"
-RANKS = ("best", "median", "worst")
+RANKS = ("worst", "median", "best")
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ def _score(row: ImageRecord) -> tuple[float, str]:
 
 
 def select_cases(per_image: list[ImageRecord]) -> list[Case]:
-    """Best, median and worst image of a run (see the module docstring for the ranking).
+    """Worst, median and best image of a run (see the module docstring for the ranking).
 
     Ties are broken by (patient, view, instant); the median is element ``(n - 1) // 2`` of the ranking.
     Images without a finite score are left out; an empty list comes back when none has one.
@@ -62,7 +62,7 @@ def select_cases(per_image: list[ImageRecord]) -> list[Case]:
     # Rank within the key that most images share (d_H normally; Dice only when d_H is missing everywhere).
     main_name = max({s[4] for s in scored}, key=lambda n: sum(s[4] == n for s in scored))
     ranked = sorted(s for s in scored if s[4] == main_name)
-    picks = {"best": ranked[0], "median": ranked[(len(ranked) - 1) // 2], "worst": ranked[-1]}
+    picks = {"worst": ranked[-1], "median": ranked[(len(ranked) - 1) // 2], "best": ranked[0]}
     return [
         Case(rank, p, v, i, -value if name == "mean Dice" else value, name)
         for rank, (value, p, v, i, name) in picks.items()
@@ -173,7 +173,7 @@ def draw_panel(
 
 
 def gallery_figure(runs: list, sources: list[ImageSource | None]) -> tuple[bytes | None, list[str]]:
-    """One row per series with its best, median and worst case.
+    """One row per series with its worst, median and best case.
 
     Args:
         runs: :class:`lunet.report.series.Series` (``label``, ``per_image``, ``pred_dir``, ``boxes``).

@@ -21,16 +21,31 @@ logger = logging.getLogger(__name__)
 
 CONFIG_FIELDS = ("model", "fold", "epochs", "size", "margin")
 CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px auto;max-width:1200px;color:#222}
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px auto;max-width:1200px;
+padding:0 16px;color:#222;overflow-wrap:anywhere}
 h1{margin-bottom:4px} h2{border-bottom:2px solid #ddd;padding-bottom:4px;margin-top:32px}
-.banner{background:#b00020;color:#fff;font-size:1.4em;font-weight:bold;padding:12px 16px;border-radius:6px}
-.note{color:#555;font-size:.9em} .meta{color:#555}
+.banner{background:#b00020;color:#fff;font-size:1.2em;font-weight:bold;padding:10px 16px;border-radius:6px}
+.note{color:#555;font-size:.9em} .meta{color:#555} .reading{font-size:1.05em;font-weight:600;margin:6px 0}
+.wrap{max-width:100%;overflow-x:auto}
 table{border-collapse:collapse;margin:8px 0 16px;font-size:.85em}
-th,td{border:1px solid #ccc;padding:3px 8px;text-align:right} th{background:#f0f0f0}
-table.paper td{white-space:nowrap}
+th,td{border:1px solid #ccc;padding:3px 8px;text-align:right;overflow-wrap:normal} th{background:#f0f0f0}
 td:first-child,td:nth-child(2){text-align:left}
+table.summary{font-size:.95em} table.summary td:nth-child(2){text-align:right}
+table.summary th{vertical-align:bottom}
+.d{font-size:.8em;color:#555;white-space:nowrap} .sig{color:#000;font-weight:bold}
+details{margin:8px 0} summary{cursor:pointer;color:#1f4e99}
 img{max-width:100%;height:auto;display:block;margin:8px 0}
-pre{background:#f7f7f7;padding:8px;font-size:.8em;overflow-x:auto}
+pre{background:#f7f7f7;padding:8px;font-size:.8em;overflow-x:auto;white-space:pre-wrap}
+@media print{
+ body{max-width:none;margin:0;padding:0;font-size:10pt;color:#000}
+ .banner{background:none;color:#b00020;border:2px solid #b00020}
+ h2{break-after:avoid;page-break-after:avoid} h3{break-after:avoid}
+ table,img,tr{break-inside:avoid;page-break-inside:avoid} .wrap{overflow:visible}
+ table{font-size:8pt} th,td{padding:1px 4px}
+ details>summary{list-style:none;font-weight:bold;color:#000}
+ a{color:#000;text-decoration:none}
+}
+@page{size:A4;margin:15mm}
 """
 
 
@@ -59,7 +74,10 @@ def _runs_table(runs: list[RunData], data_dirs: list[Path]) -> str:
         f"<pre>{html.escape(json.dumps(run.config, indent=2, sort_keys=True))}</pre></details>"
         for run in runs
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{details}"
+    return (
+        f'<div class="wrap"><table id="runs"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody>'
+        f"</table></div>{details}"
+    )
 
 
 def _figure_section(title: str, png: bytes | None, alt: str, caption: str) -> str:
@@ -67,37 +85,20 @@ def _figure_section(title: str, png: bytes | None, alt: str, caption: str) -> st
     return f'<h3>{html.escape(title)}</h3>{body}<p class="note">{html.escape(caption)}</p>'
 
 
-def _ef_agreement_html(runs: list[RunData]) -> str:
-    """EF agreement of every run and reference (Table III): corr and MAE with their 95 % bootstrap CIs."""
-    from lunet.evaluation.display import agreement_cells
-
-    items = []
-    for run in runs:
-        for row in run.tables["table3"]["rows"]:
-            ef = row.get("ef_percent") or {}
-            corr, loa, mae = agreement_cells(ef)
-            items.append(
-                f"<li>{html.escape(run.label)} / {html.escape(str(row.get('model')))} vs "
-                f"{html.escape(str(row.get('reference')))} (n = {ef.get('n', '–')}): "
-                f"EF corr {html.escape(corr)}, bias ± 1.96 SD {html.escape(loa)}, "
-                f"MAE {html.escape(mae)} points</li>"
-            )
-    if not items:
-        return ""
-    return "<h3>EF agreement, 95 % bootstrap confidence intervals</h3><ul>" + "".join(items) + "</ul>"
-
-
 def build_html(runs: list[RunData], data_dirs: list[Path]) -> str:
     """The report's HTML text (see :func:`write_report`)."""
     from lunet.report.compare import comparison_figure
     from lunet.report.gallery import ImageSource, gallery_figure
     from lunet.report.plots import clinical_figure, distance_boxplots, outlier_figure
+    from lunet.report.sequence import sequence_section
     from lunet.report.series import series_of
-    from lunet.report.tables import tables_html
+    from lunet.report.summary import summary_html, summary_series
+    from lunet.report.tables import comparison_html, tables_html
 
     sections = [
         f'<h1>lunet report</h1><p class="meta">lunet {html.escape(__version__)} — generated '
-        f"{_dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}</p>"
+        f"{_dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} — "
+        f"{html.escape(', '.join(run.label for run in runs))}</p>"
     ]
     if any(run.synthetic for run in runs):
         which = ", ".join(r.label for r in runs if r.synthetic)
@@ -105,15 +106,60 @@ def build_html(runs: list[RunData], data_dirs: list[Path]) -> str:
             f'<div class="banner" id="synthetic-banner">SYNTHETIC phantom data — not CAMUS '
             f"({html.escape(which)}). These numbers say nothing about real echocardiograms.</div>"
         )
-    sections.append("<h2>Runs</h2>" + _runs_table(runs, data_dirs))
-    sections.append("<h2>Outlier thresholds</h2>" + thresholds_html(runs))
-    labelled = [(run.label, run.tables) for run in runs]
-    sections.append("<h2>Tables of the LU-Net paper (Tables I–IV)</h2>" + tables_html(labelled))
     series = series_of(runs)
+    sections.append(
+        '<h2 id="summary">The answer: each model against the baseline</h2>' + summary_html(series)
+    )
+
+    sources: dict[Path, ImageSource | None] = {}
+    for directory in {d for d in data_dirs if d.is_dir()}:
+        try:
+            sources[directory] = ImageSource(directory)
+        except ValueError as err:
+            logger.warning("no gallery images from %s: %s", directory, err)
+            sources[directory] = None
+    run_source = {id(run): sources.get(d) for run, d in zip(runs, data_dirs)}
+    shown = summary_series(series)
+    png, notes = gallery_figure(shown, [run_source[id(s.run)] for s in shown])
+    sections.append('<h2 id="gallery">Worst, median and best cases (as Fig. 2 of LU-Net)</h2>')
+    sections.append(
+        _figure_section(
+            "Worst, median and best case of each model",
+            png,
+            "gallery",
+            "Ranked by LV_Epi Hausdorff distance d_H (mean Dice where d_H is missing). "
+            "Prediction: LV_Endo green, LV_Epi purple; reference: LV_Endo yellow, LV_Epi cyan; "
+            "predicted box red.",
+        )
+    )
+    if len(shown) > 1:
+        png, more = comparison_figure(shown, [run_source[id(s.run)] for s in shown])
+        notes += more
+        sections.append(
+            _figure_section(
+                f"Side by side: {shown[0].label} vs {shown[-1].label}"
+                + (" (and the models between)" if len(shown) > 2 else ""),
+                png,
+                "side-by-side comparison",
+                "As Fig. 2 of LU-Net: (a) the image where the first and last models' LV_Epi d_H differ "
+                "least, (b) where the last model gains most, (c) the last model's worst image.",
+            )
+        )
+    if notes:
+        sections.append(
+            f"<details><summary>Gallery notes ({len(notes)})</summary>"
+            + '<ul class="note">'
+            + "".join(f"<li>{html.escape(n)}</li>" for n in notes)
+            + "</ul></details>"
+        )
+
+    labelled = [(run.label, run.tables) for run in runs]
+    sections.append('<h2 id="paper">Ours beside the papers</h2>' + comparison_html(labelled))
+
     plotted = [(s, s.run.tables["clinical_reference"]) for s in series]
     references = "; ".join(f"{s.label}: {ref or 'none'}" for s, ref in plotted)
     conventions = sorted({str(run.tables["table3"]["ef_convention"]) for run in runs})
-    sections.append("<h2>Clinical indices</h2>")
+    sections.append('<h2 id="clinical">Clinical indices</h2>')
     sections.append(
         _figure_section(
             "EDV, ESV, EF: correlation and Bland–Altman (good + medium quality patients, as Table III)",
@@ -126,8 +172,7 @@ def build_html(runs: list[RunData], data_dirs: list[Path]) -> str:
             f"{', '.join(conventions)}; 95 % bootstrap confidence intervals of corr and MAE: Table III.",
         )
     )
-    sections.append(_ef_agreement_html(runs))
-    sections.append("<h2>Segmentation distances and outliers</h2>")
+    sections.append('<h2 id="distances">Segmentation distances and outliers</h2>')
     sections.append(
         _figure_section(
             "d_m and d_H per model (all patients, as Table IV)",
@@ -149,44 +194,17 @@ def build_html(runs: list[RunData], data_dirs: list[Path]) -> str:
             "on the same image. Per-patient counts (LU-Net's written rule) are in Tables II and IV.",
         )
     )
-    sources: dict[Path, ImageSource | None] = {}
-    for directory in {d for d in data_dirs if d.is_dir()}:
-        try:
-            sources[directory] = ImageSource(directory)
-        except ValueError as err:
-            logger.warning("no gallery images from %s: %s", directory, err)
-            sources[directory] = None
-    run_source = {id(run): sources.get(d) for run, d in zip(runs, data_dirs)}
-    series_sources = [run_source[id(s.run)] for s in series]
-    png, notes = gallery_figure(series, series_sources)
-    sections.append("<h2>Gallery (as Fig. 2 of LU-Net)</h2>")
-    sections.append(
-        _figure_section(
-            "Best, median and worst case of each model",
-            png,
-            "gallery",
-            "Ranked by LV_Epi Hausdorff distance d_H (mean Dice where d_H is missing). "
-            "Prediction: LV_Endo green, LV_Epi purple; reference: LV_Endo yellow, LV_Epi cyan; "
-            "predicted box red.",
-        )
-    )
-    if len(series) > 1:
-        png, more = comparison_figure(series, series_sources)
-        notes += more
-        sections.append(
-            _figure_section(
-                f"Side by side: {series[0].label} vs {series[-1].label} (and the models between)",
-                png,
-                "side-by-side comparison",
-                "As Fig. 2 of LU-Net: (a) the image where the first and last models' LV_Epi d_H differ "
-                "least, (b) where the last model gains most, (c) the last model's worst image.",
-            )
-        )
-    if notes:
-        sections.append('<ul class="note">' + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>")
-    from lunet.report.sequence import sequence_section
-
+    sections.append('<h2 id="tables">Our Tables I–IV in full</h2>' + tables_html(labelled))
     sections.append(sequence_section(runs, [run.synthetic for run in runs]))
+    sections.append(
+        '<h2 id="method">Method and runs</h2>'
+        '<details id="thresholds"><summary>Outlier bounds and rules</summary>'
+        + thresholds_html(runs)
+        + "</details>"
+        + '<details id="configs"><summary>Runs and their configs</summary>'
+        + _runs_table(runs, data_dirs)
+        + "</details>"
+    )
     body = "\n".join(sections)
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
