@@ -1,13 +1,20 @@
-"""Open the report in a real headless Chromium: it renders, every image decodes, no script error.
+"""Open the report in a real headless Chromium: it renders, every image decodes, no script error, and at
+1280 px nothing runs off the page, the summary table comes first and within the first screen.
 
 A copy of the report gets a small probe script (the report itself has none) that, on ``load``, writes to
-``<body>`` how many images decoded (``naturalWidth > 0``) and how many errors were seen; ``--dump-dom``
-returns the DOM after that. A second run takes a screenshot. A broken image is the negative control.
+``<body>`` how many images decoded (``naturalWidth > 0``), how many errors were seen, and the layout: page
+width against the viewport, the first table's id, the summary table's bottom edge, the table rows visible
+with every ``<details>`` closed, and the sections present; ``--dump-dom`` returns the DOM after that. A
+second run takes a screenshot. A broken image and a too-wide table are the negative controls.
+
+Without Chromium the tests are skipped, unless ``LUNET_REQUIRE_CHROMIUM=1`` (``.ci/run`` sets it): then
+they fail, so CI cannot pass without having run them.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import re
 import shutil
 import subprocess
@@ -18,7 +25,11 @@ import pytest
 from PIL import Image
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+if CHROMIUM is None and os.environ.get("LUNET_REQUIRE_CHROMIUM") == "1":
+    raise RuntimeError("LUNET_REQUIRE_CHROMIUM=1 but no chromium on PATH (apt-get install chromium)")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install chromium)")
+#: Sections every report has (``sequences`` only with a sequence evaluation; the fake runs have one).
+SECTIONS = ("summary", "gallery", "paper", "clinical", "distances", "tables", "sequences", "method")
 
 PROBE = """<script>
 window.__errors = [];
@@ -28,6 +39,19 @@ window.addEventListener('load', function () {
   var ok = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;
   document.body.setAttribute('data-images', ok + '/' + imgs.length);
   document.body.setAttribute('data-errors', String(window.__errors.length));
+  var root = document.documentElement;
+  var visible = Array.prototype.slice.call(document.querySelectorAll('tr')).filter(function (row) {
+    for (var p = row.parentElement; p; p = p.parentElement) {
+      if (p.tagName === 'DETAILS' && !p.open) return false;
+    }
+    return true;
+  });
+  var first = document.querySelector('table'), summary = document.getElementById('summary-table');
+  var sections = Array.prototype.slice.call(document.querySelectorAll('h2[id]'))
+    .map(function (h) { return h.id; });
+  document.body.setAttribute('data-layout', [root.scrollWidth, root.clientWidth, window.innerHeight,
+    root.scrollHeight, visible.length, first ? first.id || '-' : '-',
+    summary ? Math.ceil(summary.getBoundingClientRect().bottom) : -1, sections.join(' ')].join(','));
 });
 </script>"""
 
@@ -41,23 +65,36 @@ def _chromium(tmp: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
 
 
-def _probe(html_path: Path, tmp: Path) -> tuple[str, str, str]:
-    """``(data-images, data-errors, stderr)`` of the page with the probe script."""
+def _probe(html_path: Path, tmp: Path, *args: str) -> tuple[str, str, str, str]:
+    """``(data-images, data-errors, stderr, <body> tag)`` of the page with the probe script (``args``: more
+    flags)."""
     probed = tmp / f"probed_{html_path.name}"
     probed.write_text(
         html_path.read_text(encoding="utf-8").replace("<head>", "<head>" + PROBE, 1), encoding="utf-8"
     )
-    result = _chromium(tmp, "--virtual-time-budget=10000", "--dump-dom", probed.as_uri())
+    result = _chromium(tmp, *args, "--virtual-time-budget=10000", "--dump-dom", probed.as_uri())
     body = re.search(r"<body[^>]*>", result.stdout)
     assert body, f"no DOM dumped: {result.stderr[-2000:]}"
     images = re.search(r'data-images="([^"]*)"', body.group(0))
     errors = re.search(r'data-errors="([^"]*)"', body.group(0))
     assert images and errors, f"probe did not run: {body.group(0)}"
-    return images.group(1), errors.group(1), result.stderr
+    return images.group(1), errors.group(1), result.stderr, body.group(0)
+
+
+def _layout(html_path: Path, tmp: Path) -> dict[str, object]:
+    """The probe's layout figures of the page in a 1280 × 900 window."""
+    _, _, _, body = _probe(html_path, tmp, "--window-size=1280,900")
+    found = re.search(r'data-layout="([^"]*)"', body)
+    assert found, body
+    width, client, screen, height, rows, first, bottom, sections = found.group(1).split(",")
+    return {
+        "width": int(width), "client": int(client), "screen": int(screen), "height": int(height),
+        "rows": int(rows), "first": first, "summary_bottom": int(bottom), "sections": sections.split(),
+    }  # fmt: skip
 
 
 def test_report_renders_in_chromium(fake_report, tmp_path):
-    images, errors, stderr = _probe(fake_report, tmp_path)
+    images, errors, stderr, _ = _probe(fake_report, tmp_path)
     assert images == "6/6" and errors == "0"  # the 6th: the whole-sequence LV curves
     assert 'id="sequences"' in fake_report.read_text(encoding="utf-8")
     assert "Uncaught" not in stderr
@@ -72,10 +109,33 @@ def test_report_renders_in_chromium(fake_report, tmp_path):
     assert (pixels < 128).mean() > 0.01
 
 
+def test_report_layout_at_1280_px(fake_report, tmp_path):
+    layout = _layout(fake_report, tmp_path)
+    assert layout["client"] >= 1200  # the window really is 1280 px wide (less a scroll bar)
+    assert layout["width"] <= layout["client"], layout  # no horizontal overflow
+    assert layout["first"] == "summary-table"  # the summary table before any other table
+    assert 0 < layout["summary_bottom"] <= layout["screen"], layout  # ... and within the first screen
+    assert layout["sections"] == list(SECTIONS), layout  # every section, in reading order
+    assert layout["rows"] <= 100, layout  # table rows visible before any <details> is opened
+
+
+def test_layout_probe_sees_overflow_and_hidden_rows(tmp_path):
+    page = tmp_path / "wide.html"
+    cells = "".join(f"<td>{'x' * 40}</td>" for _ in range(8))
+    page.write_text(
+        "<!DOCTYPE html><html><head></head><body><h2 id='a'>a</h2><table id='t'><tr>"
+        f"{cells}</tr></table><details><summary>more</summary><table><tr><td>1</td></tr><tr><td>2</td>"
+        "</tr></table></details></body></html>"
+    )
+    layout = _layout(page, tmp_path)
+    assert layout["width"] > layout["client"] + 500  # 8 × 40 characters do not fit in 1280 px
+    assert layout["first"] == "t" and layout["rows"] == 1 and layout["sections"] == ["a"]
+
+
 def test_probe_sees_a_broken_image(tmp_path):
     page = tmp_path / "broken.html"
     page.write_text(
         '<!DOCTYPE html><html><head></head><body><img src="data:image/png;base64,AAAA"></body></html>'
     )
-    images, errors, _ = _probe(page, tmp_path)
+    images, errors, _, _ = _probe(page, tmp_path)
     assert images == "0/1" and errors == "1"
