@@ -16,8 +16,8 @@ def test_new_lunet_config_gets_the_default_recipe() -> None:
     config = TrainConfig().replace(model="lunet")
     assert DEFAULT_RECIPE == "robust" and config.model.recipe == "robust"
     assert config.model.overrides["box_source"] == "segmentation"
-    assert config.trainer.train_crop == "reference"
-    assert config.trainer.reference_box_jitter == RECIPE_SETTINGS["robust"]["reference_box_jitter"] > 0
+    assert config.trainer.train_crop == RECIPE_SETTINGS["robust"]["train_crop"] == "predicted"
+    assert config.trainer.reference_box_jitter == 0.0
 
 
 def test_paper_recipe_is_the_published_lunet() -> None:
@@ -29,10 +29,13 @@ def test_paper_recipe_is_the_published_lunet() -> None:
 
 def test_explicit_values_win_over_the_recipe() -> None:
     config = TrainConfig.create(
-        model="lunet", reference_box_jitter=0.1, model_overrides={"box_source": "regressed"}
+        model="lunet",
+        train_crop="reference",
+        reference_box_jitter=0.1,
+        model_overrides={"box_source": "regressed"},
     )
     assert config.model.recipe == "robust"
-    assert config.trainer.reference_box_jitter == 0.1
+    assert config.trainer.train_crop == "reference" and config.trainer.reference_box_jitter == 0.1
     assert config.model.overrides["box_source"] == "regressed"
 
 

@@ -2,10 +2,11 @@
 
 ``paper`` is LU-Net as published (TUFFC 2020): the box regressed by U-L2, the segmenter trained end to end on
 the crop of the predicted box (the ROI loss follows the evolving box). ``robust`` is lunet's default for
-``lunet``: the box is the bounding box of U-L2's own coarse segmentation o1 (``box_source="segmentation"``),
-and the segmenter is trained on reference boxes jittered like a localizer's errors (``train_crop=
-"reference"``, ``reference_box_jitter``), so that it tolerates them. The ablation that chose it is in
-BENCHMARKS.md ("LU-Net's localization").
+``lunet``: the box is the bounding box of U-L2's own coarse segmentation o1 (``box_source="segmentation"``;
+U-L2's regression head then learns from a detached softmax, so o1 stays a segmentation), and the segmenter is
+trained end to end on the crops of that box, as in the paper. Chosen on validation phantom patients
+(BENCHMARKS.md, "LU-Net's localization"): training the segmenter on jittered reference boxes instead
+(``train_crop="reference"``, ``reference_box_jitter``) was measured and kept as an option, not the default.
 
 A recipe is not looked up at training time: :func:`recipe_changes` turns it into explicit field values when
 a config is created or its model or recipe changes (:meth:`lunet.config.TrainConfig.replace`), so every
@@ -31,8 +32,8 @@ RECIPE_SETTINGS: dict[str, dict[str, Any]] = {
     },
     "robust": {
         "overrides": {"box_source": "segmentation"},
-        "train_crop": "reference",
-        "reference_box_jitter": 0.05,
+        "train_crop": "predicted",
+        "reference_box_jitter": 0.0,
     },
 }
 
