@@ -10,8 +10,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "report",
         help="write one self-contained HTML report comparing runs",
-        description="Tables I-IV of LU-Net, clinical and distance plots and a best/median/worst gallery for "
-        "each run, in one HTML file with embedded images (runs without evaluation/ are evaluated first).",
+        description="One HTML file with embedded images: a summary table (one row per model, paired "
+        "differences to the first run with bootstrap intervals), the worst/median/best cases, the papers' "
+        "tables as ours / paper, clinical and distance plots, Tables I-IV of LU-Net (runs without "
+        "evaluation/ are evaluated first).",
     )
     parser.add_argument(
         "runs", nargs="+", metavar="RUN", help="run folders (config.json, predictions/, evaluation/)"

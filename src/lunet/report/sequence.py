@@ -125,7 +125,8 @@ def sequence_section(runs: list[Any], synthetic: list[bool]) -> str:
         rows.append(f"<tr><td>{html.escape(run.label + tag)}</td>{cells}</tr>")
     parts = [
         '<h2 id="sequences">Whole sequences</h2>',
-        f"<table><tr><th>run</th>{head}</tr>{''.join(rows)}</table>",
+        f'<div class="wrap"><table id="sequence-table"><tr><th>run</th>{head}</tr>{"".join(rows)}</table>'
+        "</div>",
         '<p class="note">Every annotated frame of the half sequences; ED/ES errors are predicted − '
         "reference frames (Info_*.cfg), in frames and ms at the cfg frame rate; roughness: RMS second "
         "difference of the LV area curve over its mean, relative to the reference curve's; jumps: share of "
