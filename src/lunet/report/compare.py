@@ -80,4 +80,4 @@ def comparison_figure(series: list, sources: list[ImageSource | None]) -> tuple[
         figure.clear()
         return None, notes
     add_legend(figure)
-    return figure_png(figure, dpi=80), notes
+    return figure_png(figure, dpi=100), notes

@@ -204,7 +204,7 @@ def gallery_figure(runs: list, sources: list[ImageSource | None]) -> tuple[bytes
         figure.clear()
         return None, notes
     add_legend(figure)
-    return figure_png(figure, dpi=80), notes
+    return figure_png(figure, dpi=100), notes
 
 
 def add_legend(figure) -> None:

@@ -47,7 +47,7 @@ def png_img(png: bytes, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
 
-def figure_png(figure, dpi: int = 80) -> bytes:
+def figure_png(figure, dpi: int = 100) -> bytes:
     """The figure as PNG bytes; the figure is cleared afterwards."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi)
