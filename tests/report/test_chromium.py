@@ -81,9 +81,9 @@ def _probe(html_path: Path, tmp: Path, *args: str) -> tuple[str, str, str, str]:
     return images.group(1), errors.group(1), result.stderr, body.group(0)
 
 
-def _layout(html_path: Path, tmp: Path) -> dict[str, object]:
-    """The probe's layout figures of the page in a 1280 × 900 window."""
-    _, _, _, body = _probe(html_path, tmp, "--window-size=1280,900")
+def _layout(html_path: Path, tmp: Path, width: int = 1280) -> dict[str, object]:
+    """The probe's layout figures of the page in a ``width`` × 900 window."""
+    _, _, _, body = _probe(html_path, tmp, f"--window-size={width},900")
     found = re.search(r'data-layout="([^"]*)"', body)
     assert found, body
     width, client, screen, height, rows, first, bottom, sections = found.group(1).split(",")
@@ -117,6 +117,17 @@ def test_report_layout_at_1280_px(fake_report, tmp_path):
     assert 0 < layout["summary_bottom"] <= layout["screen"], layout  # ... and within the first screen
     assert layout["sections"] == list(SECTIONS), layout  # every section, in reading order
     assert layout["rows"] <= 100, layout  # table rows visible before any <details> is opened
+
+
+def test_print_stylesheet_fits_an_a4_page(fake_report, tmp_path):
+    """The print rules applied on screen (``@media print`` → ``all``) in a window as wide as A4 less its
+    15 mm margins (180 mm ≈ 680 px): no table runs past the page's right edge."""
+    text = fake_report.read_text(encoding="utf-8")
+    assert text.count("@media print{") == 1
+    printed = tmp_path / "printed.html"
+    printed.write_text(text.replace("@media print{", "@media all{"), encoding="utf-8")
+    layout = _layout(printed, tmp_path, width=700)
+    assert layout["width"] <= layout["client"], layout
 
 
 def test_layout_probe_sees_overflow_and_hidden_rows(tmp_path):

@@ -41,7 +41,7 @@ pre{background:#f7f7f7;padding:8px;font-size:.8em;overflow-x:auto;white-space:pr
  .banner{background:none;color:#b00020;border:2px solid #b00020}
  h2{break-after:avoid;page-break-after:avoid} h3{break-after:avoid}
  table,img,tr{break-inside:avoid;page-break-inside:avoid} .wrap{overflow:visible}
- table{font-size:8pt} th,td{padding:1px 4px}
+ table{font-size:7.5pt;max-width:100%} th,td{padding:1px 3px;overflow-wrap:anywhere} .d{white-space:normal}
  details>summary{list-style:none;font-weight:bold;color:#000}
  a{color:#000;text-decoration:none}
 }
