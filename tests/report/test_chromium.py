@@ -51,7 +51,8 @@ window.addEventListener('load', function () {
     .map(function (h) { return h.id; });
   document.body.setAttribute('data-layout', [root.scrollWidth, root.clientWidth, window.innerHeight,
     root.scrollHeight, visible.length, first ? first.id || '-' : '-',
-    summary ? Math.ceil(summary.getBoundingClientRect().bottom) : -1, sections.join(' ')].join(','));
+    summary ? Math.ceil(summary.getBoundingClientRect().bottom) : -1, sections.join(' '),
+    summary ? summary.parentElement.scrollWidth - summary.parentElement.clientWidth : -1].join(','));
 });
 </script>"""
 
@@ -86,10 +87,11 @@ def _layout(html_path: Path, tmp: Path, width: int = 1280) -> dict[str, object]:
     _, _, _, body = _probe(html_path, tmp, f"--window-size={width},900")
     found = re.search(r'data-layout="([^"]*)"', body)
     assert found, body
-    width, client, screen, height, rows, first, bottom, sections = found.group(1).split(",")
+    width, client, screen, height, rows, first, bottom, sections, scroll = found.group(1).split(",")
     return {
         "width": int(width), "client": int(client), "screen": int(screen), "height": int(height),
         "rows": int(rows), "first": first, "summary_bottom": int(bottom), "sections": sections.split(),
+        "summary_scroll": int(scroll),
     }  # fmt: skip
 
 
@@ -115,6 +117,7 @@ def test_report_layout_at_1280_px(fake_report, tmp_path):
     assert layout["width"] <= layout["client"], layout  # no horizontal overflow
     assert layout["first"] == "summary-table"  # the summary table before any other table
     assert 0 < layout["summary_bottom"] <= layout["screen"], layout  # ... and within the first screen
+    assert layout["summary_scroll"] == 0, layout  # ... whole, not scrolled in its box
     assert layout["sections"] == list(SECTIONS), layout  # every section, in reading order
     assert layout["rows"] <= 100, layout  # table rows visible before any <details> is opened
 

@@ -99,8 +99,11 @@ def test_reading_names_the_differences_whose_interval_excludes_zero():
     assert text.startswith("lunet vs unet1: better on LV_Epi d_H −1.00 mm; worse on EF corr −0.050")
     unsure_names = "LV_Endo Dice, LV_Epi Dice, LV_Endo d_H, outlier images, outlier patients, EF MAE"
     assert f"{unsure_names}: interval includes zero" in text
-    none = reading([_row("unet1", None), _row("lunet", {m.key: unsure for m in METRICS})])
-    assert none == "lunet vs unet1: no difference whose 95 % interval excludes zero."
+    none = {m.key: unsure for m in METRICS} | {"ef_corr": Difference(-0.5, math.nan, math.nan, 2)}
+    assert reading([_row("unet1", None), _row("lunet", none)]) == (
+        "lunet vs unet1: no difference whose 95 % interval excludes zero; EF corr: no interval (too few "
+        "patients)."
+    )
     assert "no baseline" in reading([_row("unet1", None)])
 
 

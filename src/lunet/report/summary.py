@@ -50,7 +50,7 @@ METRICS = (
     Metric("lv_epi_hd_mm", "LV_Epi d_H", "mm", 2, False),
     Metric("outlier_images", "outlier images", "%", 1, False),
     Metric("outlier_patients", "outlier patients", "%", 1, False),
-    Metric("ef_mae", "EF MAE", "%-pt", 1, False, clinical=True),
+    Metric("ef_mae", "EF MAE", "%", 1, False, clinical=True),
     Metric("ef_corr", "EF corr", "", 3, True, clinical=True),
 )
 
@@ -259,13 +259,15 @@ def reading(rows: list[SummaryRow]) -> str:
     sentences = []
     for row in rows[1:]:
         assert row.differences is not None
-        better, worse, unsure = [], [], []
+        better, worse, unsure, undefined = [], [], [], []
         for m in METRICS:
             diff = row.differences[m.key]
             if not math.isfinite(diff.value):
                 continue
             text = f"{m.header} {_signed(diff.value, m.digits)}{' ' + m.unit if m.unit else ''}"
-            if not diff.excludes_zero:
+            if not math.isfinite(diff.low):
+                undefined.append(m.header)
+            elif not diff.excludes_zero:
                 unsure.append(m.header)
             elif (diff.value > 0) == m.higher_better:
                 better.append(text)
@@ -281,6 +283,8 @@ def reading(rows: list[SummaryRow]) -> str:
         line = f"{row.label} vs {base}: " + "; ".join(parts)
         if unsure and (better or worse):
             line += f" (95 % intervals exclude zero); {', '.join(unsure)}: interval includes zero"
+        if undefined:
+            line += f"; {', '.join(undefined)}: no interval (too few patients)"
         sentences.append(line + ".")
     return " ".join(sentences)
 
@@ -305,7 +309,7 @@ def summary_html(series: list[Series]) -> str:
             if row.differences is not None:
                 diff = row.differences[m.key]
                 interval = (
-                    f" [{_signed(diff.low, m.digits)}, {_signed(diff.high, m.digits)}]"
+                    f"<br>[{_signed(diff.low, m.digits)}, {_signed(diff.high, m.digits)}]"
                     if math.isfinite(diff.low)
                     else ""
                 )
