@@ -87,9 +87,15 @@ def _train_subprocess(args, kill_signal, run):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 120
-    while not (run / "metrics.csv").exists() and proc.poll() is None and time.monotonic() < deadline:
+    # wait for the first resumable state (last.ckpt, written at each epoch's end), however loaded the machine:
+    # a fixed 2-minute wait once killed a run that had not finished its first epoch yet on busy cores
+    last = run / "checkpoints" / "last.ckpt"
+    deadline = time.monotonic() + 900
+    while not last.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
+    if not last.exists():
+        proc.kill()
+        pytest.fail(f"no checkpoint after 900 s (exit code {proc.poll()}): the machine is too loaded")
     proc.send_signal(kill_signal)
     proc.wait(timeout=60)
     return proc.returncode
