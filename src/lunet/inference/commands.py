@@ -39,20 +39,10 @@ def _frames(text: str) -> tuple[int, ...]:
     return tuple(frames)
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(float(text))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
 def run_predict(args: argparse.Namespace) -> int:
-    from lunet.limits import SizeLimits
+    from lunet.data.commands import limits_of
 
-    limits = SizeLimits(args.max_pixels, args.max_frames, args.max_decoded_mb * 2**20)
+    limits = limits_of(args)
     if args.sequence:
         return run_predict_sequences(args, limits)
     from lunet.inference.predict import PredictOptions, predict_paths
@@ -118,7 +108,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``predict`` and ``export`` to the ``lunet`` command line."""
-    from lunet.limits import DEFAULT_MAX_BYTES, DEFAULT_MAX_FRAMES, DEFAULT_MAX_PIXELS
+    from lunet.data.commands import add_limit_arguments
 
     p = subparsers.add_parser(
         "predict",
@@ -145,12 +135,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--region", type=int, default=None, metavar="K",
                    help="DICOM with several calibrated B-mode regions (dual display): segment region K only "
                    "(index in SequenceOfUltrasoundRegions; default: each region)")  # fmt: skip
-    p.add_argument("--max-pixels", type=_positive, default=DEFAULT_MAX_PIXELS,
-                   help=f"refuse frames of more pixels (default {DEFAULT_MAX_PIXELS})")  # fmt: skip
-    p.add_argument("--max-frames", type=_positive, default=DEFAULT_MAX_FRAMES,
-                   help=f"refuse files of more frames (default {DEFAULT_MAX_FRAMES})")  # fmt: skip
-    p.add_argument("--max-decoded-mb", type=_positive, default=DEFAULT_MAX_BYTES // 2**20,
-                   help=f"refuse files decoding to more MiB (default {DEFAULT_MAX_BYTES >> 20})")  # fmt: skip
+    add_limit_arguments(p)
     p.epilog = (
         f"exit status (every mode, --sequence too): {EXIT_OK} all inputs predicted; {EXIT_SOME_BAD} some "
         f"inputs unreadable or refused (listed in summary.csv), the rest predicted; {EXIT_ALL_BAD} no input "
