@@ -37,13 +37,14 @@ def test_json_round_trip_is_exact(tmp_path):
     assert saved["format"] == 2 and saved["model"] == {
         "name": "runet",
         "overrides": {"dil": 30, "shift": 0.7},
+        "recipe": "paper",  # recipes change only lunet; recorded for every model
     }
     assert set(saved) == {"format", "seed", *SECTIONS}
 
 
 def test_each_field_has_one_owner_and_a_unique_flag_name():
     flags = [leaf.flag for leaf in flag_fields()]
-    assert len(flags) == len(set(flags)) == 39
+    assert len(flags) == len(set(flags)) == 42
     # the learning rate, the loss weights and the augmentation exist once, in their section
     assert [leaf.section for leaf in flag_fields() if leaf.flag in ("lr", "loc_weight", "augment_shift")] == [
         "loss",
@@ -73,7 +74,8 @@ def test_replace_ignores_unset_flags_and_rejects_unknown_fields():
 
 def test_margin_is_the_box_margin_override_and_nothing_else():
     config = TrainConfig.create(model="lunet", margin=0.15, model_overrides={"dil": 3})
-    assert config.model == ModelConfig("lunet", {"dil": 3, "box_margin": 0.15})
+    overrides = {"box_source": "segmentation", "dil": 3, "box_margin": 0.15}  # robust: lunet's default recipe
+    assert config.model == ModelConfig("lunet", overrides, "robust")
     assert config.model.box_margin == 0.15 and '"margin"' not in json.dumps(config.to_dict())
     assert config.replace(model_overrides={"box_margin": 0.3}).model.box_margin == 0.3
 

@@ -22,7 +22,7 @@ def test_new_lunet_config_gets_the_default_recipe() -> None:
 
 def test_paper_recipe_is_the_published_lunet() -> None:
     config = TrainConfig.create(model="lunet", recipe="paper", margin=0.15)
-    assert config.model.overrides == {"box_source": "regressed", "box_margin": 0.15}
+    assert config.model.overrides == {"box_margin": 0.15}  # the constructor default: the regressed box
     assert config.trainer.train_crop == "predicted" and config.trainer.reference_box_jitter == 0.0
     assert config.trainer.warmup_reference_box_epochs == 0
 
@@ -54,6 +54,13 @@ def test_a_config_from_before_recipes_loads_as_the_paper() -> None:
     assert "box_source" not in config.model.overrides  # the model's default: the regressed box
     again = config.replace(epochs=3)  # changing another field does not apply a recipe
     assert again.model == config.model and again.trainer.train_crop == "predicted"
+
+
+def test_switching_recipes_drops_the_options_the_old_one_set() -> None:
+    robust = TrainConfig.create(model="lunet", margin=0.15)
+    paper = robust.replace(recipe="paper")
+    assert paper.model.overrides == {"box_margin": 0.15} and paper.trainer.train_crop == "predicted"
+    assert paper.replace(recipe="robust").model == robust.model
 
 
 def test_unknown_recipe_is_refused() -> None:

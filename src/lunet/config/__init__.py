@@ -271,6 +271,7 @@ class TrainConfig:
                 values["margin"],
             )
         values["model_overrides"] = overrides
+        values.setdefault("recipe", "paper")  # format 1 predates recipes: the paper's LU-Net
         try:
             return cls.create(**values)
         except (TypeError, ConfigError) as err:

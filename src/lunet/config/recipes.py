@@ -26,7 +26,7 @@ RECIPE_MODELS = ("lunet",)
 #: Settings of each recipe: model overrides and trainer fields (flag names).
 RECIPE_SETTINGS: dict[str, dict[str, Any]] = {
     "paper": {
-        "overrides": {"box_source": "regressed"},
+        "overrides": {},  # the constructor defaults: the regressed box
         "train_crop": "predicted",
         "reference_box_jitter": 0.0,
     },
@@ -36,6 +36,9 @@ RECIPE_SETTINGS: dict[str, dict[str, Any]] = {
         "reference_box_jitter": 0.0,
     },
 }
+
+#: Model options a recipe owns: dropped from the current overrides when a recipe is (re)applied.
+RECIPE_OVERRIDES = ("box_source",)
 
 #: The recipe a new ``lunet`` config gets when none is named.
 DEFAULT_RECIPE = "robust"
@@ -66,6 +69,7 @@ def recipe_changes(
     for flag in ("train_crop", "reference_box_jitter"):
         out.setdefault(flag, settings[flag])
     given = dict(changes.get("model_overrides") or {})
-    base = dict(current_overrides if model == current_model else {})
+    base = {k: v for k, v in current_overrides.items() if k not in RECIPE_OVERRIDES}
+    base = base if model == current_model else {}
     out["model_overrides"] = {**base, **settings["overrides"], **given}
     return out
