@@ -223,37 +223,22 @@ def threshold_baseline_dice(root: Path, fold: object) -> tuple[float, int]:
     ), len(test)
 
 
-def localization_rows(
-    root: Path, boxes: dict[str, Path], margins: dict[str, float]
-) -> list[dict[str, object]]:
-    """Box IoU (mean, median) and BB-out share of every model with a ``boxes.csv``, over its test images."""
-    from lunet.boxes import read_boxes_csv, reference_box
-    from lunet.data.camus import scan_camus
-    from lunet.data.labels import Instant, View
-
-    records = {r.patient_id: r for r in scan_camus(root).patients}
-    labels: dict[tuple[str, str, str], np.ndarray] = {}
+def localization_rows(per_image: Path, margins: dict[str, float]) -> list[dict[str, object]]:
+    """Box IoU (mean, median) and BB-out share of every model with boxes, over its test images, from the
+    evaluation's ``per_image.csv`` (``box_iou`` against the reference box at the model's margin,
+    ``bb_out``)."""
+    images = read_records(per_image, ImageRecord)
     rows: list[dict[str, object]] = []
-    for model, path in boxes.items():
-        if not path.is_file():
+    for model, margin in margins.items():
+        boxed = [r for r in images if r.model == model and math.isfinite(r.box_iou)]
+        if not boxed:
             continue
-        ious, outs = [], []
-        for key, box in read_boxes_csv(path).items():
-            if key not in labels:
-                pid, view, instant = key
-                labels[key] = records[pid].load(View(view), Instant(instant)).label
-            ref = reference_box(labels[key], margins[model])
-            tight = reference_box(labels[key], 0.0)
-            lo, hi = np.maximum(box[:2], ref[:2]), np.minimum(box[2:], ref[2:])
-            inter = float(np.prod(np.clip(hi - lo, 0, None)))
-            union = float(np.prod(box[2:] - box[:2]) + np.prod(ref[2:] - ref[:2])) - inter
-            ious.append(inter / union)
-            outs.append(bool(np.any(box[:2] > tight[:2] + 1e-9) or np.any(box[2:] < tight[2:] - 1e-9)))
+        ious = np.array([r.box_iou for r in boxed])
         rows.append({
-            "model": model, "box IoU mean": float(np.mean(ious)), "box IoU median": float(np.median(ious)),
-            "IoU < 0.8 %": 100.0 * float(np.mean(np.array(ious) < 0.8)),
-            "BB-out %": 100.0 * float(np.mean(outs)),
-            "images": len(ious), "margin": margins[model],
+            "model": model, "box IoU mean": float(ious.mean()), "box IoU median": float(np.median(ious)),
+            "IoU < 0.8 %": 100.0 * float(np.mean(ious < 0.8)),
+            "BB-out %": 100.0 * float(np.mean([r.bb_out for r in boxed])),
+            "images": len(boxed), "margin": margin,
         })  # fmt: skip
     return rows
 
@@ -337,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
         tables = evaluate_models(preds, root, out / "evaluation", boxes, box_margin=margins)
         print(f"  evaluation: {time.perf_counter() - start:.0f} s")
         rows = summary_rows(tables, out / "evaluation" / "per_image.csv", seconds)
-        localization = localization_rows(root, boxes, margins)
+        localization = localization_rows(out / "evaluation" / "per_image.csv", margins)
         fold = select_fold(args_config(args, root, cache_dir), CachedImages(cache_dir), out / "fold_probe")
         baseline, n_test = threshold_baseline_dice(root, fold)
         figures = model_figures(out / "evaluation", list(seconds), seed=args.seed, method=args.bootstrap)

@@ -17,14 +17,8 @@ import pytest
 from skimage.measure import find_contours
 
 from lunet.evaluation.clinical import patient_volumes, simpson_biplane_ml
-from lunet.evaluation.simpson import (
-    SimpsonOptions,
-    disc_diameters_mm,
-    long_axis,
-    published_isotropic_mask,
-    published_view,
-    view_discs,
-)
+from lunet.evaluation.simpson import SimpsonOptions, disc_diameters_mm, long_axis, view_discs
+from lunet.evaluation.simpson_camus import published_isotropic_mask, published_view
 
 CAMUS = SimpsonOptions.for_convention("camus")
 ARC = SimpsonOptions.for_convention("camus-arc")
