@@ -1,4 +1,4 @@
-"""lunet's import graph has no cycle (issue 12: layers import downward only).
+"""lunet's import graph has no cycle and follows the documented layers (docs/architecture.md, "Layers").
 
 The graph is built with ``ast`` from the sources under ``src/lunet``: an edge ``a → b`` for every
 ``import lunet.b`` / ``from lunet.b import x`` / relative import in module ``a``, at module level *and* inside
@@ -10,7 +10,12 @@ counts as an edge to ``lunet.pkg.name`` when that is a module, else to ``lunet.p
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
+
+import lunet
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -101,3 +106,105 @@ def test_lunet_has_no_import_cycle() -> None:
     assert len(graph) > 50 and graph["lunet.evaluation.evaluate"]  # the sources were found and parsed
     cycle = find_cycle(graph)
     assert cycle is None, "import cycle: " + " → ".join(cycle or [])
+
+
+# The layers of docs/architecture.md: each area and the areas it may import (core is below everything). An
+# area's ``commands`` module is that area's CLI and follows its area's rule; the CLI layer (``cli``,
+# ``__main__``, ``lunet.commands``) and ``demo`` sit above every area.
+CORE = {"lunet", "lunet.boxes", "lunet.io", "lunet.limits", "lunet.logs", "lunet.data.labels"}
+ALLOWED: dict[str, set[str]] = {
+    "core": set(),
+    "data": {"core"},
+    "models": {"core"},
+    "data.synthetic": {"data", "core"},
+    "config": {"data", "core"},  # data.cache.FRAME_MODES
+    "bundle": {"models", "data", "core"},  # data.preprocess: the input size and crop source of a model
+    "evaluation": {"data", "config", "core"},
+    "training": {"models", "data", "config", "bundle", "evaluation", "core"},
+    "inference": {"models", "data", "data.synthetic", "bundle", "evaluation", "core"},
+    "report": {"evaluation", "config", "data", "core"},
+}
+ALLOWED["demo"] = set(ALLOWED)
+ALLOWED["cli"] = {*ALLOWED, "demo"}
+
+
+def area_of(module: str) -> str:
+    """The layer of a module of ``lunet`` (see ``ALLOWED``)."""
+    if module in CORE:
+        return "core"
+    if module in ("lunet.cli", "lunet.__main__", "lunet.commands"):
+        return "cli"
+    if module == "lunet.data.synthetic" or module.startswith("lunet.data.synthetic."):
+        return "data.synthetic"
+    return module.split(".")[1]
+
+
+def layer_violations(graph: dict[str, set[str]]) -> list[str]:
+    """``"a → b (area → area)"`` for every import that climbs or crosses the layers."""
+    bad = []
+    for module, targets in sorted(graph.items()):
+        source = area_of(module)
+        for target in sorted(targets):
+            dest = area_of(target)
+            if dest != source and dest not in ALLOWED[source]:
+                bad.append(f"{module} → {target} ({source} → {dest})")
+    return bad
+
+
+def test_the_layer_rule_catches_an_upward_import() -> None:
+    graph = {"lunet.evaluation.commands": {"lunet.inference.sequence_outputs", "lunet.data.summary"}}
+    assert layer_violations(graph) == [
+        "lunet.evaluation.commands → lunet.inference.sequence_outputs (evaluation → inference)"
+    ]
+    assert layer_violations({"lunet.training.task": {"lunet.evaluation.segmentation", "lunet.boxes"}}) == []
+    assert layer_violations({"lunet.models.unet": {"lunet.data.cache"}}) == [
+        "lunet.models.unet → lunet.data.cache (models → data)"
+    ]
+    assert (
+        area_of("lunet.data.synthetic.render") == "data.synthetic" and area_of("lunet.data.labels") == "core"
+    )
+
+
+def test_lunet_follows_its_layers() -> None:
+    graph = import_graph()
+    assert {area_of(m) for m in graph} == set(ALLOWED)  # every area is known, every layer has modules
+    bad = layer_violations(graph)
+    assert not bad, "imports against docs/architecture.md's layers:\n" + "\n".join(bad)
+
+
+def test_command_modules_import_only_the_standard_library_at_module_level() -> None:
+    """What ``lunet --help`` imports: the ``commands`` modules' top level (their ``register`` may import light
+    modules such as the config's flag fields; the work is imported inside the ``run_*`` functions)."""
+    src = SRC / "lunet"
+    paths = [src / "cli.py", src / "commands.py", *sorted(src.rglob("commands.py"))]
+    for path in dict.fromkeys(paths):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in tree.body:
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+                for name in names:
+                    top = name.split(".")[0]
+                    ok = top in sys.stdlib_module_names or name == "lunet"  # lunet: __version__
+                    assert ok, f"{path.relative_to(SRC)} imports {name} at module level"
+
+
+def test_help_does_not_import_heavy_libraries() -> None:
+    """``python -m lunet --help`` builds the whole parser without scipy, scikit-image, torch & co."""
+    heavy = ("scipy", "skimage", "torch", "lightning", "matplotlib", "SimpleITK", "onnxruntime", "onnx")
+    code = (
+        "import runpy, sys\n"
+        "sys.argv = ['lunet', '--help']\n"
+        "try:\n    runpy.run_module('lunet', run_name='__main__', alter_sys=True)\n"
+        "except SystemExit as e:\n    assert e.code == 0, e.code\n"
+        f"print('LOADED', *[m for m in {heavy!r} if m in sys.modules])\n"
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            [str(Path(lunet.__file__).parents[1]), os.environ.get("PYTHONPATH", "")]
+        ),
+    }
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "usage: lunet" in done.stdout and "evaluate" in done.stdout and "demo" in done.stdout
+    assert done.stdout.strip().splitlines()[-1] == "LOADED", done.stdout.splitlines()[-1]

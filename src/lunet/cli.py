@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "lunet.data.synthetic.commands",
     "lunet.models.commands",
     "lunet.training.commands",
+    "lunet.commands",  # demo, evaluate: the jobs above the areas
     "lunet.evaluation.commands",
     "lunet.inference.commands",
     "lunet.report.commands",

@@ -1,11 +1,12 @@
-"""CLI of the evaluation area: ``lunet evaluate``, ``lunet evaluate-folder``, ``lunet volumes``."""
+"""CLI of the evaluation area: ``lunet evaluate-folder``, ``lunet volumes``, and the options they share with
+``lunet evaluate`` (registered in :mod:`lunet.commands`, above the areas: ``--sequences`` predicts first)."""
 
 from __future__ import annotations
 
 import argparse
 
 
-def _add_threshold_options(parser: argparse.ArgumentParser) -> None:
+def add_threshold_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("outlier thresholds (defaults: RU-Net Table I)")
     for name, help_text in (
         ("ed-mad-mm", "ED d_m bound, mm (3.5)"),
@@ -45,7 +46,7 @@ def _add_threshold_options(parser: argparse.ArgumentParser) -> None:
 _ANATOMICAL = ("lv_simplicity", "lv_convexity", "myo_simplicity", "myo_convexity")
 
 
-def _thresholds(args: argparse.Namespace) -> dict:
+def threshold_options(args: argparse.Namespace) -> dict:
     """``thresholds`` and ``anatomical_bounds`` keyword arguments of the evaluation functions."""
     from lunet.evaluation.outliers import OutlierThresholds
 
@@ -63,7 +64,7 @@ def _thresholds(args: argparse.Namespace) -> dict:
     return out | ({"network_size": args.network_size} if args.network_size else {})
 
 
-def _add_ef_convention(parser: argparse.ArgumentParser) -> None:
+def add_ef_convention(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--ef-convention",
         choices=("geometric", "camus", "camus-arc"),
@@ -74,7 +75,7 @@ def _add_ef_convention(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _simpson(args: argparse.Namespace) -> dict:
+def simpson_options(args: argparse.Namespace) -> dict:
     """``simpson`` keyword of the evaluation functions (None: the default convention of the data)."""
     from lunet.evaluation.clinical import SimpsonOptions
 
@@ -82,28 +83,10 @@ def _simpson(args: argparse.Namespace) -> dict:
     return {"simpson": SimpsonOptions.for_convention(convention) if convention else None}
 
 
-def _print_summary(tables: dict, out: str) -> None:
+def print_summary(tables: dict, out: str) -> None:
     print(f"wrote per_image.csv, per_patient.csv, clinical.csv, tables.md, tables.json to {out}")
     if tables.get("synthetic"):
         print(tables["data_note"])
-
-
-def run_evaluate(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from lunet.evaluation.evaluate import evaluate_run
-
-    out = args.out or str(Path(args.run) / "evaluation")
-    _print_summary(evaluate_run(args.run, out, **_thresholds(args), **_simpson(args)), out)
-    from lunet.evaluation.sequence import evaluate_run_sequences, summary_line
-
-    if args.sequences:
-        from lunet.inference.sequence_outputs import predict_run_test_sequences
-
-        predict_run_test_sequences(args.run)
-    if sequences := evaluate_run_sequences(args.run, out, args.ef_convention):
-        print(summary_line(sequences["summary"]))
-    return 0
 
 
 def run_evaluate_folder(args: argparse.Namespace) -> int:
@@ -118,9 +101,9 @@ def run_evaluate_folder(args: argparse.Namespace) -> int:
 
     tables = evaluate_folder(
         args.pred, args.ref, args.out, model_name=args.name, boxes_csv=args.boxes, box_margin=args.margin,
-        **_thresholds(args), **_simpson(args),
+        **threshold_options(args), **simpson_options(args),
     )  # fmt: skip
-    _print_summary(tables, args.out)
+    print_summary(tables, args.out)
     return 0
 
 
@@ -132,7 +115,7 @@ def run_volumes(args: argparse.Namespace) -> int:
     from lunet.evaluation.clinical import default_simpson_options
     from lunet.evaluation.evaluate import json_safe, reference_volumes
 
-    result = reference_volumes(args.data, **_simpson(args))
+    result = reference_volumes(args.data, **simpson_options(args))
     synthetic = is_synthetic(args.data)
     convention = default_simpson_options(synthetic, args.ef_convention).convention
     if args.json:  # NaN (missing or degenerate masks) is written as null
@@ -151,18 +134,7 @@ def run_volumes(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``evaluate``, ``evaluate-folder`` and ``volumes``."""
-    p = subparsers.add_parser("evaluate", help="evaluate a run folder (Tables I–IV of LU-Net)")
-    p.add_argument("run", help="run folder (config.json, predictions/)")
-    p.add_argument("--out", help="output folder (default RUN/evaluation)")
-    p.add_argument(
-        "--sequences", action="store_true",
-        help="also segment the test patients' half sequences and score them (needs *_half_sequence_gt)",
-    )  # fmt: skip
-    _add_threshold_options(p)
-    _add_ef_convention(p)
-    p.set_defaults(func=run_evaluate)
-
+    """Add ``evaluate-folder`` and ``volumes``."""
     p = subparsers.add_parser(
         "evaluate-folder", help="evaluate a folder of predicted masks against CAMUS references"
     )
@@ -176,8 +148,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--boxes", help="boxes.csv of predicted boxes (patient,view,instant,x_min,y_min,x_max,y_max)"
     )
     p.add_argument("--margin", type=float, default=0.05, help="margin of the reference boxes (0.05)")
-    _add_threshold_options(p)
-    _add_ef_convention(p)
+    add_threshold_options(p)
+    add_ef_convention(p)
     p.set_defaults(func=run_evaluate_folder)
 
     p = subparsers.add_parser("volumes", help="EDV/ESV/EF by Simpson's biplane rule from reference masks")
@@ -185,5 +157,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--json", action="store_true", help="print JSON {'patients': {id: {edv_ml, esv_ml, ef_percent}}}"
     )
-    _add_ef_convention(p)
+    add_ef_convention(p)
     p.set_defaults(func=run_volumes)

@@ -1,14 +1,14 @@
-"""``lunet train``, ``lunet cv`` and ``lunet demo`` (argument parsing only).
+"""``lunet train`` and ``lunet cv`` (argument parsing only; ``lunet demo`` is in :mod:`lunet.commands`).
 
 The flags of ``train`` and ``cv`` are generated from the fields of :class:`lunet.config.TrainConfig` (one flag
-per field, named by its flag name: ``batch_size`` → ``--batch-size``); those of ``demo`` from
-:class:`lunet.demo.DemoSettings`. A flag left unset keeps the value of the config it starts from.
+per field, named by its flag name: ``batch_size`` → ``--batch-size``; :func:`add_field_flag` also makes those
+of ``demo`` from :class:`lunet.demo.DemoSettings`). A flag left unset keeps the value of the config it starts
+from.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 import types
@@ -94,8 +94,7 @@ def _add_train_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from lunet.demo import DemoSettings
-
+    """Add ``train`` and ``cv``."""
     train = subparsers.add_parser("train", help="train one model on one fold and predict its test patients")
     _add_train_flags(train)
     train.set_defaults(func=run_train)
@@ -107,21 +106,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     cv.add_argument("--folds", default=None, help="folds to train, e.g. 1-10, 3 or 2,5 (default: all)")
     cv.add_argument("--gather", action="store_true", help="only gather the finished folds' predictions")
     cv.set_defaults(func=run_cv)
-
-    demo = subparsers.add_parser(
-        "demo", help="synthetic end-to-end demo: U-Net1 vs LU-Net on phantom data (CPU, ≤ 10 min)"
-    )
-    demo.add_argument(
-        "--out", type=Path, default=Path("lunet-demo"), help="output folder (default ./lunet-demo)"
-    )
-    demo.add_argument(
-        "--full", action="store_true", help="paper protocol (256 px, 500 patients, 10 folds; GPU)"
-    )
-    hints = typing.get_type_hints(DemoSettings)
-    for f in dataclasses.fields(DemoSettings):
-        extra = {"choices": f.metadata["choices"]} if "choices" in f.metadata else {}
-        add_field_flag(demo, f.name, hints[f.name], f.metadata["help"], **extra)
-    demo.set_defaults(func=run_demo)
 
 
 def _overrides(items: list[str], base: dict[str, Any]) -> dict[str, Any]:
@@ -189,14 +173,4 @@ def run_cv(args: argparse.Namespace) -> int:
         every = args.folds is None or len(parse_folds(args.folds, n_folds)) == n_folds
         run = cross_validate(config, args.out, args.folds, resume=args.resume, gather=every)
     print(run)
-    return 0
-
-
-def run_demo(args: argparse.Namespace) -> int:
-    from lunet.demo import DemoSettings
-    from lunet.demo import run_demo as demo
-
-    settings = DemoSettings.full() if args.full else DemoSettings()
-    settings = settings.replace(**{f.name: getattr(args, f.name) for f in dataclasses.fields(DemoSettings)})
-    print(demo(args.out, settings))
     return 0

@@ -1,0 +1,75 @@
+"""CLI of the jobs that span areas, registered above every area (as :mod:`lunet.demo` sits above them).
+
+- ``lunet demo``: the whole pipeline on phantom data (:mod:`lunet.demo`; flags from its ``DemoSettings``).
+- ``lunet evaluate``: a run's evaluation (:mod:`lunet.evaluation`), and with ``--sequences`` first the
+  segmentation of its test patients' half sequences (:mod:`lunet.inference`). It lives here, not in
+  ``lunet.evaluation.commands``, because evaluation never imports inference (``tests/test_import_graph.py``).
+
+Argument parsing only: the work is imported inside the ``run_*`` functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import typing
+from pathlib import Path
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from lunet.evaluation.commands import print_summary, simpson_options, threshold_options
+    from lunet.evaluation.evaluate import evaluate_run
+    from lunet.evaluation.sequence import evaluate_run_sequences, summary_line
+
+    out = args.out or str(Path(args.run) / "evaluation")
+    print_summary(evaluate_run(args.run, out, **threshold_options(args), **simpson_options(args)), out)
+    if args.sequences:
+        from lunet.inference.sequence_outputs import predict_run_test_sequences
+
+        predict_run_test_sequences(args.run)
+    if sequences := evaluate_run_sequences(args.run, out, args.ef_convention):
+        print(summary_line(sequences["summary"]))
+    return 0
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from lunet.demo import DemoSettings
+    from lunet.demo import run_demo as demo
+
+    settings = DemoSettings.full() if args.full else DemoSettings()
+    settings = settings.replace(**{f.name: getattr(args, f.name) for f in dataclasses.fields(DemoSettings)})
+    print(demo(args.out, settings))
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``demo`` and ``evaluate``."""
+    from lunet.demo import DemoSettings
+    from lunet.evaluation.commands import add_ef_convention, add_threshold_options
+    from lunet.training.commands import add_field_flag
+
+    demo = subparsers.add_parser(
+        "demo", help="synthetic end-to-end demo: U-Net1 vs LU-Net on phantom data (CPU, ≤ 10 min)"
+    )
+    demo.add_argument(
+        "--out", type=Path, default=Path("lunet-demo"), help="output folder (default ./lunet-demo)"
+    )
+    demo.add_argument(
+        "--full", action="store_true", help="paper protocol (256 px, 500 patients, 10 folds; GPU)"
+    )
+    hints = typing.get_type_hints(DemoSettings)
+    for f in dataclasses.fields(DemoSettings):
+        extra = {"choices": f.metadata["choices"]} if "choices" in f.metadata else {}
+        add_field_flag(demo, f.name, hints[f.name], f.metadata["help"], **extra)
+    demo.set_defaults(func=run_demo)
+
+    p = subparsers.add_parser("evaluate", help="evaluate a run folder (Tables I–IV of LU-Net)")
+    p.add_argument("run", help="run folder (config.json, predictions/)")
+    p.add_argument("--out", help="output folder (default RUN/evaluation)")
+    p.add_argument(
+        "--sequences", action="store_true",
+        help="also segment the test patients' half sequences and score them (needs *_half_sequence_gt)",
+    )  # fmt: skip
+    add_threshold_options(p)
+    add_ef_convention(p)
+    p.set_defaults(func=run_evaluate)
