@@ -176,7 +176,7 @@ def test_anatomical_bounds_from_the_references(camus_dir: Path, tmp_path: Path) 
 
 def test_phantom_volumes_match_analytic_truth(tmp_path: Path) -> None:
     """Simpson on the phantom's reference masks vs its analytic volumes (circular sections: exact Simpson)."""
-    synthetic = pytest.importorskip("lunet.data.synthetic.generate")
+    from lunet.data.synthetic import generate as synthetic
     from lunet.evaluation.evaluate import reference_volumes
 
     root = synthetic.generate_dataset(

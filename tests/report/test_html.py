@@ -1,10 +1,9 @@
 import base64
+import csv
 import io
 import json
 import re
 import shutil
-import sys
-import types
 from html.parser import HTMLParser
 
 import pytest
@@ -127,24 +126,28 @@ def test_missing_runs_are_clear_errors(tmp_path):
         write_report([tmp_path / "nope"], tmp_path / "r.html")
 
 
-def test_a_run_without_evaluation_is_evaluated_first(fake_setup, tmp_path, monkeypatch):
+def test_a_run_without_evaluation_is_evaluated_first(fake_setup, tmp_path):
+    """A real evaluation of a small run (two outputs, 3 patients): the per-image scores of the fixture's."""
     run = tmp_path / "run"
     shutil.copytree(fake_setup["run_b"], run)
     saved = tmp_path / "saved_evaluation"
     shutil.move(run / "evaluation", saved)
-    calls = []
-
-    def evaluate_run(run_dir, out_dir):
-        calls.append((run_dir, out_dir))
-        shutil.copytree(saved, out_dir)
-
-    fake = types.ModuleType("lunet.evaluation.evaluate")
-    fake.evaluate_run = evaluate_run
-    monkeypatch.setitem(sys.modules, "lunet.evaluation.evaluate", fake)
     ensure_evaluation(run)
-    assert calls == [(run, run / "evaluation")] and (run / "evaluation" / "tables.json").is_file()
+    tables = run / "evaluation" / "tables.json"
+    assert tables.is_file() and json.loads(tables.read_text())["table1"]
+
+    def scores(folder):
+        with open(folder / "per_image.csv", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        keep = [k for k in rows[0] if "dice" in k or k.endswith("_mm") or k == "model"]
+        return [{k: r[k] for k in keep} for r in rows]
+
+    made, before = scores(run / "evaluation"), scores(saved)
+    assert len(made) == 24 and {r["model"] for r in made} == {"lunet-o1", "lunet-o2"}  # 3 patients × 4 × 2
+    assert made == before  # distances and Dice do not depend on the outlier bounds
+    stamp = tables.stat().st_mtime_ns
     ensure_evaluation(run)  # already there: not run again
-    assert len(calls) == 1
+    assert tables.stat().st_mtime_ns == stamp
 
 
 def test_cli_reports_bad_input_in_one_line(tmp_path, capsys):

@@ -69,7 +69,8 @@ def tiny_cache(tmp_path):
 @pytest.fixture(scope="session")
 def phantom_data(tmp_path_factory):
     """Six synthetic patients at 256×256 in the NIfTI CAMUS layout (about 2 s)."""
-    synthetic = pytest.importorskip("lunet.data.synthetic.generate")
+    from lunet.data.synthetic import generate as synthetic
+
     root = tmp_path_factory.mktemp("phantom") / "synth"
     synthetic.generate_dataset(root, 6, size="256", seed=0, workers=1, progress=False)
     return root

@@ -17,7 +17,8 @@ from lunet.training.fit import default_cache_dir
 @pytest.fixture(scope="module")
 def phantom4(tmp_path_factory):
     """Four phantom patients at 256×256; half sequences of 4 frames (ED, 2 intermediate, ES)."""
-    synthetic = pytest.importorskip("lunet.data.synthetic.generate")
+    from lunet.data.synthetic import generate as synthetic
+
     root = tmp_path_factory.mktemp("frames") / "synth"
     synthetic.generate_dataset(root, 4, size="256", seed=3, workers=1, progress=False, intermediate_frames=2)
     return root

@@ -5,7 +5,10 @@ from lunet.models.crop import crop_to_box
 from lunet.models.outputs import BoxOutput, LocalizerOutput, LUNetOutput, OracleOutput, RUNetOutput, SHGOutput
 from lunet.training.losses import LossConfig, box_l1_loss, composite_loss, one_hot_labels, soft_dice_loss
 
-monai_losses = pytest.importorskip("monai.losses")
+
+def _monai_losses():
+    """MONAI's losses, the reference of the two Dice tests (the only tests here that need MONAI)."""
+    return pytest.importorskip("monai.losses")
 
 
 def _random(seed=0, b=3, c=4, s=16):
@@ -15,6 +18,7 @@ def _random(seed=0, b=3, c=4, s=16):
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_dice_matches_monai_with_and_without_background(seed):
+    monai_losses = _monai_losses()
     logits, label = _random(seed)
     for include_background, classes in [(True, (0, 1, 2, 3)), (False, (1, 2, 3))]:
         ref = monai_losses.DiceLoss(include_background=include_background, to_onehot_y=True, softmax=True)
@@ -23,6 +27,7 @@ def test_dice_matches_monai_with_and_without_background(seed):
 
 
 def test_dice_on_lv_and_myo_matches_monai_on_the_selected_channels():
+    monai_losses = _monai_losses()
     logits, label = _random(3)
     probs, onehot = torch.softmax(logits, 1), one_hot_labels(label, 4)
     expected = monai_losses.DiceLoss()(probs[:, [1, 2]], onehot[:, [1, 2]])
