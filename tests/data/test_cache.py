@@ -94,3 +94,32 @@ def test_pickling_keeps_only_the_folder(nifti_root, tmp_path):
     assert len(blob) < 1000  # not the 12 x 64 x 64 float32 images
     copy = pickle.loads(blob)
     np.testing.assert_array_equal(copy[5].image, data[5].image)
+
+
+def test_the_crop_source_is_stored_only_when_asked_and_the_key_says_so(nifti_root, tmp_path):
+    """A cache for a model that does not crop leaves out the 2S arrays; one with them serves it too."""
+    from lunet.data.cache import cache_fingerprint
+
+    lean = build_cache(nifti_root, tmp_path / "lean", size=16, workers=1, crop_source=False)
+    data = CachedImages(lean)
+    assert data.source_images is None and data.source_labels is None and len(data) == 12
+    assert not (lean / "source_images.npy").exists() and not (lean / "source_labels.npy").exists()
+    with pytest.raises(CamusFormatError, match="does not crop"):
+        data.require_source()
+    patients = scan_camus(nifti_root).patients
+    key = json.loads((lean / "complete.json").read_text())["key"]
+    assert key == cache_fingerprint(patients, 16, crop_source=False) != cache_fingerprint(patients, 16)
+    assert json.loads((lean / "index.json").read_text())["crop_source"] is False
+    full = build_cache(nifti_root, tmp_path / "full", size=16, workers=1)
+    np.testing.assert_array_equal(CachedImages(full).images, data.images)  # the S×S arrays are the same
+    assert "crop_source" not in json.loads((full / "index.json").read_text())  # the format as before
+    # a model that crops needs the source: the lean cache is rebuilt in place, with it
+    build_cache(nifti_root, lean, size=16, workers=1)
+    assert CachedImages(lean).source_images.shape == (12, 32, 32)
+    # a model that does not crop reuses a cache with the source (built before this option too)
+    stamp = (lean / "complete.json").stat().st_mtime_ns
+    assert build_cache(nifti_root, lean, size=16, workers=1, crop_source=False) == lean
+    assert (lean / "complete.json").stat().st_mtime_ns == stamp
+    # the other way round, a rebuild without the source removes the old source arrays
+    build_cache(nifti_root, full, size=24, workers=1, crop_source=False)
+    assert not (full / "source_images.npy").exists() and CachedImages(full).images.shape == (12, 24, 24)

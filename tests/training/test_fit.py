@@ -60,7 +60,9 @@ def reference_run(phantom_data, tmp_path_factory):
 
 
 def test_run_folder_and_predictions_on_the_original_grid(reference_run, phantom_data):
-    run, _ = reference_run
+    run, root = reference_run
+    assert (root / "cache" / "images.npy").is_file()  # U-Net1 does not crop: no 2S crop source (#25 §7)
+    assert not (root / "cache" / "source_images.npy").exists()
     for name in ("config.json", "version.txt", "metrics.csv", "model.safetensors", "model.json"):
         assert (run / name).is_file(), name
     assert sorted(p.name for p in (run / "folds").iterdir())[0] == "subGroup1_testing.txt"
@@ -116,6 +118,7 @@ def test_box_models_write_boxes_and_o1(model, phantom_data, tmp_path):
         phantom_data, tmp_path / "cache", model=model, epochs=1, max_steps=1, deterministic=False
     )
     run = train(config, tmp_path / model)
+    assert (tmp_path / "cache" / "source_images.npy").is_file()  # the crop models read the 2S source
     with open(run / "predictions" / "boxes.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 8 and set(rows[0]) == {

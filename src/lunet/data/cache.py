@@ -10,7 +10,9 @@ ED/ES cache.
 - ``labels.npy`` uint8 ``(N, S, S)`` (nearest; zeros without ground truth);
 - ``source_images.npy`` float32 ``(N, 2S, 2S)`` and ``source_labels.npy`` uint8 ``(N, 2S, 2S)``: the same
   frames prepared at :func:`lunet.data.preprocess.crop_source_size` (2S), the source that LU-Net and the
-  oracle crop their ROI (and its training target) from (``lunet.models.roi``); 5× the bytes of the S×S arrays;
+  oracle crop their ROI (and its training target) from (``lunet.models.roi``); 5× the bytes of the S×S arrays,
+  so only a cache built with ``crop_source=True`` (the default; training: the models whose
+  ``ModelSpec.crops_roi``) holds them, and its key says so (a cache with them also serves a model without);
 - ``spacing.npy`` float64 ``(N, 2)`` after resize, ``original_spacing.npy`` ``(N, 2)``, ``original_shape.npy``
   int64 ``(N, 2)``, all ``(row_mm, col_mm)`` / ``(rows, cols)``;
 - ``box0.npy`` float64 ``(N, 4)``: ``lunet.boxes.reference_box(label, margin=0)`` on the resized label
@@ -79,11 +81,11 @@ def _check_frames(frames: str) -> None:
         raise ValueError(f"frames must be one of {FRAME_MODES}, got {frames!r}")
 
 
-def cache_fingerprint(patients: Iterable, size: int, frames: str = "ed-es") -> str:
-    """Cache key: hash of the format version, ``size``, ``frames`` (when not ``"ed-es"``) and each source
-    file's name, byte size and mtime."""
+def cache_fingerprint(patients: Iterable, size: int, frames: str = "ed-es", crop_source: bool = True) -> str:
+    """Cache key: hash of the format version, ``size``, ``frames`` (when not ``"ed-es"``), ``source=none``
+    (without the crop-source arrays) and each source file's name, byte size and mtime."""
     _check_frames(frames)
-    tag = "" if frames == "ed-es" else f"|frames={frames}"
+    tag = ("" if frames == "ed-es" else f"|frames={frames}") + ("" if crop_source else "|source=none")
     digest = hashlib.sha256(f"lunet-cache-v{CACHE_VERSION}|size={size}{tag}".encode())
     for record in patients:
         paths = sorted(record.files.values()) + sorted(record.directory.glob("Info_*.cfg"))
@@ -101,27 +103,39 @@ def _init_worker() -> None:
 
 
 def _prepare_frame(
-    image: np.ndarray, label: np.ndarray | None, spacing: tuple, size: int, where: object, entry: dict
+    image: np.ndarray,
+    label: np.ndarray | None,
+    spacing: tuple,
+    size: int,
+    where: object,
+    entry: dict,
+    crop_source: bool = True,
 ) -> dict:
-    """The arrays of one frame (``image`` (rows, cols), ``label`` the same or None) and its index entry."""
+    """The arrays of one frame (``image`` (rows, cols), ``label`` the same or None) and its index entry;
+    the crop-source arrays only with ``crop_source``."""
     from lunet.boxes import reference_box
 
-    source_size = crop_source_size(size)
     resized, new_spacing = prepare_image(image, spacing, size)
-    source, _ = prepare_image(image, spacing, source_size)
     box = np.full(4, np.nan)
     label_s = np.zeros((size, size), np.uint8)
-    source_label = np.zeros((source_size, source_size), np.uint8)
     if label is not None:
         label_s, _ = resize_label(label, spacing, size)
-        source_label, _ = resize_label(label, spacing, source_size)
         try:
             box = reference_box(label_s, 0.0)
         except ValueError:
             logger.warning("%s: no LV/myocardium in the label, box0 = NaN", where)
-    return {"images": resized, "labels": label_s, "source_images": source, "source_labels": source_label,
-            "spacing": new_spacing, "original_spacing": spacing, "original_shape": image.shape, "box0": box,
-            "entry": {**entry, "has_gt": label is not None}}  # fmt: skip
+    frame = {"images": resized, "labels": label_s, "spacing": new_spacing, "original_spacing": spacing,
+             "original_shape": image.shape, "box0": box,
+             "entry": {**entry, "has_gt": label is not None}}  # fmt: skip
+    if crop_source:
+        source_size = crop_source_size(size)
+        frame["source_images"] = prepare_image(image, spacing, source_size)[0]
+        frame["source_labels"] = (
+            np.zeros((source_size, source_size), np.uint8)
+            if label is None
+            else resize_label(label, spacing, source_size)[0]
+        )
+    return frame
 
 
 def _sequence_views(record: object) -> list:
@@ -132,7 +146,7 @@ def _sequence_views(record: object) -> list:
 def _prepare_patient(args: tuple) -> tuple[str, list[dict] | str]:
     """Worker: the four annotated frames of one patient (then, with ``frames="all"``, every frame of its
     annotated half sequences), resized (or the error message)."""
-    record, size, frames, limits = args
+    record, size, frames, limits, crop_source = args
 
     def entry(view: object, instant: str, **extra: int) -> dict:
         return {"patient_id": record.patient_id, "view": view.value, "instant": instant,  # type: ignore[attr-defined]
@@ -144,23 +158,28 @@ def _prepare_patient(args: tuple) -> tuple[str, list[dict] | str]:
             for instant in INSTANTS:
                 echo = record.load(view, instant, limits)
                 row = entry(view, instant.value)
-                out.append(_prepare_frame(echo.image, echo.label, echo.spacing, size, echo.label_path, row))
+                out.append(
+                    _prepare_frame(
+                        echo.image, echo.label, echo.spacing, size, echo.label_path, row, crop_source
+                    )
+                )
         for view in _sequence_views(record) if frames == "all" else ():
             sequence = record.load_sequence(view, limits)
             for t, image in enumerate(sequence.frames):
                 row = entry(view, SEQUENCE, frame=t + 1)
                 label = sequence.labels[t]  # type: ignore[index]
-                out.append(_prepare_frame(image, label, sequence.spacing, size, sequence.path, row))
+                out.append(
+                    _prepare_frame(image, label, sequence.spacing, size, sequence.path, row, crop_source)
+                )
     except CamusFormatError as err:
         return record.patient_id, str(err)
     return record.patient_id, out
 
 
-def _shapes(n: int, size: int) -> dict[str, tuple[tuple[int, ...], type]]:
-    from lunet.data.preprocess import crop_source_size
-
+def _shapes(n: int, size: int, crop_source: bool = True) -> dict[str, tuple[tuple[int, ...], type]]:
+    """Shape and dtype of each array of ``n`` rows (without the crop-source arrays unless ``crop_source``)."""
     source = crop_source_size(size)
-    return {
+    shapes = {
         "images": ((n, size, size), np.float32),
         "labels": ((n, size, size), np.uint8),
         "source_images": ((n, source, source), np.float32),
@@ -170,6 +189,7 @@ def _shapes(n: int, size: int) -> dict[str, tuple[tuple[int, ...], type]]:
         "original_shape": ((n, 2), np.int64),
         "box0": ((n, 4), np.float64),
     }
+    return {k: v for k, v in shapes.items() if crop_source or k not in SOURCE_ARRAYS}
 
 
 def _is_complete(cache_dir: Path, key: str | None = None) -> bool:
@@ -190,6 +210,7 @@ def build_cache(
     workers: int | None = None,
     frames: str = "ed-es",
     limits: SizeLimits | None = None,
+    crop_source: bool = True,
 ) -> Path:
     """Build (or reuse) the cache of every annotated frame under ``root`` at ``size × size``.
 
@@ -205,6 +226,8 @@ def build_cache(
             of the half sequences with a ground truth; another key, see the module docstring).
         limits: size limits checked on every header before decoding (default ``DEFAULT_LIMITS``;
             ``lunet preprocess --max-*``); a patient with a file beyond them is skipped with the reason.
+        crop_source: also store the 2S crop-source arrays (needed by the models that crop,
+            ``ModelSpec.crops_roi``). Without them the key differs; an up-to-date cache *with* them is reused.
 
     Returns:
         ``cache_dir`` (complete and up to date).
@@ -213,19 +236,23 @@ def build_cache(
 
     cache_dir = Path(cache_dir)
     dataset = scan_camus(root)
-    key = cache_fingerprint(dataset.patients, size, frames)
-    if _is_complete(cache_dir, key):
+    key = cache_fingerprint(dataset.patients, size, frames, crop_source)
+    superset = None if crop_source else cache_fingerprint(dataset.patients, size, frames, True)
+    if _is_complete(cache_dir, key) or (superset and _is_complete(cache_dir, superset)):
         info_once(
             logger, "%s: cache up to date (%d patients, size %d)", cache_dir, len(dataset.patients), size
         )
         return cache_dir
     cache_dir.mkdir(parents=True, exist_ok=True)
     (cache_dir / MARKER).unlink(missing_ok=True)  # invalidate first, re-mark last
-    temps = {name: cache_dir / f".{name}.building.npy" for name in ARRAYS}
+    for name in () if crop_source else SOURCE_ARRAYS:  # never leave an older build's source beside new rows
+        (cache_dir / f"{name}.npy").unlink(missing_ok=True)
+    names = [n for n in ARRAYS if crop_source or n not in SOURCE_ARRAYS]
+    temps = {name: cache_dir / f".{name}.building.npy" for name in names}
     entries: list[dict] = []
     skipped: list[dict] = []
     try:
-        _compute(dataset.patients, size, workers, temps, entries, skipped, frames, limits)
+        _compute(dataset.patients, size, workers, temps, entries, skipped, frames, limits, crop_source)
     except BaseException:
         for path in temps.values():
             path.unlink(missing_ok=True)
@@ -238,6 +265,7 @@ def build_cache(
         "release": dataset.release,
         "normalization": "min-max per image after bilinear resize",
         **({} if frames == "ed-es" else {"frames": frames}),
+        **({} if crop_source else {"crop_source": False}),
         "entries": entries,
         "skipped": skipped,
     }
@@ -274,14 +302,15 @@ def _compute(
     skipped: list,
     frames: str,
     limits: SizeLimits | None = None,
+    crop_source: bool = True,
 ) -> None:
     """Fill the temporary arrays ``temps`` with every patient's frames, then trim them to the final files."""
     capacity = _capacity(patients, frames, limits)
     arrays = {
         name: np.lib.format.open_memmap(temps[name], mode="w+", dtype=dtype, shape=shape)
-        for name, (shape, dtype) in _shapes(capacity, size).items()
+        for name, (shape, dtype) in _shapes(capacity, size, crop_source).items()
     }
-    jobs = [(record, size, frames, limits) for record in patients]
+    jobs = [(record, size, frames, limits, crop_source) for record in patients]
     if workers is None:  # process start-up (~2 s each) only pays off for larger datasets
         workers = 1 if len(jobs) < 16 else min(os.cpu_count() or 1, 8)
     if workers > 1 and len(jobs) > 1:
@@ -305,7 +334,7 @@ def _compute(
         _fill(map(_prepare_patient, jobs), arrays, entries, skipped)
     count = len(entries)
     cache_dir = next(iter(temps.values())).parent
-    for name in ARRAYS:
+    for name in temps:
         arrays.pop(name).flush()
         if count == capacity:
             os.replace(temps[name], cache_dir / f"{name}.npy")
@@ -326,7 +355,7 @@ def _fill(results: Iterable, arrays: dict, entries: list, skipped: list) -> None
             continue
         for frame in frames:
             row = len(entries)
-            for name in ARRAYS:
+            for name in arrays:
                 arrays[name][row] = frame[name]
             entries.append(frame["entry"])
 
@@ -374,8 +403,9 @@ class CachedImages:
         """Raise :class:`CamusFormatError` unless the cache holds the crop-source arrays."""
         if self.source_images is None or self.source_labels is None:
             raise CamusFormatError(
-                f"{self.cache_dir}: no crop-source arrays (source_images.npy, source_labels.npy); "
-                "delete the folder and rebuild the cache"
+                f"{self.cache_dir}: no crop-source arrays (source_images.npy, source_labels.npy): the "
+                "cache was built for a model that does not crop; rebuild it with them "
+                "(build_cache(crop_source=True), `lunet preprocess` without --no-crop-source)"
             )
 
     def __getstate__(self) -> dict:

@@ -77,7 +77,10 @@ def _preprocess(args: argparse.Namespace) -> int:
     from lunet.data.cache import CachedImages, build_cache
 
     limits = limits_of(args)
-    path = build_cache(args.root, args.cache, args.size, args.workers, frames=args.frames, limits=limits)
+    path = build_cache(
+        args.root, args.cache, args.size, args.workers, frames=args.frames, limits=limits,
+        crop_source=not args.no_crop_source,
+    )  # fmt: skip
     what = "frames (ED/ES, then every annotated sequence frame)" if args.frames == "all" else "images"
     count = len(CachedImages(path))
     if count == 0:
@@ -122,6 +125,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--frames", choices=("ed-es", "all"), default="ed-es",
         help="ed-es: the four annotated frames per patient (default, the papers' protocol); all: also every "
         "frame of the half sequences with a ground truth (the cache of lunet train --frames all)",
+    )  # fmt: skip
+    preprocess.add_argument(
+        "--no-crop-source", action="store_true",
+        help="leave out the 2S crop-source arrays (5x the bytes of the SxS ones) that only the models that "
+        "crop read (lunet, unet1-oracle): a cache for unet1, shg, runet, agunet, ...",
     )  # fmt: skip
     add_limit_arguments(preprocess)
     preprocess.set_defaults(func=_preprocess)

@@ -281,9 +281,11 @@ def train(
     if resume and not last.exists():
         logger.warning("%s: no last.ckpt to resume from; starting from scratch", run_dir)
     write_run_files(config, run_dir)
+    where = config.data
     cache_dir = build_cache(
-        config.data.root, default_cache_dir(config, run_dir), size=config.data.size, frames=config.data.frames
-    )
+        where.root, default_cache_dir(config, run_dir), size=where.size, frames=where.frames,
+        crop_source=get_spec(config.model.name).crops_roi,  # the 2S source only for the models that crop
+    )  # fmt: skip
     cache = CachedImages(cache_dir)
     fold = select_fold(config, cache, run_dir)
 
