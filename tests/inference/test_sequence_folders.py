@@ -105,15 +105,19 @@ def test_plain_predict_on_a_cine_gives_the_sequence_and_frames_picks_images(tmp_
     assert _predict(bundle, cine, still, "--out", out, "--no-overlay") == 0
     printed = capsys.readouterr().out
     assert "1 frames predicted" in printed and "1 cines predicted as sequences" in printed
-    assert "--frames" in printed
+    assert "--frame-indices" in printed
     record = json.loads((out / "sequences" / "loop.json").read_text())
     assert record["frames"] == 6 and record["ed_frames"] and record["es_frames"]
     assert record["temporal_flags"]["frames"] == 6 and "lv_area" in record["temporal_flags"]["worst"]
     assert (out / "masks" / "still.nii.gz").is_file() and not list((out / "masks").glob("loop_f*"))
     picked = tmp_path / "picked"
-    assert _predict(bundle, cine, "--frames", "0,5", "--out", picked, "--no-overlay") == 0
+    assert _predict(bundle, cine, "--frame-indices", "0,5", "--out", picked, "--no-overlay") == 0
     assert sorted(p.name for p in (picked / "masks").iterdir()) == ["loop_f0000.nii.gz", "loop_f0005.nii.gz"]
     assert not (picked / "sequences").exists()
+    old = tmp_path / "old_spelling"  # --frames: deprecated, the same result
+    assert _predict(bundle, cine, "--frames", "0,5", "--out", old, "--no-overlay") == 0
+    assert sorted(p.name for p in (old / "masks").iterdir()) == ["loop_f0000.nii.gz", "loop_f0005.nii.gz"]
+    assert "--frames is deprecated, use --frame-indices" in capsys.readouterr().err
 
 
 def test_plain_predict_exit_codes_count_cines(tmp_path, bundle):

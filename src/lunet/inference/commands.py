@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from lunet.limits import SizeLimits
@@ -22,6 +23,29 @@ def exit_status(done: int, failed: int) -> int:
     return EXIT_SOME_BAD if failed else EXIT_OK
 
 
+def deprecated(old: str, new: str, command: str) -> None:
+    """Print the one-line notice of a deprecated spelling (it still works) to stderr."""
+    print(f"lunet {command}: {old} is deprecated, use {new} (it works the same)", file=sys.stderr)
+
+
+class DeprecatedOption(argparse.Action):
+    """An old option spelling: stores like the new one (``dest``) after a one-line notice on stderr."""
+
+    def __init__(self, option_strings: list[str], dest: str, new: str = "", **kwargs: Any) -> None:
+        self.new = new
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        deprecated(str(option_string), self.new, parser.prog.removeprefix("lunet "))
+        setattr(namespace, self.dest, values)
+
+
 def _frames(text: str) -> tuple[int, ...]:
     """``"0,5,10-12"`` → ``(0, 5, 10, 11, 12)``."""
     frames: list[int] = []
@@ -33,9 +57,9 @@ def _frames(text: str) -> tuple[int, ...]:
             elif part.strip():
                 frames.append(int(part))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--frames: expected e.g. 0,5,10-12, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected frame indices as 0,5,10-12, got {text!r}") from None
     if not frames or min(frames) < 0:
-        raise argparse.ArgumentTypeError(f"--frames: expected non-negative frame indices, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected non-negative frame indices, got {text!r}")
     return tuple(frames)
 
 
@@ -53,14 +77,14 @@ def run_predict(args: argparse.Namespace) -> int:
         backend=args.backend,
         batch_size=args.batch_size,
         overlay=not args.no_overlay,
-        frames=args.frames,
+        frames=args.frame_indices,
         device=args.device,
         threads=args.threads,
         progress=not args.no_progress,
         limits=limits,
         region=args.region,
         ef_convention=args.ef_convention,
-        cines="frames" if args.frames is not None else "sequence",
+        cines="frames" if args.frame_indices is not None else "sequence",
         sequence=sequence_options(args),
     )
     result = predict_paths(args.model, args.inputs, args.out, options)
@@ -71,7 +95,7 @@ def run_predict(args: argparse.Namespace) -> int:
         print(
             f"{result.n_sequences_done} cines predicted as sequences (ED/ES, LV area curve), "
             f"{result.n_sequences_failed} failed; see {Path(args.out) / 'sequences' / 'summary.csv'} "
-            "(--frames 0,5,10-12 predicts chosen frames as images)"
+            "(--frame-indices 0,5,10-12 predicts chosen frames as images)"
         )
     return exit_status(result.n_done + result.n_sequences_done, result.n_failed + result.n_sequences_failed)
 
@@ -97,12 +121,19 @@ def run_export(args: argparse.Namespace) -> int:
 
     if args.format != "onnx":
         raise ValueError(f"unsupported export format {args.format!r} (only onnx)")
-    path = export_onnx(args.run, args.out, opset=args.opset or DEFAULT_OPSET, fixed_batch=args.fixed_batch)
+    if args.run is not None:  # the old positional spelling
+        if args.model is not None:
+            raise ValueError(f"give the model once: --model {args.model} or (deprecated) {args.run}")
+        deprecated("the positional RUN", "--model RUN", "export")
+    model = args.model if args.model is not None else args.run
+    if model is None:
+        raise ValueError("--model is required (run folder, model bundle or checkpoints/*.ckpt)")
+    path = export_onnx(model, args.out, opset=args.opset or DEFAULT_OPSET, fixed_batch=args.fixed_batch)
     print(path)
     if args.int8:
         from lunet.inference.quantize import export_int8
 
-        print(export_int8(args.run, path))
+        print(export_int8(model, path))
     return 0
 
 
@@ -125,9 +156,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="auto: ONNX Runtime when a current model.onnx exists, else torch; "
                    "int8: model.int8.onnx of `lunet export --int8`")  # fmt: skip
     p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--frames", type=_frames, default=None,
-                   help="predict these frames of multi-frame files as separate images, e.g. 0,5,10-12 "
-                   "(default: a cine is predicted as a whole sequence, as with --sequence)")  # fmt: skip
+    p.add_argument("--frame-indices", type=_frames, default=None, metavar="INDICES",
+                   help="predict these frames (0-based) of multi-frame files as separate images, e.g. "
+                   "0,5,10-12 (default: a cine is predicted as a whole sequence, as with --sequence)",
+                   )  # fmt: skip
+    # the old spelling (--frames is the frame *mode* of train/cv/demo/preprocess)
+    p.add_argument("--frames", dest="frame_indices", type=_frames, action=DeprecatedOption,
+                   new="--frame-indices", help=argparse.SUPPRESS)  # fmt: skip
     p.add_argument("--no-overlay", action="store_true", help="do not write PNG overlays")
     p.add_argument("--device", default="cpu", help="torch device for --backend torch (cpu, cuda)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: physical cores for ORT)")
@@ -151,7 +186,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_predict)
 
     e = subparsers.add_parser("export", help="export a trained model (whole pipeline) to ONNX")
-    e.add_argument("run", help="run folder, model bundle or checkpoints/*.ckpt")
+    e.add_argument("--model", default=None, help="run folder, model bundle or checkpoints/*.ckpt (required)")
+    e.add_argument("run", nargs="?", default=None, help=argparse.SUPPRESS)  # deprecated: use --model
     e.add_argument("--format", default="onnx", choices=("onnx",))
     e.add_argument("--out", default=None, help="destination (default: model.onnx next to the bundle)")
     e.add_argument("--opset", type=int, default=None, help="ONNX opset (default 17)")
