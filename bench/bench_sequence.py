@@ -82,7 +82,7 @@ def train_unet1(steps: int, seed: int, out: Path) -> Path:
         loss.backward()
         optimiser.step()
     print(f"trained U-Net1: {steps} steps on {len(x)} phantom frames, final loss {loss.item():.3f}")
-    return save_bundle(out, model.eval(), {"model": "unet1", "overrides": {}, "size": SIZE, "margin": 0.05})
+    return save_bundle(out, model.eval(), {"model": "unet1", "overrides": {}, "size": SIZE})
 
 
 def random_bundle(label: str, seed: int, out: Path) -> Path:
@@ -99,7 +99,7 @@ def random_bundle(label: str, seed: int, out: Path) -> Path:
     overrides = TrainConfig.create(model=name, **changes).model.overrides
     torch.manual_seed(seed)
     model = create_model(name, **overrides).eval()
-    meta = {"model": name, "overrides": overrides, "size": SIZE, "margin": overrides.get("box_margin", 0.05)}
+    meta = {"model": name, "overrides": overrides, "size": SIZE}
     return save_bundle(out, model, meta)
 
 
@@ -112,10 +112,8 @@ def lv_dice(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def bench_model(name: str, bundle: Path, pair: dict, args: argparse.Namespace, tmp: Path) -> list[dict]:
-    from lunet.bundle import read_bundle_meta
-    from lunet.inference.backends import Predictor
+    from lunet.bundle import Bundle, Predictor, make_session
     from lunet.inference.export import export_onnx
-    from lunet.inference.onnx_runtime import make_session
     from lunet.inference.predict import network_inputs
     from lunet.inference.quantize import phantom_calibration, quantize_onnx
     from lunet.inference.sequence import SequenceOptions, analyse, predict_cine
@@ -123,14 +121,12 @@ def bench_model(name: str, bundle: Path, pair: dict, args: argparse.Namespace, t
 
     fp32 = export_onnx(bundle, tmp / f"{name}.onnx")
     int8 = quantize_onnx(fp32, tmp / f"{name}.int8.onnx", phantom_calibration(args.calibration, SIZE))
-    meta = read_bundle_meta(bundle)
+    opened = Bundle.open(bundle)
     rows, labels = [], {}
     for precision, path in (("fp32", fp32), ("int8", int8)):
         session = make_session(path, threads=args.threads, providers=["CPUExecutionProvider"])
-        inputs = [i.name for i in session.get_inputs()]
-        names = [o.name for o in session.get_outputs()]
-        run = lambda feeds, s=session, n=names: s.run(n, feeds)  # noqa: E731
-        predictor = Predictor(name, SIZE, names, "onnx", meta, run, inputs)
+        predictor = Predictor.from_session(session, opened)
+        inputs, names, run = predictor.inputs, predictor.outputs, predictor._run
         frames = [network_inputs(f, sp, predictor) for fr, _, sp in pair.values() for f in fr]
         batch = [np.stack(arrays)[:, None] for arrays in zip(*frames)]  # image (+ LU-Net's crop source)
 

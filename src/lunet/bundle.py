@@ -1,38 +1,107 @@
-"""Model bundles: the trained weights of a run, loadable without executing code.
+"""Model bundles: what it takes to open and run a trained model, in one place (:class:`Bundle`).
 
 A bundle is two files side by side in a folder (usually the run folder):
 
 - ``model.safetensors`` — the model's ``state_dict`` (tensors only: nothing in it can run code);
 - ``model.json`` — what is needed to rebuild the network and use it: ``{"model": registry name,
-  "overrides": {...create_model keyword arguments...}, "size": input side in pixels, "margin": box margin,
-  "lunet_version": ..., "config": {...the training config...}}``.
+  "overrides": {...create_model keyword arguments...}, "size": input side in pixels, "box_margin": the margin
+  ``m`` of the model's reference boxes (box models only), "bundle_format", "lunet_version",
+  "config": {...the training config...}, "epoch"}``.
 
-``load_bundle`` accepts the folder, either file, or a Lightning ``.ckpt`` (read with ``weights_only=True``).
+:class:`Bundle` opens a run folder, either file, or a Lightning ``.ckpt`` (read with ``weights_only=True``;
+``model.json`` then sits in the run folder above ``checkpoints/``) and answers from ``model.json`` alone:
+the network's options after format upgrades, its input size, box margin, crop source, the input and output
+names every back-end uses, the weights' SHA-256 and whether an ONNX export next to it is current.
+:meth:`Bundle.load_model` rebuilds the network; :class:`Predictor` runs it:
+``Predictor(image (B, 1, S, S)[, crop_source (B, 1, 2S, 2S)][, crop_box (B, 4)]) → {name: array}`` with the
+output names of :func:`model_io` (``logits`` and/or ``box``, or ``roi_logits`` + ``box`` for a
+native-crop model); :func:`lunet.models.postprocess.frame_prediction` turns them into labels and a box on the
+original grid. Both ``lunet predict`` (:meth:`Predictor.from_bundle`) and a run's own predictions
+(:meth:`Predictor.from_model`, :mod:`lunet.training.predictions`) go through it: the torch back-end of one is
+the other.
+
+Back-ends of :meth:`Predictor.from_bundle`: ``"auto"`` uses ONNX Runtime when ``<bundle>/model.onnx`` exists
+*and* was exported from the same weights (SHA-256 recorded at export, :meth:`Bundle.export_problem`),
+otherwise torch eager; ``"onnx"`` requires a current export; ``"torch"`` forces eager mode; ``"int8"``
+runs ``model.int8.onnx`` (``lunet export --int8``) on the CPU.
+
+ONNX Runtime sessions (:func:`make_session`, settings measured in ``bench/bench_inference.py``):
+``intra_op_num_threads`` = physical cores (hyper-threads slow convolutions down), one inter-op thread (the
+graphs are sequential), ``ORT_ENABLE_ALL`` graph optimisation, sequential execution.
 """
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import json
 import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from lunet import __version__
+from lunet.boxes import DEFAULT_BOX_MARGIN
 from lunet.io import atomic_path, write_text_atomic
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from lunet.models.registry import ModelSpec
 
 logger = logging.getLogger(__name__)
 
 WEIGHTS_FILE = "model.safetensors"
 META_FILE = "model.json"
+ONNX_FILE = "model.onnx"
+INT8_FILE = "model.int8.onnx"
+#: Input side of a ``model.json`` without ``"size"`` (the papers' 256; every lunet bundle records its own).
+DEFAULT_SIZE = 256
 #: ``model.json`` layout: 2 = ``box_margin`` override and ``crop_grid`` of the crop models (2026-11-30);
 #: a bundle without the key was written before (``margin`` override, ROI cropped on the network grid).
+#: The top-level ``box_margin`` (2026-12-04) is additive: a bundle without it reads its overrides.
 BUNDLE_FORMAT = 2
-#: Models whose crop moved from the network grid to the native-resolution source in format 2.
-_CROP_MODELS = ("lunet", "unet1-oracle")
+#: Input names: the network input, the oracle's reference box, the 2S crop source of native-crop models.
+IMAGE, CROP_BOX, CROP_SOURCE = "image", "crop_box", "crop_source"
 
 
 class BundleError(ValueError):
     """A model bundle or checkpoint that cannot be loaded (message names the file)."""
+
+
+def run_folder(path: str | os.PathLike[str]) -> Path:
+    """The folder holding ``model.json`` for a run folder, bundle file or ``checkpoints/*.ckpt``."""
+    path = Path(path)
+    if path.is_dir():
+        return path
+    if path.suffix == ".ckpt" and path.parent.name == "checkpoints":
+        return path.parent.parent
+    return path.parent
+
+
+def model_io(spec: ModelSpec, crop_source: bool) -> tuple[list[str], list[str]]:
+    """Input and output names of a model (ONNX graph names, :class:`Predictor` keys).
+
+    Args:
+        spec: its registry entry.
+        crop_source: it crops its ROI from the 2S crop source (``crop_grid="native"``).
+
+    Returns:
+        ``(inputs, outputs)``: inputs ``image`` (+ ``crop_box`` for the oracle, + ``crop_source``); outputs
+        ``roi_logits`` and ``box`` for a native-crop model, else ``logits`` and/or ``box``.
+    """
+    inputs = (
+        [IMAGE] + ([CROP_BOX] if spec.needs_reference_box else []) + ([CROP_SOURCE] if crop_source else [])
+    )
+    if crop_source:
+        return inputs, ["roi_logits", "box"]
+    outputs = [name for name, has in (("logits", spec.has_segmentation), ("box", spec.has_box)) if has]
+    return inputs, outputs
 
 
 def save_bundle(folder: str | Path, model: Any, meta: dict[str, Any]) -> Path:
@@ -41,8 +110,8 @@ def save_bundle(folder: str | Path, model: Any, meta: dict[str, Any]) -> Path:
     Args:
         folder: destination folder (created).
         model: a ``torch.nn.Module`` built by ``lunet.models.create_model``.
-        meta: must hold ``"model"`` (registry name); ``"overrides"``, ``"size"``, ``"margin"`` and
-            ``"config"`` are optional.
+        meta: must hold ``"model"`` (registry name); ``"overrides"``, ``"size"`` and ``"config"`` are
+            optional. ``"box_margin"`` is recorded from the model itself (its hyper-parameter), if it has one.
 
     Returns:
         the folder.
@@ -57,6 +126,9 @@ def save_bundle(folder: str | Path, model: Any, meta: dict[str, Any]) -> Path:
     with atomic_path(folder / WEIGHTS_FILE) as tmp:
         save_file(state, str(tmp))
     full_meta = {"overrides": {}, "lunet_version": __version__, "bundle_format": BUNDLE_FORMAT, **meta}
+    full_meta.pop("margin", None)  # a spelling no lunet release read; the margin is the model's box_margin
+    if hasattr(model, "box_margin"):
+        full_meta["box_margin"] = float(model.box_margin)
     write_text_atomic(folder / META_FILE, json.dumps(full_meta, indent=2, sort_keys=True, default=str))
     return folder
 
@@ -83,12 +155,14 @@ def upgraded_overrides(meta: dict[str, Any]) -> dict[str, Any]:
     LU-Net / the oracle cropped their ROI at native resolution: ``margin`` is renamed, and the crop models
     keep the network-grid crop they were trained with (``crop_grid="network"``).
     """
+    from lunet.models.registry import get_spec
+
     overrides = dict(meta.get("overrides") or {})
-    if int(meta.get("bundle_format", 1)) >= BUNDLE_FORMAT:
+    if int(meta.get("bundle_format", 1)) >= 2:
         return overrides
     if "margin" in overrides:
         overrides.setdefault("box_margin", overrides.pop("margin"))
-    if meta.get("model") in _CROP_MODELS:
+    if get_spec(meta["model"]).crops_roi:
         overrides.setdefault("crop_grid", "network")
     logger.info(
         "model.json written by lunet %s (bundle format 1): options read as %s",
@@ -96,6 +170,187 @@ def upgraded_overrides(meta: dict[str, Any]) -> dict[str, Any]:
         overrides,
     )
     return overrides
+
+
+def _constructor_default(spec: ModelSpec, option: str) -> Any:
+    return inspect.signature(spec.builder).parameters[option].default
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A trained model on disk: its files, what ``model.json`` says, and how to rebuild it.
+
+    Attributes:
+        path: what the user gave (run folder, ``model.safetensors``, ``model.json`` or a ``.ckpt``).
+        folder: the folder holding ``model.json`` (and ``model.onnx``, ``model.int8.onnx`` once exported).
+        meta: ``model.json`` as written.
+    """
+
+    path: Path
+    folder: Path
+    meta: dict[str, Any]
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> Bundle:
+        """Read the bundle at ``path``.
+
+        Raises:
+            BundleError: no such path, no or an invalid ``model.json`` (the message names the file).
+        """
+        path = Path(path)
+        if not path.exists():
+            raise BundleError(f"{path}: no such model file or folder")
+        folder = run_folder(path)
+        return cls(path, folder, read_bundle_meta(folder))
+
+    @property
+    def name(self) -> str:
+        """Registry name of the network."""
+        return str(self.meta["model"])
+
+    @cached_property
+    def spec(self) -> ModelSpec:
+        """Its registry entry (:class:`lunet.models.registry.ModelSpec`)."""
+        from lunet.models.registry import get_spec
+
+        return get_spec(self.name)
+
+    @cached_property
+    def overrides(self) -> dict[str, Any]:
+        """``create_model`` options, upgraded from an older layout (:func:`upgraded_overrides`)."""
+        return upgraded_overrides(self.meta)
+
+    @property
+    def size(self) -> int:
+        """Network input side S in pixels (:data:`DEFAULT_SIZE` when ``model.json`` has none)."""
+        return int(self.meta.get("size", DEFAULT_SIZE))
+
+    @property
+    def box_margin(self) -> float:
+        """Margin ``m`` of the model's reference boxes: ``model.json``'s ``box_margin``, else (bundles written
+        before it was recorded) the ``box_margin`` option the model was built with, else the default."""
+        if "box_margin" in self.meta:
+            return float(self.meta["box_margin"])
+        return float(self.overrides.get("box_margin", DEFAULT_BOX_MARGIN))
+
+    @property
+    def crop_grid(self) -> str | None:
+        """Where a crop model crops its ROI from (``"native"``: the 2S crop source; ``"network"``: the S×S
+        input), ``None`` for a model that does not crop."""
+        if not self.spec.crops_roi:
+            return None
+        return str(self.overrides.get("crop_grid", _constructor_default(self.spec, "crop_grid")))
+
+    @property
+    def source_size(self) -> int | None:
+        """Side of the crop source the model takes (2S), or ``None``."""
+        from lunet.data.preprocess import crop_source_size
+
+        return crop_source_size(self.size) if self.crop_grid == "native" else None
+
+    @property
+    def inputs(self) -> list[str]:
+        """Input names (:func:`model_io`)."""
+        return model_io(self.spec, self.source_size is not None)[0]
+
+    @property
+    def outputs(self) -> list[str]:
+        """Output names (:func:`model_io`)."""
+        return model_io(self.spec, self.source_size is not None)[1]
+
+    @property
+    def weights(self) -> Path:
+        """The weights file: the ``.ckpt`` itself, else the bundle's ``model.safetensors``."""
+        return self.path if self.path.suffix == ".ckpt" else self.folder / WEIGHTS_FILE
+
+    @cached_property
+    def weights_sha256(self) -> str:
+        """SHA-256 (hex) of :attr:`weights`."""
+        digest = hashlib.sha256()
+        with open(self.weights, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        return digest.hexdigest()
+
+    def check_predicts_alone(self) -> None:
+        """Raise :class:`BundleError` for a model that needs the reference box as input (the oracle)."""
+        if self.spec.needs_reference_box:
+            raise BundleError(
+                f"model {self.name!r} needs the reference box as input; it cannot predict on its own"
+            )
+
+    def export_metadata(self) -> dict[str, str]:
+        """What an ONNX export of this bundle records about itself (``metadata_props``)."""
+        return {
+            "lunet_model": self.name,
+            "size": str(self.size),
+            "weights_sha256": self.weights_sha256,
+            "inputs": ",".join(self.inputs),
+            "outputs": ",".join(self.outputs),
+            "lunet_version": str(self.meta.get("lunet_version", "")),
+        }
+
+    def export_problem(self, onnx_path: str | os.PathLike[str], command: str = "--format onnx") -> str | None:
+        """``None`` when ``onnx_path`` is a current export of this bundle (same model, same weights), else why
+        not (the one stale-export check of the fp32 and INT8 back-ends).
+
+        Args:
+            onnx_path: ``model.onnx`` or ``model.int8.onnx``.
+            command: the ``lunet export`` option that writes it, for the message.
+        """
+        onnx_path = Path(onnx_path)
+        if not onnx_path.is_file():
+            return f"{onnx_path} does not exist (run `lunet export {self.path} {command}`)"
+        import onnx
+
+        try:
+            proto = onnx.load(str(onnx_path), load_external_data=False)
+        except Exception as err:
+            return f"{onnx_path}: unreadable ONNX file ({type(err).__name__})"
+        props = {p.key: p.value for p in proto.metadata_props}
+        if props.get("lunet_model") != self.name:
+            return f"{onnx_path} was exported from model {props.get('lunet_model')!r}, not {self.name!r}"
+        if props.get("weights_sha256") != self.weights_sha256:
+            return f"{onnx_path} is stale: exported from other weights (run `lunet export` again)"
+        return None
+
+    def load_model(self, map_location: str = "cpu") -> nn.Module:
+        """Rebuild the network and load its weights without executing code from the files (eval mode).
+
+        Raises:
+            BundleError: a missing, unreadable or refused weights file, or weights of another network.
+        """
+        import torch
+
+        from lunet.models import create_model
+
+        if self.path.suffix == ".ckpt":
+            try:
+                ckpt = torch.load(self.path, map_location=map_location, weights_only=True)
+            except Exception as err:  # pickle refusing a global, truncated zip, ...
+                reason = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+                raise BundleError(
+                    f"{self.path}: refused or unreadable checkpoint ({reason}); "
+                    "lunet loads checkpoints with weights_only=True and never runs code from them"
+                ) from None
+            state = {k.removeprefix("model."): v for k, v in ckpt.get("state_dict", ckpt).items()}
+        else:
+            if not self.weights.is_file():
+                raise BundleError(f"{self.weights}: missing weights file of the bundle")
+            from safetensors.torch import load_file
+
+            try:
+                state = load_file(str(self.weights), device=map_location)
+            except Exception as err:
+                raise BundleError(f"{self.weights}: unreadable safetensors file ({err})") from None
+        model = create_model(self.name, **self.overrides)
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as err:
+            raise BundleError(
+                f"{self.path}: weights do not match model {self.name!r}: {str(err)[:300]}"
+            ) from None
+        return model.eval()
 
 
 def load_bundle(path: str | Path, map_location: str = "cpu") -> tuple[Any, dict[str, Any]]:
@@ -106,43 +361,222 @@ def load_bundle(path: str | Path, map_location: str = "cpu") -> tuple[Any, dict[
             (then ``model.json`` must sit in the run folder above ``checkpoints/``).
 
     Returns:
-        ``(model in eval mode, meta dict)``.
+        ``(model in eval mode, meta dict)`` (:meth:`Bundle.load_model`, :attr:`Bundle.meta`).
     """
-    import torch
+    bundle = Bundle.open(path)
+    return bundle.load_model(map_location), bundle.meta
 
-    from lunet.models import create_model
 
-    path = Path(path)
-    if not path.exists():
-        raise BundleError(f"{path}: no such model file or folder")
-    if path.suffix == ".ckpt":
-        run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
-        meta = read_bundle_meta(run_dir)
-        try:
-            ckpt = torch.load(path, map_location=map_location, weights_only=True)
-        except Exception as err:  # pickle refusing a global, truncated zip, ...
-            reason = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
-            raise BundleError(
-                f"{path}: refused or unreadable checkpoint ({reason}); "
-                "lunet loads checkpoints with weights_only=True and never runs code from them"
-            ) from None
-        state = {k.removeprefix("model."): v for k, v in ckpt.get("state_dict", ckpt).items()}
-    else:
-        folder = path if path.is_dir() else path.parent
-        meta = read_bundle_meta(folder)
-        weights = folder / WEIGHTS_FILE
-        if not weights.is_file():
-            raise BundleError(f"{weights}: missing weights file of the bundle")
-        from safetensors.torch import load_file
+BACKENDS = ("auto", "onnx", "torch", "int8")
+#: Output of the first stage (o1) of two-stage models, returned by :meth:`Predictor.from_model` on request.
+FIRST_STAGE = "coarse_logits"
 
-        try:
-            state = load_file(str(weights), device=map_location)
-        except Exception as err:
-            raise BundleError(f"{weights}: unreadable safetensors file ({err})") from None
-    model = create_model(meta["model"], **upgraded_overrides(meta))
+
+def output_getters() -> dict[str, Callable[[Any], Any]]:
+    """``name → function(model output) → tensor`` for the output names of :func:`model_io` and
+    :data:`FIRST_STAGE`."""
+    from lunet.models.outputs import final_logits, first_logits, predicted_box
+
+    return {
+        "logits": final_logits,
+        "box": predicted_box,
+        "roi_logits": lambda out: out.roi_logits,
+        FIRST_STAGE: first_logits,
+    }
+
+
+def physical_cores() -> int:
+    """Physical CPU cores usable by this process (sibling hyper-threads counted once; ≥ 1)."""
     try:
-        model.load_state_dict(state)
-    except RuntimeError as err:
-        raise BundleError(f"{path}: weights do not match model {meta['model']!r}: {str(err)[:300]}") from None
-    model.eval()
-    return model, meta
+        usable = sorted(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return max(1, (os.cpu_count() or 2) // 2)
+    cores = set()
+    for cpu in usable:
+        siblings = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology/thread_siblings_list")
+        try:
+            cores.add(siblings.read_text().strip())
+        except OSError:
+            cores.add(str(cpu))
+    return max(1, len(cores))
+
+
+def make_session(
+    path: str | os.PathLike[str], threads: int | None = None, providers: list[str] | None = None
+) -> Any:
+    """An ``onnxruntime.InferenceSession`` for ``path``.
+
+    Args:
+        path: ``.onnx`` file.
+        threads: intra-op threads (default: :func:`physical_cores`).
+        providers: execution providers (default: CUDA first when onnxruntime has it, then CPU).
+    """
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or physical_cores()
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3
+    available = ort.get_available_providers()
+    if providers is None:
+        providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
+    return ort.InferenceSession(str(path), sess_options=options, providers=providers)
+
+
+def onnx_metadata(session: Any) -> dict[str, str]:
+    """The ``metadata_props`` written by ``export_onnx`` (:meth:`Bundle.export_metadata`)."""
+    return dict(session.get_modelmeta().custom_metadata_map)
+
+
+@dataclass
+class Predictor:
+    """A loaded model behind one call.
+
+    Attributes:
+        model_name: registry name.
+        size: input side S in pixels.
+        outputs: ``["logits"]``, ``["box"]``, ``["logits", "box"]`` or ``["roi_logits", "box"]`` (+
+            ``"coarse_logits"`` when :meth:`from_model` was asked for o1).
+        backend: ``"torch"``, ``"onnx"`` or ``"int8"``.
+        meta: the bundle's ``model.json`` (``{}`` for a model in memory).
+        inputs: ``["image"]``, + ``"crop_source"`` for a native-crop model, + ``"crop_box"`` for the oracle.
+    """
+
+    model_name: str
+    size: int
+    outputs: list[str]
+    backend: str
+    meta: dict[str, Any]
+    _run: Callable[[dict[str, np.ndarray]], Sequence[np.ndarray]]
+    inputs: list[str] = field(default_factory=lambda: [IMAGE])
+
+    @property
+    def source_size(self) -> int | None:
+        """Side of the crop source the model takes (2S), or ``None``."""
+        from lunet.data.preprocess import crop_source_size
+
+        return crop_source_size(self.size) if CROP_SOURCE in self.inputs else None
+
+    def __call__(
+        self, batch: np.ndarray, crop_source: np.ndarray | None = None, crop_box: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
+        """Run a batch.
+
+        Args:
+            batch: (B, 1, S, S) float32 normalised images.
+            crop_source: (B, 1, 2S, 2S) the same frames prepared at :attr:`source_size`; required when the
+                model takes it.
+            crop_box: (B, 4) normalised reference boxes, for the model that takes them (the oracle).
+
+        Returns:
+            ``{"logits": (B, C, S, S) float32, "box": (B, 4) float32}`` or ``{"roi_logits", "box"}`` (the keys
+            the model has, :attr:`outputs`).
+        """
+        feeds = {IMAGE: np.ascontiguousarray(batch, dtype=np.float32)}
+        for name, array in ((CROP_SOURCE, crop_source), (CROP_BOX, crop_box)):
+            if name in self.inputs and array is None:
+                raise ValueError(f"{self.model_name} takes {name}: pass {name}")
+            if name not in self.inputs and array is not None:
+                raise ValueError(f"{self.model_name} takes no {name}")
+            if array is not None:
+                feeds[name] = np.ascontiguousarray(array, dtype=np.float32)
+        for name, array in feeds.items():
+            side = self.size if name == IMAGE else self.source_size
+            want = (len(batch), 4) if name == CROP_BOX else (len(batch), 1, side, side)
+            if array.shape != want:
+                raise ValueError(f"expected a {want} {name}, got {array.shape}")
+        return dict(zip(self.outputs, self._run(feeds)))
+
+    @classmethod
+    def from_model(
+        cls,
+        model: nn.Module,
+        size: int,
+        *,
+        device: str = "cpu",
+        first_stage: bool = False,
+        meta: dict[str, Any] | None = None,
+    ) -> Predictor:
+        """A torch :class:`Predictor` of a network in memory (a run's own predictions, ``--backend torch``).
+
+        Args:
+            model: a network built by :func:`lunet.models.create_model` (put in eval mode, on ``device``).
+            size: its input side S.
+            device: torch device.
+            first_stage: also return o1 (``coarse_logits``) of a two-stage model.
+            meta: the bundle's ``model.json``, if it came from one.
+        """
+        import torch
+
+        from lunet.models.registry import spec_of
+        from lunet.models.roi import uses_crop_source
+
+        spec = spec_of(model)
+        inputs, outputs = model_io(spec, uses_crop_source(model))
+        if first_stage and spec.two_stage:
+            outputs = [*outputs, FIRST_STAGE]
+        getters = output_getters()
+        model = model.to(device).eval()
+
+        def run(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+            with torch.inference_mode():
+                tensors = {k: torch.from_numpy(v).to(device) for k, v in feeds.items()}
+                out = model(tensors.pop(IMAGE), **tensors)
+                return [getters[n](out).float().cpu().numpy() for n in outputs]
+
+        return cls(spec.name, int(size), outputs, "torch", dict(meta or {}), run, inputs)
+
+    @classmethod
+    def from_session(cls, session: Any, bundle: Bundle, backend: str = "onnx") -> Predictor:
+        """A :class:`Predictor` over an ONNX Runtime session of ``bundle``; its inputs and outputs are the
+        graph's."""
+        inputs = [i.name for i in session.get_inputs()]
+        names = [o.name for o in session.get_outputs()]
+        run = lambda feeds: session.run(names, feeds)  # noqa: E731
+        return cls(bundle.name, bundle.size, names, backend, bundle.meta, run, inputs)
+
+    @classmethod
+    def from_bundle(
+        cls, bundle: Bundle, backend: str = "auto", device: str = "cpu", threads: int | None = None
+    ) -> Predictor:
+        """A :class:`Predictor` of a bundle on ``backend`` (see the module docstring).
+
+        Args:
+            bundle: the opened bundle.
+            backend: ``auto | onnx | torch | int8``.
+            device: torch device for the torch back-end (``cpu``, ``cuda``); ORT picks CUDA when it has it.
+            threads: CPU threads (default: physical cores for ONNX Runtime, torch's default for torch).
+
+        Raises:
+            BundleError: unloadable model, a model that cannot predict alone, or ``backend="onnx"``/``"int8"``
+                without a current export.
+        """
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+        bundle.check_predicts_alone()
+        if backend == "int8":
+            path = bundle.folder / INT8_FILE
+            problem = bundle.export_problem(path, "--int8")
+            if problem:
+                raise BundleError(f"--backend int8: {problem}")
+            logger.info("predicting with the INT8 model %s (ONNX Runtime)", path)
+            session = make_session(path, threads=threads, providers=["CPUExecutionProvider"])
+            return cls.from_session(session, bundle, "int8")
+        onnx_path = bundle.folder / ONNX_FILE
+        problem = None if backend == "torch" else bundle.export_problem(onnx_path)
+        if backend == "onnx" and problem:
+            raise BundleError(f"--backend onnx: {problem}")
+        if backend != "torch" and problem is None:
+            logger.info("predicting with ONNX Runtime (%s)", onnx_path)
+            return cls.from_session(make_session(onnx_path, threads=threads), bundle, "onnx")
+        if backend == "auto":
+            logger.info("predicting with torch: %s", problem)
+        import torch
+
+        if threads:
+            torch.set_num_threads(threads)
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise ValueError(f"device {device!r} requested but CUDA is not available")
+        return cls.from_model(bundle.load_model("cpu"), bundle.size, device=device, meta=bundle.meta)

@@ -23,7 +23,7 @@ def make_bundle(folder: Path, name: str, seed: int = 0, **overrides: object) -> 
             if isinstance(module, torch.nn.BatchNorm2d):
                 module.running_mean.uniform_(-0.2, 0.2)
                 module.running_var.uniform_(0.5, 1.5)
-    return save_bundle(folder, model, {"model": name, "overrides": overrides, "size": SIZE, "margin": 0.05})
+    return save_bundle(folder, model, {"model": name, "overrides": overrides, "size": SIZE})
 
 
 def echo_like(rows: int, cols: int, seed: int = 0) -> np.ndarray:

@@ -33,7 +33,7 @@ def exported(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
 def test_onnx_matches_torch(exported: Path) -> None:
     import torch
 
-    from lunet.inference.export import output_getters
+    from lunet.bundle import output_getters
 
     onnx_pred = load_predictor(exported, backend="onnx")
     assert onnx_pred.backend == "onnx"

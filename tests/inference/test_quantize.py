@@ -14,7 +14,7 @@ pytest.importorskip("onnxruntime")
 def test_export_int8_writes_a_qdq_model_close_to_fp32(tmp_path, capsys):
     import onnx
 
-    from lunet.inference.onnx_runtime import make_session, onnx_metadata
+    from lunet.bundle import make_session, onnx_metadata
     from lunet.inference.quantize import INT8_FILE, phantom_calibration
 
     bundle = make_bundle(tmp_path / "run", "unet1")

@@ -123,3 +123,39 @@ def test_create_model_errors():
     with pytest.raises(UnknownModelError, match="no option"):
         create_model("unet1", dil=3)
     assert create_model("lunet", box_margin=0.15).box_margin == 0.15
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_predictor_runs_every_model_under_the_names_of_model_io(name):
+    """``Predictor.from_model`` (a run's own predictions, ``--backend torch``) returns what the forward pass
+    returns, under the names :func:`lunet.bundle.model_io` gives every back-end."""
+    import numpy as np
+
+    from lunet.bundle import Predictor, model_io
+    from lunet.models.registry import spec_of
+    from lunet.models.roi import uses_crop_source
+
+    model, spec = _shared_model(name), MODELS[name]
+    assert spec_of(model) is spec
+    predictor = Predictor.from_model(model, 64, first_stage=True)
+    inputs, outputs = model_io(spec, uses_crop_source(model))
+    assert predictor.inputs == inputs and inputs[0] == "image"
+    assert predictor.outputs == outputs + (["coarse_logits"] if spec.two_stage else [])
+    gen = torch.Generator().manual_seed(3)
+    feeds = {"image": torch.randn(1, 1, 64, 64, generator=gen)}
+    if "crop_box" in inputs:
+        feeds["crop_box"] = torch.tensor([[0.2, 0.1, 0.7, 0.85]])
+    if "crop_source" in inputs:
+        feeds["crop_source"] = torch.randn(1, 1, 128, 128, generator=gen)
+    got = predictor(*(feeds[k].numpy() for k in ("image", "crop_source") if k in feeds),
+                    crop_box=feeds["crop_box"].numpy() if "crop_box" in feeds else None)  # fmt: skip
+    with torch.no_grad():
+        out = model(feeds.pop("image"), **feeds)
+    want = {"box": predicted_box, "coarse_logits": first_logits, "roi_logits": lambda o: o.roi_logits}
+    for key in predictor.outputs:
+        expected = want.get(key, final_logits)(out).numpy()
+        np.testing.assert_array_equal(got[key], expected)
+    wrong = {"crop_box": None} if "crop_box" in inputs else {"crop_box": np.zeros((1, 4), np.float32)}
+    source = np.zeros((1, 1, 128, 128), np.float32) if "crop_source" in inputs else None
+    with pytest.raises(ValueError, match="takes"):  # a missing or an extra input is refused by name
+        predictor(np.zeros((1, 1, 64, 64), np.float32), source, **wrong)

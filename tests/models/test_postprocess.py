@@ -56,3 +56,23 @@ def test_box_straddling_the_border_keeps_the_inside_part():
     crop = crop_to_box(image, box, 32)
     np.testing.assert_allclose(crop[0, 0, :16, :16].numpy(), image[0, 0, 16:, 16:].numpy(), atol=1e-4)
     assert crop[0, 0, 17:, 17:].abs().max() == 0
+
+
+def test_frame_prediction_reads_every_output_layout():
+    """Full-image logits, an ROI with its box, o1 and a box alone: labels and box on the original grid."""
+    from lunet.models.postprocess import frame_prediction
+
+    logits = np.zeros((2, 4, 8, 8), np.float32)
+    logits[:, 1, :, :4] = 5.0  # LV on the left half, myocardium on the right
+    logits[:, 2, :, 4:] = 5.0
+    box = np.array([[0.5, 0.0, 1.0, 1.0], [0.0, 0.0, 0.5, 0.5]], np.float32)
+    full = frame_prediction({"logits": logits, "coarse_logits": logits[:, [0, 2, 1, 3]]}, 1, (20, 40))
+    assert full.box is None and (full.labels[:, :20] == 1).all() and (full.labels[:, 20:] == 2).all()
+    assert (full.coarse_labels[:, :20] == 2).all() and (full.coarse_labels[:, 20:] == 1).all()
+    roi = frame_prediction({"roi_logits": logits, "box": box}, 0, (20, 40))  # the ROI in the right half
+    assert roi.box.dtype == np.float64 and roi.box.tolist() == [0.5, 0.0, 1.0, 1.0]
+    assert roi.coarse_labels is None and (roi.labels[:, :20] == 0).all()  # outside the box: background
+    inner = roi.labels[1:-1]  # (the box's own edge rows blend with the background fill)
+    assert (inner[:, 20:30] == 1).all() and (inner[:, 30:] == 2).all()
+    regressor = frame_prediction({"box": box}, 1, (20, 40))
+    assert regressor.labels is None and regressor.box.tolist() == [0.0, 0.0, 0.5, 0.5]

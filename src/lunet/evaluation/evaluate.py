@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lunet.boxes import read_boxes_csv
+from lunet.boxes import DEFAULT_BOX_MARGIN, read_boxes_csv
 from lunet.config import flat_view
 from lunet.data.labels import Label
 from lunet.evaluation.clinical import SimpsonOptions, patient_volumes
@@ -93,7 +93,7 @@ def score_model(
     pred_dir: Path,
     refs: References,
     boxes: Mapping[Key, np.ndarray] | None = None,
-    box_margin: float = 0.05,
+    box_margin: float = DEFAULT_BOX_MARGIN,
 ) -> tuple[list[tuple[ImageRecord, bool]], list[ClinicalRecord]]:
     """Image records (outlier flags not yet set; with whether a reference exists) and clinical records of
     one model's prediction folder."""
@@ -162,7 +162,7 @@ def evaluate_models(
     ref_dir: str | os.PathLike[str] | None,
     out_dir: str | os.PathLike[str],
     boxes: Mapping[str, str | os.PathLike[str] | None] | None = None,
-    box_margin: float | Mapping[str, float] = 0.05,
+    box_margin: float | Mapping[str, float] = DEFAULT_BOX_MARGIN,
     thresholds: OutlierThresholds | None = None,
     simpson: SimpsonOptions | None = None,
     anatomical_bounds: str = "auto",
@@ -178,7 +178,7 @@ def evaluate_models(
             (:mod:`lunet.evaluation.schema`).
         boxes: ``{row name: boxes.csv}`` for models with a box.
         box_margin: margin of the reference boxes (0.05 for "-m5"), or ``{row name: margin}`` (rows not in it:
-            0.05) when the models were trained with different margins.
+            :data:`lunet.boxes.DEFAULT_BOX_MARGIN`) when the models were trained with different margins.
         thresholds: outlier bounds (RU-Net Table I defaults).
         simpson: Simpson choices; None: ``camus`` on CAMUS data, ``geometric`` on the phantom
             (:func:`lunet.evaluation.clinical.default_simpson_options`).
@@ -202,7 +202,7 @@ def evaluate_models(
     for name, pred_dir in models.items():
         box_path = (boxes or {}).get(name)
         box_map = read_boxes_csv(box_path) if box_path and Path(box_path).is_file() else None
-        margin = box_margin.get(name, 0.05) if isinstance(box_margin, Mapping) else box_margin
+        margin = box_margin.get(name, DEFAULT_BOX_MARGIN) if isinstance(box_margin, Mapping) else box_margin
         images, volumes = score_model(name, Path(pred_dir), refs, box_map, margin)
         scored += images
         clinical += volumes
@@ -218,7 +218,7 @@ def evaluate_models(
         ef_convention=refs.simpson.convention,
     )  # fmt: skip
     margins = set(box_margin.values()) if isinstance(box_margin, Mapping) else {box_margin}
-    tables["paper"] = paper_comparison(tables, margins.pop() if len(margins) == 1 else 0.05)
+    tables["paper"] = paper_comparison(tables, margins.pop() if len(margins) == 1 else DEFAULT_BOX_MARGIN)
     out_dir = Path(out_dir)
     write_records(out_dir / FILES[ImageRecord], per_image, ImageRecord)
     write_records(out_dir / FILES[PatientRecord], per_patient, PatientRecord)
@@ -269,7 +269,7 @@ def run_settings(run_dir: str | os.PathLike[str]) -> RunSettings:
     try:
         config = flat_view(json.loads(config_path.read_text()))
         data = Path(config["data"])
-        margin = float(config.get("margin", 0.05))
+        margin = float(config.get("margin", DEFAULT_BOX_MARGIN))
         size = int(config["size"]) if config.get("size") else None
         fold = int(config.get("fold") or 1)
     except (json.JSONDecodeError, KeyError, TypeError, ValueError):

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from lunet.boxes import reference_box
+from lunet.boxes import DEFAULT_BOX_MARGIN, reference_box
 from lunet.data.labels import Label, Structure, structure_mask
 from lunet.evaluation.localization import bb_out, box_errors_mm, box_iou
 from lunet.evaluation.segmentation import segmentation_scores
@@ -29,7 +29,7 @@ def score_image(
     ref_labels: np.ndarray | None,
     spacing: tuple[float, float],
     pred_box: np.ndarray | None = None,
-    box_margin: float = 0.05,
+    box_margin: float = DEFAULT_BOX_MARGIN,
 ) -> dict[str, float]:
     """All metrics of one predicted label map.
 

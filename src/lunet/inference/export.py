@@ -14,82 +14,25 @@ stale export.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import warnings
 from pathlib import Path
 from typing import Any
 
-from lunet.bundle import WEIGHTS_FILE, BundleError
+from lunet.bundle import ONNX_FILE, Bundle
 
 logger = logging.getLogger(__name__)
 
-ONNX_FILE = "model.onnx"
+__all__ = ["DEFAULT_OPSET", "ONNX_FILE", "export_onnx"]
+
 DEFAULT_OPSET = 17
-
-
-def bundle_folder(path: str | os.PathLike[str]) -> Path:
-    """The folder holding ``model.json`` for a run folder, bundle file or ``checkpoints/*.ckpt``."""
-    path = Path(path)
-    if path.is_dir():
-        return path
-    if path.suffix == ".ckpt" and path.parent.name == "checkpoints":
-        return path.parent.parent
-    return path.parent
-
-
-def weights_file(path: str | os.PathLike[str]) -> Path:
-    """The weights a model path loads from: the ``.ckpt`` itself, else the bundle's ``model.safetensors``."""
-    path = Path(path)
-    return path if path.suffix == ".ckpt" else bundle_folder(path) / WEIGHTS_FILE
-
-
-def weights_sha256(path: str | os.PathLike[str]) -> str:
-    """SHA-256 (hex) of the weights file behind ``path``."""
-    digest = hashlib.sha256()
-    with open(weights_file(path), "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def check_predicts_alone(model_name: str) -> None:
-    """Raise :class:`BundleError` for a model that needs the reference box as input (the oracle)."""
-    from lunet.models.registry import get_spec
-
-    if get_spec(model_name).needs_reference_box:
-        raise BundleError(
-            f"model {model_name!r} needs the reference box as input; it cannot predict on its own"
-        )
-
-
-def model_io(model_name: str, model: Any) -> tuple[list[str], list[str]]:
-    """Input and output names of a model for prediction (ONNX graph names, back-end dict keys).
-
-    Inputs: ``image`` (+ ``crop_source`` for a native-crop model). Outputs: ``roi_logits`` and ``box`` for a
-    native-crop model, else ``logits`` and/or ``box``.
-    """
-    from lunet.models.registry import get_spec
-    from lunet.models.roi import uses_crop_source
-
-    check_predicts_alone(model_name)
-    if uses_crop_source(model):
-        return ["image", "crop_source"], ["roi_logits", "box"]
-    spec = get_spec(model_name)
-    outputs = [name for name, has in (("logits", spec.has_segmentation), ("box", spec.has_box)) if has]
-    return ["image"], outputs
-
-
-def output_getters() -> dict[str, Any]:
-    """``name → function(model output) → tensor`` for the names of :func:`model_io`."""
-    from lunet.models.outputs import final_logits, predicted_box
-
-    return {"logits": final_logits, "box": predicted_box, "roi_logits": lambda out: out.roi_logits}
 
 
 def _wrapper(model: Any, inputs: list[str], names: list[str]) -> Any:
     import torch
+
+    from lunet.bundle import output_getters
 
     getters = output_getters()
 
@@ -101,8 +44,7 @@ def _wrapper(model: Any, inputs: list[str], names: list[str]) -> Any:
             self.model = model
 
         def forward(self, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
-            extra = {"crop_source": tensors[1]} if len(inputs) > 1 else {}
-            out = self.model(tensors[0], **extra)
+            out = self.model(tensors[0], **dict(zip(inputs[1:], tensors[1:])))
             return tuple(getters[name](out) for name in names)
 
     return Pipeline().eval()
@@ -117,7 +59,7 @@ def export_onnx(
     """Export a bundle or checkpoint to ONNX, atomically.
 
     Args:
-        model_path: run folder, bundle file or Lightning ``.ckpt`` (read by :func:`lunet.bundle.load_bundle`).
+        model_path: run folder, bundle file or Lightning ``.ckpt`` (:class:`lunet.bundle.Bundle`).
         out: destination (default ``<bundle folder>/model.onnx``).
         opset: ONNX opset (≥ 17).
         fixed_batch: export a fixed batch size instead of a dynamic batch axis.
@@ -128,17 +70,14 @@ def export_onnx(
     import onnx
     import torch
 
-    from lunet.bundle import load_bundle
-    from lunet.data.preprocess import crop_source_size
     from lunet.io import atomic_path
 
-    model, meta = load_bundle(model_path)
-    inputs, names = model_io(meta["model"], model)
-    size = int(meta.get("size", 256))
-    out = Path(out) if out is not None else bundle_folder(model_path) / ONNX_FILE
+    bundle = Bundle.open(model_path)
+    bundle.check_predicts_alone()
+    model, inputs, names, size = bundle.load_model(), bundle.inputs, bundle.outputs, bundle.size
+    out = Path(out) if out is not None else bundle.folder / ONNX_FILE
     batch = fixed_batch or 2
-    source = crop_source_size(size)
-    sides = {"image": size, "crop_source": source}
+    sides = {"image": size, "crop_source": bundle.source_size}
     example = tuple(torch.zeros(batch, 1, sides[n], sides[n]) for n in inputs)
     dynamic = None if fixed_batch else {n: {0: "batch"} for n in (*inputs, *names)}
     wrapper = _wrapper(model, inputs, names)
@@ -161,18 +100,10 @@ def export_onnx(
                 verbose=False,
             )  # fmt: skip
         proto = onnx.load(str(tmp))
-        props = {
-            "lunet_model": meta["model"],
-            "size": str(size),
-            "weights_sha256": weights_sha256(model_path),
-            "inputs": ",".join(inputs),
-            "outputs": ",".join(names),
-            "lunet_version": str(meta.get("lunet_version", "")),
-        }
-        for key, value in props.items():
+        for key, value in bundle.export_metadata().items():
             entry = proto.metadata_props.add()
             entry.key, entry.value = key, value
         onnx.checker.check_model(proto)
         onnx.save(proto, str(tmp))
-    logger.info("exported %s (%s, opset %d) to %s", meta["model"], "/".join(names), opset, out)
+    logger.info("exported %s (%s, opset %d) to %s", bundle.name, "/".join(names), opset, out)
     return out

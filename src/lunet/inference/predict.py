@@ -3,9 +3,10 @@
 Per frame: read (any supported format) → :func:`lunet.data.preprocess.prepare_image` (bilinear resize to the
 model's S×S, then ``normalize_intensity``, as in training; for LU-Net with ``crop_grid="native"`` also at 2S,
 the crop source, as in the training cache) → model → probabilities back on the original grid
-(:func:`lunet.models.postprocess.frame_labels`: the S×S logits resized bilinearly, ``align_corners=False``,
-or the ROI pasted from its box) → argmax. Frames go through in batches; each batch is
-written and dropped before the next is read, so memory is bounded by the batch, whatever the number of inputs.
+(:func:`lunet.models.postprocess.frame_prediction`, the rule of the run's own predictions: the S×S logits
+resized bilinearly, ``align_corners=False``, or the ROI pasted from its box) → argmax. Frames go through in
+batches; each batch is written and dropped before the next is read, so memory is bounded by the batch,
+whatever the number of inputs.
 An unreadable input is logged, listed in ``summary.csv`` with its error, and skipped.
 
 A cine (a multi-frame NIfTI/MHD/DICOM) is predicted as a whole sequence by default (``cines="sequence"``:
@@ -26,7 +27,7 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -34,7 +35,11 @@ from lunet.inference.inputs import network_inputs
 from lunet.inference.readers import InputItem, LoadedImage, expand_inputs, read_item
 from lunet.inference.sequence import SequenceOptions
 from lunet.limits import DEFAULT_LIMITS, SizeLimits
-from lunet.models.postprocess import frame_labels
+from lunet.models.postprocess import frame_prediction
+
+if TYPE_CHECKING:
+    from lunet.evaluation.outliers import OutlierThresholds
+    from lunet.inference.patients import PatientAccumulator
 
 logger = logging.getLogger(__name__)
 __all__ = ["PredictOptions", "PredictResult", "network_inputs", "predict_paths"]
@@ -93,8 +98,27 @@ def _batches(items: Sequence[InputItem], size: int) -> Iterator[Sequence[InputIt
         yield items[start : start + size]
 
 
+@dataclass(frozen=True)
+class WriteContext:
+    """What every frame of one :func:`predict_paths` call is written with.
+
+    Attributes:
+        out_dir: output folder. backend: the back-end that ran (``torch``, ``onnx``, ``int8``).
+        model: registry name of the model. overlay: write ``overlays/<name>.png``.
+        thresholds: QC bounds (:func:`lunet.inference.qc.default_thresholds`).
+        patients: gathers each CAMUS patient's four frames into its volumes.
+    """
+
+    out_dir: Path
+    backend: str
+    model: str
+    overlay: bool
+    thresholds: OutlierThresholds
+    patients: PatientAccumulator
+
+
 def _write_one(
-    loaded: LoadedImage, name: str, outputs: dict[str, np.ndarray], index: int, ctx: dict[str, Any]
+    loaded: LoadedImage, name: str, outputs: dict[str, np.ndarray], index: int, ctx: WriteContext
 ) -> dict[str, Any]:
     """Masks, overlay, JSON of one frame; returns its summary row."""
     from lunet.inference.qc import qc_report
@@ -108,23 +132,23 @@ def _write_one(
         write_overlay,
     )
 
-    out_dir: Path = ctx["out_dir"]
+    out_dir = ctx.out_dir
     item, spacing, shape = loaded.item, loaded.spacing, loaded.image.shape
-    box = outputs["box"][index].astype(np.float64) if "box" in outputs else None
-    label = frame_labels(outputs, index, shape)
+    frame = frame_prediction(outputs, index, shape)
+    label, box = frame.labels, frame.box
     row: dict[str, Any] = {
         "name": name, "input": str(item.path), "frame": item.frame, "status": "ok", "error": "",
-        "backend": ctx["backend"], "rows": shape[0], "cols": shape[1],
+        "backend": ctx.backend, "rows": shape[0], "cols": shape[1],
         "row_mm": spacing[0], "col_mm": spacing[1],
     }  # fmt: skip
     record: dict[str, Any] = {
-        "input": str(item.path), "frame": item.frame, "model": ctx["model"], "backend": ctx["backend"],
+        "input": str(item.path), "frame": item.frame, "model": ctx.model, "backend": ctx.backend,
         "shape": list(shape), "spacing_mm": list(spacing), "patient_id": item.patient_id, "view": item.view,
         "instant": item.instant, "note": loaded.note,
     }  # fmt: skip
     if label is not None:
         mask_path = write_mask(output_path(out_dir, "masks", name, MASK_SUFFIX[item.kind]), label, spacing)
-        qc = qc_report(label, spacing, ctx["thresholds"], loaded.image)
+        qc = qc_report(label, spacing, ctx.thresholds, loaded.image)
         areas = areas_mm2(label, spacing)
         record.update(
             mask=mask_path.relative_to(out_dir.resolve()), areas_mm2=areas, qc=qc, qc_pass=qc["qc_pass"]
@@ -136,7 +160,7 @@ def _write_one(
     if box is not None:
         record["box"] = box_report(box, shape, spacing)
         row.update(zip(("box_x_min", "box_y_min", "box_x_max", "box_y_max"), box.tolist()))
-    if ctx["overlay"]:
+    if ctx.overlay:
         empty = np.zeros(shape, dtype=np.uint8)
         path = write_overlay(output_path(out_dir, "overlays", name, ".png"), loaded.image,
                              empty if label is None else label, box)  # fmt: skip
@@ -144,9 +168,7 @@ def _write_one(
     json_path = write_json(output_path(out_dir, "json", name, ".json"), record)
     row["json"] = json_path.relative_to(out_dir.resolve())
     if label is not None and item.patient_id and item.frame is None:
-        ctx["patients"].add(
-            item.patient_id, item.view, item.instant, label == 1, spacing, name, row["qc_pass"]
-        )
+        ctx.patients.add(item.patient_id, item.view, item.instant, label == 1, spacing, name, row["qc_pass"])
     return row
 
 
@@ -231,11 +253,10 @@ def predict_paths(
     result.rows.extend(
         _failure(None, raw, names.claim(InputItem(Path(raw), "").stem), msg) for raw, msg in errors
     )
-    ctx = {
-        "out_dir": out, "backend": predictor.backend, "model": predictor.model_name,
-        "overlay": options.overlay, "thresholds": default_thresholds(),
-        "patients": PatientAccumulator(out, options.ef_convention),
-    }  # fmt: skip
+    ctx = WriteContext(
+        out, predictor.backend, predictor.model_name, options.overlay, default_thresholds(),
+        PatientAccumulator(out, options.ef_convention),
+    )  # fmt: skip
     with tqdm(total=len(items), unit="img", disable=not options.progress, desc="predict") as bar:
         for chunk in _batches(items, options.batch_size):
             loaded: list[tuple[LoadedImage, str]] = []
@@ -259,9 +280,9 @@ def predict_paths(
                         result.rows.append(_failure(image.item, str(image.item.path), name, err))
             del loaded, inputs_arr
             bar.update(len(chunk))
-    for pid, missing in ctx["patients"].incomplete().items():
+    for pid, missing in ctx.patients.incomplete().items():
         logger.info("%s: no volumes (missing %s)", pid, ", ".join(missing))
-    result.patients = ctx["patients"].written
+    result.patients = ctx.patients.written
     if cines:
         result.sequences = _predict_cines(predictor, cines, out, options)
     result.n_failed = sum(row["status"] == "error" for row in result.rows)

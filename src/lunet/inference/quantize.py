@@ -7,7 +7,9 @@ prepares an image): no patient data and no download. The fp32 graph is first put
 pre-processing (shape inference, graph optimisation), as the ORT documentation recommends.
 
 The INT8 file sits next to the fp32 export as ``model.int8.onnx`` and carries the same metadata
-(model name, input size, weights hash), plus ``quantization = int8-qdq`` and the calibration set used.
+(model name, input size, weights hash), plus ``quantization = int8-qdq`` and the calibration set used;
+``lunet predict --backend int8`` (:meth:`lunet.bundle.Predictor.from_bundle`) refuses it once the weights
+change, as it refuses a stale fp32 export.
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from lunet.bundle import INT8_FILE
+
 logger = logging.getLogger(__name__)
 
-INT8_FILE = "model.int8.onnx"
+__all__ = ["INT8_FILE", "export_int8", "phantom_calibration", "quantize_onnx"]
 
 
 def phantom_calibration(n_images: int, size: int, seed: int = 1000) -> np.ndarray:
@@ -133,30 +136,10 @@ def export_int8(
         out: destination (default ``<folder of the fp32 export>/model.int8.onnx``).
         n_calibration: phantom frames used to calibrate the activation ranges.
     """
-    from lunet.bundle import read_bundle_meta
-    from lunet.inference.export import bundle_folder, export_onnx
+    from lunet.bundle import Bundle
+    from lunet.inference.export import export_onnx
 
-    size = int(read_bundle_meta(bundle_folder(model_path)).get("size", 256))
+    size = Bundle.open(model_path).size
     fp32 = Path(fp32_path) if fp32_path is not None else export_onnx(model_path)
     target = Path(out) if out is not None else fp32.parent / INT8_FILE
     return quantize_onnx(fp32, target, phantom_calibration(n_calibration, size))
-
-
-def int8_session(model_path: str | os.PathLike[str], threads: int | None = None) -> Any:
-    """An ORT CPU session on ``<bundle folder>/model.int8.onnx`` (``lunet predict --backend int8``).
-
-    Raises:
-        BundleError: no INT8 export next to the bundle, or one made from other weights.
-    """
-    from lunet.bundle import BundleError
-    from lunet.inference.export import bundle_folder, weights_sha256
-    from lunet.inference.onnx_runtime import make_session, onnx_metadata
-
-    path = bundle_folder(model_path) / INT8_FILE
-    if not path.is_file():
-        raise BundleError(f"--backend int8: {path} does not exist (run `lunet export {model_path} --int8`)")
-    session = make_session(path, threads=threads, providers=["CPUExecutionProvider"])
-    if onnx_metadata(session).get("weights_sha256") != weights_sha256(model_path):
-        raise BundleError(f"--backend int8: {path} is stale: quantized from other weights (export it again)")
-    logger.info("predicting with the INT8 model %s (ONNX Runtime)", path)
-    return session

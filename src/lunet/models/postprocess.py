@@ -1,4 +1,6 @@
-"""Logits → label map on the original image grid: one rule for training predictions and `lunet predict`.
+"""Model outputs → labels and box on the original image grid: one rule for a run's predictions,
+`lunet predict` and sequences (:func:`frame_prediction` over what :class:`lunet.bundle.Predictor`
+returns).
 
 The left atrium is never output. The networks keep the 4-class head of the papers (BG, LV, MYO, LA), but
 the loss covers LV and myocardium only, so the LA channel is never trained and its score means nothing: its
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -94,3 +97,34 @@ def frame_labels(outputs: Mapping[str, object], index: int, shape: Sequence[int]
     if "logits" in outputs:
         return labels_on_grid(outputs["logits"][index], shape)  # type: ignore[index]
     return None
+
+
+@dataclass(frozen=True, eq=False)
+class FramePrediction:
+    """What a model says about one frame, on the frame's original grid.
+
+    Attributes:
+        labels: ``(rows, cols)`` uint8 labels, or ``None`` for a box regressor.
+        box: ``(4,)`` float64 normalised box ``(x_min, y_min, x_max, y_max)``, or ``None`` without a box.
+        coarse_labels: ``(rows, cols)`` uint8 labels of o1 (the first stage of a two-stage model) when the
+            outputs carry ``coarse_logits``, else ``None``.
+    """
+
+    labels: np.ndarray | None
+    box: np.ndarray | None
+    coarse_labels: np.ndarray | None = None
+
+
+def frame_prediction(outputs: Mapping[str, Any], index: int, shape: Sequence[int]) -> FramePrediction:
+    """Frame ``index`` of a batch of model outputs on its original grid ``shape`` ``(rows, cols)``.
+
+    ``outputs`` as :class:`lunet.bundle.Predictor` returns them: ``{"roi_logits", "box"}``, or
+    ``{"logits"}`` and/or ``{"box"}``, optionally ``{"coarse_logits"}`` (o1); labels by :func:`frame_labels`.
+    """
+    box = np.asarray(outputs["box"][index], dtype=np.float64) if "box" in outputs else None
+    coarse = outputs.get("coarse_logits")
+    return FramePrediction(
+        labels=frame_labels(outputs, index, shape),
+        box=box,
+        coarse_labels=None if coarse is None else labels_on_grid(coarse[index], shape),
+    )

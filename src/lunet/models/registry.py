@@ -141,6 +141,18 @@ def get_spec(name: str) -> ModelSpec:
         raise UnknownModelError(f"unknown model {name!r}; known models: {', '.join(MODELS)}") from None
 
 
+def spec_of(model: nn.Module) -> ModelSpec:
+    """The spec whose builder made ``model`` (each registered network has its own class).
+
+    Raises:
+        UnknownModelError: a network the registry did not build.
+    """
+    for spec in MODELS.values():
+        if type(model) is spec.builder:
+            return spec
+    raise UnknownModelError(f"{type(model).__name__} is not a registered lunet network")
+
+
 def create_model(name: str, **overrides: object) -> nn.Module:
     """Build the registered network ``name`` with keyword ``overrides`` of its constructor's defaults.
 

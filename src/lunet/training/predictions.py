@@ -5,12 +5,14 @@ labels, original shape and spacing), ``OUT/predictions/boxes.csv`` for models wi
 (``patient,view,instant,x_min,y_min,x_max,y_max``, normalised) and, for two-stage models, o1 under
 ``OUT/predictions_o1/`` with the same layout.
 
-Back to the original grid, by the rule of ``lunet predict``
-(:func:`lunet.models.postprocess.frame_labels`): the softmax probabilities ``(C, S, S)`` are resized
-bilinearly (``align_corners=False``, the pixel-edge convention of the cache) to the original ``(rows, cols)``,
-then the argmax is taken; for LU-Net and the oracle with ``crop_grid="native"`` the ROI is cropped from the
-cache's crop source (2S) and its probabilities are pasted from the box straight onto the original grid. The
-spacing written is the original one.
+The same code as ``lunet predict --backend torch``: the model runs behind
+:meth:`lunet.bundle.Predictor.from_model` and every frame goes back to its original grid by
+:func:`lunet.models.postprocess.frame_prediction` (the softmax probabilities ``(C, S, S)`` resized bilinearly,
+``align_corners=False``, the pixel-edge convention of the cache, to the original ``(rows, cols)``, then the
+argmax; for LU-Net and the oracle with ``crop_grid="native"`` the ROI cropped from the cache's crop source
+(2S) and its probabilities pasted from the box straight onto the original grid). Only the inputs differ: the
+cache holds the frames already prepared (``prepare_image`` at S and 2S), and the oracle is fed its reference
+box (``box0`` enlarged by the model's ``box_margin``). The spacing written is the original one.
 """
 
 from __future__ import annotations
@@ -23,9 +25,9 @@ import numpy as np
 import torch
 
 from lunet.boxes import enlarge_box, write_boxes_csv
+from lunet.bundle import Predictor
 from lunet.data.cache import CachedImages
-from lunet.models.outputs import BoxOutput, final_logits, first_logits, predicted_box
-from lunet.models.postprocess import frame_labels, labels_on_grid
+from lunet.models.postprocess import frame_prediction
 
 logger = logging.getLogger(__name__)
 
@@ -36,14 +38,13 @@ def frame_name(entry: dict) -> tuple[str, str]:
     return pid, f"{pid}_{entry['view']}_{entry['instant']}.nii.gz"
 
 
-@torch.inference_mode()
 def predict_rows(
     model: torch.nn.Module,
     cache: CachedImages,
     rows: Sequence[int],
     out_dir: str | Path,
     *,
-    needs_reference_box: bool = False,
+    needs_reference_box: bool | None = None,
     batch_size: int = 8,
     device: str | torch.device = "cpu",
 ) -> Path:
@@ -54,7 +55,8 @@ def predict_rows(
         cache: the run's cache.
         rows: cache rows to predict.
         out_dir: run folder.
-        needs_reference_box: the oracle: fed the reference box (box0 enlarged by the model's ``box_margin``).
+        needs_reference_box: ignored (the registry says which model takes the reference box: the oracle,
+            fed box0 enlarged by its ``box_margin``); kept for callers that pass it.
         batch_size: frames per forward pass.
         device: torch device.
 
@@ -63,46 +65,35 @@ def predict_rows(
     """
     from lunet.data.camus_io import write_image
     from lunet.models.registry import box_margin_of
-    from lunet.models.roi import uses_crop_source
 
     out_dir = Path(out_dir)
     pred_dir, o1_dir = out_dir / "predictions", out_dir / "predictions_o1"
-    model = model.to(device).eval()
-    native = uses_crop_source(model)
+    size = int(np.asarray(cache.images[0]).shape[-1]) if len(cache.images) else 0
+    predictor = Predictor.from_model(model, size, device=str(device), first_stage=True)
+    margin = box_margin_of(model)
     boxes: dict[tuple[str, str, str], list[float]] = {}
     rows = [int(r) for r in rows]
 
-    def stack(name: str, chunk: list[int]) -> torch.Tensor:
-        return torch.from_numpy(np.stack([np.asarray(getattr(cache, name)[r]) for r in chunk])).to(device)
+    def stack(name: str, chunk: list[int]) -> np.ndarray:
+        return np.stack([np.asarray(getattr(cache, name)[r]) for r in chunk])
 
     for start in range(0, len(rows), batch_size):
         chunk = rows[start : start + batch_size]
-        image = stack("images", chunk)[:, None]
-        kwargs = {"crop_source": stack("source_images", chunk)[:, None]} if native else {}
-        if needs_reference_box:
-            ref = enlarge_box(np.stack([np.asarray(cache.box0[r]) for r in chunk]), box_margin_of(model))  # type: ignore[attr-defined]
-            out = model(image, torch.from_numpy(ref).float().to(device), **kwargs)
-        else:
-            out = model(image, **kwargs)
-        box = predicted_box(out)
-        outputs: dict[str, torch.Tensor] = {} if box is None else {"box": box}
-        if native:
-            outputs["roi_logits"] = out.roi_logits
-        elif not isinstance(out, BoxOutput):
-            outputs["logits"] = final_logits(out)
-        o1 = first_logits(out)
+        source = stack("source_images", chunk)[:, None] if predictor.source_size else None
+        ref = enlarge_box(stack("box0", chunk), margin) if "crop_box" in predictor.inputs else None
+        outputs = predictor(stack("images", chunk)[:, None], source, ref)
         for i, row in enumerate(chunk):
             entry = cache.index[row]  # type: ignore[attr-defined]
             shape = tuple(int(v) for v in cache.original_shape[row])  # type: ignore[attr-defined]
             spacing = tuple(float(v) for v in cache.original_spacing[row])  # type: ignore[attr-defined]
             folder, name = frame_name(entry)
-            label = frame_labels(outputs, i, shape)
-            if label is not None:
-                write_image(pred_dir / folder / name, label, spacing)
-            if o1 is not None:
-                write_image(o1_dir / folder / name, labels_on_grid(o1[i], shape), spacing)
-            if box is not None:
-                boxes[(entry["patient_id"], entry["view"], entry["instant"])] = box[i].tolist()
+            frame = frame_prediction(outputs, i, shape)
+            if frame.labels is not None:
+                write_image(pred_dir / folder / name, frame.labels, spacing)
+            if frame.coarse_labels is not None:
+                write_image(o1_dir / folder / name, frame.coarse_labels, spacing)
+            if frame.box is not None:
+                boxes[(entry["patient_id"], entry["view"], entry["instant"])] = frame.box.tolist()
     if boxes:
         write_boxes_csv(pred_dir / "boxes.csv", boxes)
     pred_dir.mkdir(parents=True, exist_ok=True)
