@@ -12,7 +12,8 @@ import torch
 from lunet.bundle import load_bundle
 from lunet.config import TrainConfig
 from lunet.data.camus_io import read_image
-from lunet.training.fit import RunFolderError, route_lightning_logs, train
+from lunet.training.fit import RunFolderError, train
+from lunet.training.lightning_logs import route_lightning_logs
 
 FRAMES = ("2CH_ED", "2CH_ES", "4CH_ED", "4CH_ES")
 

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -49,6 +50,29 @@ OFFICIAL_FOLDS_DIR = "camus_folds"
 CAMUS_TRAINING_IDS = frozenset(f"patient{i:04d}" for i in range(1, 501))
 
 
+class StratifiedPatient(Protocol):
+    """What the folds read of a patient (a ``PatientRecord``, or a :class:`FoldPatient`)."""
+
+    @property
+    def patient_id(self) -> str: ...
+
+    @property
+    def image_quality(self) -> str: ...
+
+    @property
+    def ef_percent(self) -> float | None: ...
+
+
+@dataclass(frozen=True)
+class FoldPatient:
+    """A patient for the folds where no ``PatientRecord`` is at hand (training reads them from the cache's
+    index)."""
+
+    patient_id: str
+    image_quality: str  # worst view: "Good" | "Medium" | "Poor"
+    ef_percent: float | None
+
+
 @dataclass(frozen=True)
 class Fold:
     """One cross-validation fold: patient ids of its training, validation and test sets (sorted)."""
@@ -59,9 +83,9 @@ class Fold:
     test: list[str]
 
 
-def stratum(patient: object) -> tuple[str, str]:
+def stratum(patient: StratifiedPatient) -> tuple[str, str]:
     """``(image_quality, ef_category)`` of a record with ``image_quality`` and ``ef_percent``."""
-    return str(patient.image_quality), ef_category(patient.ef_percent)  # type: ignore[attr-defined]
+    return str(patient.image_quality), ef_category(patient.ef_percent)
 
 
 def assign_groups(strata: dict[str, tuple[str, str]], n_groups: int, seed: int = 0) -> list[list[str]]:
@@ -81,7 +105,7 @@ def assign_groups(strata: dict[str, tuple[str, str]], n_groups: int, seed: int =
     return [sorted(group) for group in groups]
 
 
-def make_folds(patients: Sequence[object], n_folds: int = 10, seed: int = 0) -> list[Fold]:
+def make_folds(patients: Sequence[StratifiedPatient], n_folds: int = 10, seed: int = 0) -> list[Fold]:
     """Stratified folds, deterministic from ``seed``.
 
     Args:
@@ -96,7 +120,7 @@ def make_folds(patients: Sequence[object], n_folds: int = 10, seed: int = 0) -> 
         raise ValueError(
             f"make_folds: n_folds must be ≥ 3 (test, validation and training groups), got {n_folds}"
         )
-    strata = {p.patient_id: stratum(p) for p in patients}  # type: ignore[attr-defined]
+    strata = {p.patient_id: stratum(p) for p in patients}
     if len(strata) != len(patients):
         raise ValueError("make_folds: duplicate patient ids")
     if len(strata) < n_folds:
@@ -191,7 +215,7 @@ def is_camus_training_set(patient_ids: Iterable[str]) -> bool:
 
 
 def choose_folds(
-    patients: Sequence[object],
+    patients: Sequence[StratifiedPatient],
     *,
     folds_dir: str | os.PathLike[str] | None = None,
     generated: bool = False,
@@ -217,7 +241,7 @@ def choose_folds(
     """
     if folds_dir:
         return read_fold_lists(folds_dir), f"lists:{folds_dir}"
-    ids = [p.patient_id for p in patients]  # type: ignore[attr-defined]
+    ids = [p.patient_id for p in patients]
     if not generated and not synthetic and is_camus_training_set(ids):
         if n_folds != 10:
             raise ValueError(

@@ -22,10 +22,8 @@ from __future__ import annotations
 
 import inspect
 import logging
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from lunet import __version__
@@ -34,10 +32,14 @@ from lunet.io import write_text_atomic
 
 if TYPE_CHECKING:
     import lightning as L
+    from lightning.pytorch.callbacks import EarlyStopping
     from torch import nn
 
     from lunet.data.cache import CachedImages
     from lunet.data.folds import Fold
+    from lunet.training.datamodule import CacheDataModule
+    from lunet.training.outcome import BestBundle
+    from lunet.training.task import SegmentationTask
 
 logger = logging.getLogger(__name__)
 
@@ -106,14 +108,14 @@ def default_cache_dir(config: TrainConfig, run_dir: Path) -> Path:
 def select_fold(config: TrainConfig, cache: CachedImages, run_dir: Path) -> Fold:
     """The fold ``config.data.fold`` (1-based) chosen by :func:`lunet.data.folds.choose_folds`; written to
     ``RUN/folds``."""
-    from lunet.data.folds import choose_folds, is_phantom_root, write_fold_lists
+    from lunet.data.folds import FoldPatient, choose_folds, is_phantom_root, write_fold_lists
 
     data = config.data
-    patients: dict[str, SimpleNamespace] = {}
+    patients: dict[str, FoldPatient] = {}
     for entry in cache.index:
         if entry.get("has_gt", True) and entry["patient_id"] not in patients:
-            patients[entry["patient_id"]] = SimpleNamespace(
-                patient_id=entry["patient_id"], image_quality=entry["quality"], ef_percent=entry["ef_percent"]
+            patients[entry["patient_id"]] = FoldPatient(
+                entry["patient_id"], entry["quality"], entry["ef_percent"]
             )
     folds, _source = choose_folds(
         list(patients.values()), folds_dir=data.folds_dir, generated=data.generated_folds,
@@ -140,7 +142,7 @@ def _trainer(config: TrainConfig, run_dir: Path, monitor: str, callbacks: Sequen
     import lightning as L
     from lightning.pytorch.callbacks import ModelCheckpoint
 
-    from lunet.training.task import AtomicCheckpointIO
+    from lunet.training.checkpoint_io import AtomicCheckpointIO
 
     # the whole training state (optimiser included) only in last.ckpt; the best weights are the bundle
     last = ModelCheckpoint(
@@ -191,51 +193,6 @@ def write_run_files(config: TrainConfig, run_dir: Path) -> None:
     )
 
 
-class _LightningNoise(logging.Filter):
-    """Drop Lightning's advertising tips and its "`Trainer.fit` stopped" line (``training.json`` and the
-    outcome line of :func:`train` say it, with the reason); pass each hardware line ("GPU available: ...")
-    once per process."""
-
-    HARDWARE = ("GPU available", "TPU available", "HPU available")
-    DROPPED = ("💡 Tip:", "`Trainer.fit` stopped:")
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.seen: set[str] = set()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if message.startswith(self.DROPPED):
-            return False
-        if message.startswith(self.HARDWARE):
-            if message in self.seen:
-                return False
-            self.seen.add(message)
-        return True
-
-
-_NOISE = _LightningNoise()
-
-
-def route_lightning_logs() -> None:
-    """Print each Lightning log line once, in the application's format, without tips or repeats.
-
-    ``import lightning`` gives its top logger a console handler of its own while letting records propagate,
-    so where the application has configured the root logger (``lunet``'s CLI does) every Lightning line is
-    printed twice. Then Lightning's handler is removed and the root handler prints it. Every ``Trainer``
-    announces the hardware and may advertise a product: those lines are filtered (see ``_LightningNoise``).
-    """
-    import lightning
-
-    console = getattr(lightning, "_console", None)
-    top = logging.getLogger("lightning")
-    if logging.getLogger().handlers and console in top.handlers and top.propagate:
-        top.removeHandler(console)
-    rank_zero = logging.getLogger("lightning.pytorch.utilities.rank_zero")
-    if _NOISE not in rank_zero.filters:
-        rank_zero.addFilter(_NOISE)
-
-
 def train(
     config: TrainConfig,
     run_dir: str | Path,
@@ -257,20 +214,50 @@ def train(
         the run folder.
     """
     import lightning as L
-    import torch
-    from lightning.pytorch.callbacks import EarlyStopping
 
-    from lunet.bundle import load_bundle, save_bundle
-    from lunet.data.cache import CachedImages, build_cache
+    from lunet.data.cache import CachedImages
     from lunet.models.registry import get_spec
-    from lunet.models.roi import uses_crop_source
-    from lunet.training.datamodule import CacheDataModule
-    from lunet.training.outcome import BestBundle, TrainingOutcome, stop_reason, write_outcome
-    from lunet.training.predictions import predict_rows
-    from lunet.training.task import EpochMetricsCSV, SegmentationTask
+    from lunet.training.lightning_logs import quiet_fit_warnings, route_lightning_logs
+    from lunet.training.metrics_csv import EpochMetricsCSV
+    from lunet.training.outcome import BestBundle
 
     route_lightning_logs()
     run_dir = Path(run_dir)
+    config, last = _start_run(config, run_dir, resume)
+    cache_dir = _cache_for(config, run_dir)
+    cache = CachedImages(cache_dir)
+    fold = select_fold(config, cache, run_dir)
+
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    model, options = build_model(config)
+    spec = get_spec(config.model.name)
+    task = _task(config, model)
+    data = _data_module(config, cache_dir, fold, model)
+    monitor = "val_loss" if len(data.rows("val")) > 0 else "train_loss"
+    meta = {
+        "model": config.model.name,
+        "overrides": options,
+        "size": config.data.size,
+        "config": config.to_dict(),
+    }
+    best = BestBundle(run_dir, monitor, meta)
+    early = _early_stopping(config, monitor)
+    extra: list[L.Callback] = [EpochMetricsCSV(run_dir / "metrics.csv"), best, *([early] if early else [])]
+    trainer = _trainer(config, run_dir, monitor, [*extra, *callbacks])
+    with quiet_fit_warnings(resume):
+        ckpt = str(last) if resume and last.exists() else None
+        trainer.fit(task, datamodule=data, ckpt_path=ckpt, weights_only=True)
+    if not trainer.is_global_zero:
+        return run_dir
+    model = _finish(config, run_dir, trainer, model, meta, best, early)
+    if predict:
+        _predict_test(config, run_dir, model, cache, data.rows("test"), spec.needs_reference_box)
+    return run_dir
+
+
+def _start_run(config: TrainConfig, run_dir: Path, resume: bool) -> tuple[TrainConfig, Path]:
+    """Check the config and the folder, write ``config.json`` (absolute data path) and ``version.txt``;
+    return that config and the path of ``last.ckpt``."""
     check_config(config)
     config = config.replace(data=str(Path(config.data.root).resolve()))
     last = run_dir / CHECKPOINTS / "last.ckpt"
@@ -281,18 +268,28 @@ def train(
     if resume and not last.exists():
         logger.warning("%s: no last.ckpt to resume from; starting from scratch", run_dir)
     write_run_files(config, run_dir)
-    where = config.data
-    cache_dir = build_cache(
-        where.root, default_cache_dir(config, run_dir), size=where.size, frames=where.frames,
-        crop_source=get_spec(config.model.name).crops_roi,  # the 2S source only for the models that crop
-    )  # fmt: skip
-    cache = CachedImages(cache_dir)
-    fold = select_fold(config, cache, run_dir)
+    return config, last
 
-    L.seed_everything(config.seed, workers=True, verbose=False)
-    model, options = build_model(config)
+
+def _cache_for(config: TrainConfig, run_dir: Path) -> Path:
+    """Build (or reuse) the run's cache; the 2S crop source only for the models that crop."""
+    from lunet.data.cache import build_cache
+    from lunet.models.registry import get_spec
+
+    data = config.data
+    return build_cache(
+        data.root, default_cache_dir(config, run_dir), size=data.size, frames=data.frames,
+        crop_source=get_spec(config.model.name).crops_roi,
+    )  # fmt: skip
+
+
+def _task(config: TrainConfig, model: nn.Module) -> SegmentationTask:
+    """The Lightning module of the run: the model, its loss and optimiser, its crop options."""
+    from lunet.models.registry import get_spec
+    from lunet.training.task import SegmentationTask
+
     spec = get_spec(config.model.name)
-    task = SegmentationTask(
+    return SegmentationTask(
         model,
         config.loss,
         config.optim,
@@ -304,7 +301,13 @@ def train(
         train_crop=config.trainer.train_crop if spec.name == "lunet" else "predicted",
         reference_box_jitter=config.trainer.reference_box_jitter,
     )
-    data = CacheDataModule(
+
+
+def _data_module(config: TrainConfig, cache_dir: Path, fold: Fold, model: nn.Module) -> CacheDataModule:
+    from lunet.models.roi import uses_crop_source
+    from lunet.training.datamodule import CacheDataModule
+
+    return CacheDataModule(
         str(cache_dir),
         fold,
         config.data.batch_size,
@@ -315,61 +318,71 @@ def train(
         with_source=uses_crop_source(model),
         frames=config.data.frames,
     )
-    monitor = "val_loss" if len(data.rows("val")) > 0 else "train_loss"
-    meta = {
-        "model": config.model.name,
-        "overrides": options,
-        "size": config.data.size,
-        "config": config.to_dict(),
-    }
-    best = BestBundle(run_dir, monitor, meta)
-    extra: list[L.Callback] = [EpochMetricsCSV(run_dir / "metrics.csv"), best]
-    early = None
+
+
+def _early_stopping(config: TrainConfig, monitor: str) -> EarlyStopping | None:
+    """Early stopping on the validation loss with ``trainer.patience`` > 0 (None without a validation set)."""
+    from lightning.pytorch.callbacks import EarlyStopping
+
     if config.trainer.patience > 0 and monitor == "val_loss":
-        early = EarlyStopping(
+        return EarlyStopping(
             monitor, patience=config.trainer.patience, mode="min", check_on_train_epoch_end=True
         )
-        extra.append(early)
-    trainer = _trainer(config, run_dir, monitor, [*extra, *callbacks])
-    with warnings.catch_warnings():
-        # Lightning 2.6 calls a torch pytree API that torch deprecated; nothing a user can act on
-        warnings.filterwarnings("ignore", message=r".*LeafSpec.* is deprecated")
-        if resume:  # the folder holds last.ckpt: that is what resuming means
-            warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
-        trainer.fit(
-            task,
-            datamodule=data,
-            ckpt_path=str(last) if resume and last.exists() else None,
-            weights_only=True,
-        )
-    if not trainer.is_global_zero:
-        return run_dir
+    return None
 
+
+def _finish(
+    config: TrainConfig,
+    run_dir: Path,
+    trainer: L.Trainer,
+    model: nn.Module,
+    meta: dict[str, Any],
+    best: BestBundle,
+    early: EarlyStopping | None,
+) -> nn.Module:
+    """Write ``training.json``; return the model of the bundle (the best epoch's weights, or the last ones
+    when no epoch had a finite loss, then written as the bundle)."""
+    from lunet.bundle import load_bundle, save_bundle
+    from lunet.training.outcome import TrainingOutcome, stop_reason, write_outcome
+
+    stopped_early = early is not None and early.stopped_epoch > 0
     outcome = TrainingOutcome(
         epochs_run=trainer.current_epoch,
         epochs_max=config.trainer.epochs,
-        stop_reason=stop_reason(
-            trainer, early is not None and early.stopped_epoch > 0, config.trainer.max_time_s
-        ),
+        stop_reason=stop_reason(trainer, stopped_early, config.trainer.max_time_s),
         best_epoch=best.best_epoch,
-        monitor=monitor,
+        monitor=best.monitor,
         steps=trainer.global_step,
     )
     if best.best_epoch:
         model = load_bundle(run_dir, map_location="cpu")[0]
     else:  # no epoch had a finite loss: keep the last weights, say so
-        logger.warning("%s: %s was never finite; the bundle holds the last weights", run_dir, monitor)
+        logger.warning("%s: %s was never finite; the bundle holds the last weights", run_dir, best.monitor)
         save_bundle(run_dir, model, {**meta, "epoch": outcome.epochs_run})
     write_outcome(run_dir, outcome)
-    if predict:
-        device = "cuda" if torch.cuda.is_available() and config.trainer.accelerator != "cpu" else "cpu"
-        predict_rows(
-            model,
-            cache,
-            data.rows("test"),
-            run_dir,
-            needs_reference_box=spec.needs_reference_box,
-            batch_size=max(1, config.data.batch_size),
-            device=device,
-        )
-    return run_dir
+    return model
+
+
+def _predict_test(
+    config: TrainConfig,
+    run_dir: Path,
+    model: nn.Module,
+    cache: CachedImages,
+    rows: Sequence[int],
+    needs_reference_box: bool,
+) -> None:
+    """The test fold's predictions (:func:`lunet.training.predictions.predict_rows`)."""
+    import torch
+
+    from lunet.training.predictions import predict_rows
+
+    device = "cuda" if torch.cuda.is_available() and config.trainer.accelerator != "cpu" else "cpu"
+    predict_rows(
+        model,
+        cache,
+        rows,
+        run_dir,
+        needs_reference_box=needs_reference_box,
+        batch_size=max(1, config.data.batch_size),
+        device=device,
+    )

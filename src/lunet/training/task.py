@@ -9,55 +9,29 @@ Reproducibility: at the start of every training epoch the global torch RNG is re
 epoch)``, so an epoch computes the same thing whether the run was resumed or not (shuffling and augmentation
 are seeded the same way in :mod:`lunet.training.datamodule`).
 
-This module also holds the small Lightning add-ons of a run: :class:`AtomicCheckpointIO` (a kill never leaves
-a half-written ``.ckpt``), :class:`EpochMetricsCSV` (``metrics.csv``, one row per epoch, written atomically
-and restored on resume) and the one-line epoch summary in the log.
+The run's other Lightning add-ons live beside it: the validation metrics (:mod:`lunet.training.metrics`),
+atomic checkpoints (:mod:`lunet.training.checkpoint_io`) and ``metrics.csv``
+(:mod:`lunet.training.metrics_csv`); this module logs the one-line epoch summary.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
-import math
 import time
-from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.plugins.io import TorchCheckpointIO
 from torch import Tensor, nn
 
 from lunet.config import OptimConfig
 from lunet.data.labels import Label
-from lunet.io import atomic_path, write_text_atomic
 from lunet.models.outputs import BoxOutput, final_logits, predicted_box
 from lunet.training.jitter import jitter_boxes
 from lunet.training.losses import LossConfig, composite_loss
+from lunet.training.metrics import box_iou, hard_dice
 
 logger = logging.getLogger(__name__)
-
-
-def hard_dice(pred: Tensor, target: Tensor) -> Tensor:
-    """Dice of two boolean masks ``(B, H, W)`` per image ``(B,)``; NaN when both are empty (the rule of
-    :func:`lunet.evaluation.segmentation.dice_from_counts`)."""
-    from lunet.evaluation.segmentation import dice_from_counts
-
-    inter = (pred & target).flatten(1).sum(1).float()
-    return dice_from_counts(inter, pred.flatten(1).sum(1).float(), target.flatten(1).sum(1).float())
-
-
-def box_iou(a: Tensor, b: Tensor) -> Tensor:
-    """IoU ``(B,)`` of normalised boxes ``(B, 4)``; NaN for an empty union
-    (:func:`lunet.evaluation.segmentation.iou_from_counts`)."""
-    from lunet.evaluation.segmentation import iou_from_counts
-
-    lo = torch.maximum(a[:, :2], b[:, :2])
-    hi = torch.minimum(a[:, 2:], b[:, 2:])
-    inter = (hi - lo).clamp(min=0).prod(1)
-    area = (a[:, 2:] - a[:, :2]).clamp(min=0).prod(1) + (b[:, 2:] - b[:, :2]).clamp(min=0).prod(1)
-    return iou_from_counts(inter, area - inter)
 
 
 class SegmentationTask(L.LightningModule):
@@ -179,57 +153,3 @@ class SegmentationTask(L.LightningModule):
                 parts.append(f"{name} {float(metrics[name]):.4f}")
         parts.append(f"{time.monotonic() - self._epoch_start:.1f} s")
         logger.info("  ".join(parts))
-
-
-class AtomicCheckpointIO(TorchCheckpointIO):
-    """``torch.save`` to a temporary file next to the target, then ``os.replace``: never a half-written
-    .ckpt."""
-
-    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as tmp:
-            torch.save(checkpoint, tmp)
-
-
-class EpochMetricsCSV(L.Callback):
-    """``metrics.csv``: one row per finished epoch (epoch, step, losses, Dice, IoU, seconds), resumable.
-
-    The rows live in the callback's state, which Lightning stores in every checkpoint, so a resumed run
-    continues the same file instead of starting it again.
-    """
-
-    COLUMNS = ("epoch", "step", "train_loss", "val_loss", "val_dice", "val_iou", "seconds")
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.rows: list[dict[str, float]] = []
-        self._start = time.monotonic()
-
-    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._start = time.monotonic()
-
-    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.sanity_checking:
-            return
-        metrics = trainer.callback_metrics
-        row: dict[str, float] = {"epoch": trainer.current_epoch + 1, "step": trainer.global_step}
-        for name in self.COLUMNS[2:-1]:
-            row[name] = float(metrics[name]) if name in metrics else math.nan
-        row["seconds"] = round(time.monotonic() - self._start, 3)
-        self.rows = [r for r in self.rows if r["epoch"] < row["epoch"]] + [row]
-        if trainer.is_global_zero:
-            self.write()
-
-    def write(self) -> None:
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=self.COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(self.rows)
-        write_text_atomic(self.path, buffer.getvalue())
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"rows": [dict(r) for r in self.rows]}
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.rows = [dict(r) for r in state_dict.get("rows", [])]
