@@ -100,3 +100,33 @@ def test_a_single_frame_file_is_refused(tmp_path):
     path = write_image(tmp_path / "one.nii.gz", disk_cine(half_cycle_radii(1))[0], SPACING)
     with pytest.raises(ValueError, match="at least 2 frames"):
         read_cine(path)
+
+
+def test_lunet_roi_frames_of_a_sequence_equal_the_single_image_prediction(tmp_path):
+    """A native-crop LU-Net: the sequence path (ROI scores composed on the frames' grid) gives each frame the
+    labels ``lunet predict`` gives it as an image (:func:`lunet.models.postprocess.frame_prediction`)."""
+    import torch
+    from inference_helpers import echo_like
+
+    from lunet.bundle import save_bundle
+    from lunet.inference.backends import load_predictor
+    from lunet.inference.inputs import network_inputs
+    from lunet.inference.sequence import segment_frames
+    from lunet.models import create_model
+    from lunet.models.postprocess import frame_prediction
+
+    torch.manual_seed(2)
+    model = create_model("lunet").eval()
+    with torch.no_grad():  # a box over the middle of the image, the structures inside it
+        box_fc = model.localizer.head.fc[7]
+        box_fc.weight.mul_(0.01)
+        box_fc.bias.copy_(torch.logit(torch.tensor([0.2, 0.15, 0.8, 0.85])))
+        model.segmenter.head.bias.copy_(torch.tensor([0.0, 0.5, 0.5, -5.0]))
+    predictor = load_predictor(save_bundle(tmp_path / "l", model, {"model": "lunet", "size": 64}), "torch")
+    assert predictor.outputs == ["roi_logits", "box"]
+    frames = np.stack([echo_like(50, 40, k) for k in range(3)]).astype(np.float32)
+    labels = segment_frames(predictor, frames, (0.3, 0.3), batch_size=2)
+    assert all((frame == 0).any() and (frame > 0).any() for frame in labels)  # structures in the box only
+    for t, frame in enumerate(frames):
+        out = predictor(*(a[None, None] for a in network_inputs(frame, (0.3, 0.3), predictor)))
+        np.testing.assert_array_equal(labels[t], frame_prediction(out, 0, frame.shape).labels)

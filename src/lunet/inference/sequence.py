@@ -1,10 +1,10 @@
 """Whole-sequence segmentation: every frame of a cine, LV area curve, ED/ES per beat, biplane volumes, EF.
 
 Frames go through the model in batches exactly as single images do (:func:`lunet.inference.inputs.
-network_inputs`, then :func:`lunet.models.postprocess.labels_on_grid`). ``temporal_sigma > 0`` smooths the
-class probabilities along time (Gaussian of that many frames, on the network's S×S grid, or on the frames'
-grid for LU-Net's ROI composed there) before the argmax;
-it is off by default (``bench/bench_sequence.py`` measures whether it helps). Phases come from the LV area
+network_inputs`, then :func:`lunet.models.postprocess.frame_scores` and ``labels_on_grid``).
+``temporal_sigma > 0`` smooths the class probabilities along time (Gaussian of that many frames, on the
+network's S×S grid, or on the frames' grid for LU-Net's ROI composed there) before the argmax; it is off by
+default (``bench/bench_sequence.py`` measures whether it helps). Phases come from the LV area
 curve (:mod:`lunet.inference.sequence_phases`). With both views of a patient, EDV/ESV use Simpson's biplane
 rule (:func:`lunet.evaluation.clinical.simpson_biplane_ml`) on the detected ED and ES frames of each view
 (beat k of one view with beat k of the other), and the volume curve is computed on a common phase axis.
@@ -67,8 +67,8 @@ def segment_frames(
     """Labels of every frame.
 
     Args:
-        predictor: a :class:`lunet.inference.backends.Predictor` (``(B,1,S,S) → {"logits"}`` or, with the
-            crop source, ``→ {"roi_logits", "box"}``).
+        predictor: a :class:`lunet.bundle.Predictor` (``(B,1,S,S) → {"logits"}`` or, with the crop source,
+            ``→ {"roi_logits", "box"}``; :func:`lunet.models.postprocess.frame_scores` reads either).
         frames: ``(T, rows, cols)`` images. spacing: ``(row_mm, col_mm)``.
         batch_size: frames per call. temporal_sigma: probability smoothing along time in frames (0: off).
 
@@ -78,21 +78,18 @@ def segment_frames(
     from scipy import ndimage
 
     from lunet.inference.inputs import network_inputs
-    from lunet.models.postprocess import labels_on_grid, probabilities_on_grid
+    from lunet.models.postprocess import frame_scores, labels_on_grid
 
     shape = frames.shape[1:]
-    logits = []
+    scores_list: list[np.ndarray] = []
     for start in range(0, frames.shape[0], max(1, batch_size)):
         inputs = [network_inputs(f, spacing, predictor) for f in frames[start : start + batch_size]]
         out = predictor(*(np.stack(arrays)[:, None] for arrays in zip(*inputs)))
-        if "roi_logits" in out:  # LU-Net's ROI: its probabilities composed on the frames' grid (log p)
-            probs = [probabilities_on_grid(r, shape, b) for r, b in zip(out["roi_logits"], out["box"])]
-            logits.append(np.log(np.maximum(np.stack(probs), 1e-12)))
-            continue
-        if "logits" not in out:
+        if "logits" not in out and "roi_logits" not in out:
             raise ValueError(f"model {predictor.model_name!r} has no segmentation output")
-        logits.append(np.asarray(out["logits"], dtype=np.float32))
-    scores = np.concatenate(logits)
+        # S×S logits as they are, or LU-Net's ROI composed on the frames' grid (log p)
+        scores_list.extend(frame_scores(out, i, shape) for i in range(len(inputs)))
+    scores = np.stack(scores_list)
     if temporal_sigma > 0 and scores.shape[0] > 1:
         shifted = scores - scores.max(axis=1, keepdims=True)
         probs = np.exp(shifted)
@@ -100,8 +97,8 @@ def segment_frames(
         probs = ndimage.gaussian_filter1d(probs, temporal_sigma, axis=0, mode="nearest")
         scores = np.log(np.maximum(probs, 1e-12))  # softmax(log p) = p: labels_on_grid then resizes p
     labels = np.empty((scores.shape[0], *shape), dtype=np.uint8)  # filled in place: no list + stack copy
-    for t, frame_scores in enumerate(scores):
-        labels[t] = labels_on_grid(frame_scores, shape)
+    for t, scores_t in enumerate(scores):
+        labels[t] = labels_on_grid(scores_t, shape)
     return labels
 
 

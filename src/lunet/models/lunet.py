@@ -15,8 +15,10 @@ the S×S network input and predictions use ``logits`` pasted on the S×S grid (t
 lunet took before the native one).
 
 The box margin ``box_margin`` (``m``: 5 % or 15 % in the paper) defines the training target
-``enlarge_box(box0, box_margin)`` that the box is regressed to, which the data module reads from the model
-(its one home).
+``enlarge_box(box0, box_margin)`` that the box is regressed to, and the margin of the box taken from o1. It is
+a constructor option (``lunet train --margin``, the config's ``model.overrides["box_margin"]``), read back
+from a built model by :func:`lunet.models.registry.box_margin_of` and recorded as ``box_margin`` in the
+bundle's ``model.json`` (:attr:`lunet.bundle.Bundle.box_margin`); the U-L2 inside is given the same value.
 
 Box source (``box_source``, :data:`lunet.models.localizers.BOX_SOURCES`): ``"regressed"`` (the paper) crops
 with U-L2's regressed box; ``"segmentation"`` (lunet's default recipe, see :mod:`lunet.config.recipes`) crops
@@ -56,7 +58,7 @@ class LUNet(RoiModel, nn.Module):
 
     Args:
         box_margin: margin ``m`` of the reference boxes the box is trained on (0.05 for LU-Net-m5, 0.15 for
-            -m15); not used in forward.
+            -m15); in forward, the margin of the box of o1 (``box_source="segmentation"``) and of the cascade.
         roi_size: size (h, w) the crop is resized to (multiples of 32); ``None`` = the input size (256 in
             the paper).
         num_classes: output classes.

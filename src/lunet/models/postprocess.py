@@ -99,6 +99,25 @@ def frame_labels(outputs: Mapping[str, object], index: int, shape: Sequence[int]
     return None
 
 
+def frame_scores(outputs: Mapping[str, Any], index: int, shape: Sequence[int]) -> np.ndarray:
+    """Class scores of frame ``index`` whose :func:`labels_on_grid` on ``shape`` are the frame's labels, kept
+    on the coarsest grid that allows it (for smoothing along time before the argmax).
+
+    Returns:
+        float32: the full-image ``logits`` ``(C, S, S)`` as they are, or, for an ROI (``roi_logits`` and
+        ``box``), the log-probabilities ``(3, rows, cols)`` composed on ``shape`` (softmax of log p is p).
+
+    Raises:
+        ValueError: the outputs hold no segmentation (a box regressor).
+    """
+    if "roi_logits" in outputs:
+        probs = probabilities_on_grid(outputs["roi_logits"][index], shape, outputs["box"][index])
+        return np.log(np.maximum(probs, 1e-12))
+    if "logits" in outputs:
+        return np.asarray(outputs["logits"][index], dtype=np.float32)
+    raise ValueError("the model has no segmentation output")
+
+
 @dataclass(frozen=True, eq=False)
 class FramePrediction:
     """What a model says about one frame, on the frame's original grid.
