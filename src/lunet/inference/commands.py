@@ -47,15 +47,11 @@ class DeprecatedOption(argparse.Action):
 
 
 def _frames(text: str) -> tuple[int, ...]:
-    """``"0,5,10-12"`` → ``(0, 5, 10, 11, 12)``."""
-    frames: list[int] = []
+    """``"0,5,10-12"`` → ``(0, 5, 10, 11, 12)`` (:func:`lunet.ranges.parse_int_ranges`)."""
+    from lunet.ranges import parse_int_ranges
+
     try:
-        for part in text.split(","):
-            if "-" in part:
-                lo, hi = (int(v) for v in part.split("-", 1))
-                frames.extend(range(lo, hi + 1))
-            elif part.strip():
-                frames.append(int(part))
+        frames = parse_int_ranges(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected frame indices as 0,5,10-12, got {text!r}") from None
     if not frames or min(frames) < 0:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from lunet.config import TrainConfig
 from lunet.io import write_text_atomic
+from lunet.ranges import parse_int_ranges
 from lunet.training.fit import CHECKPOINTS, RunFolderError, check_config, train, write_run_files
 
 if TYPE_CHECKING:
@@ -33,17 +34,7 @@ logger = logging.getLogger(__name__)
 
 def parse_folds(text: str | Iterable[int], n_folds: int) -> list[int]:
     """``"1-10"``, ``"3"``, ``"1,4,7"`` or ints → sorted fold numbers in 1..n_folds."""
-    if not isinstance(text, str):
-        folds = sorted({int(k) for k in text})
-    else:
-        folds = set()
-        for part in text.replace(" ", "").split(","):
-            if "-" in part:
-                a, b = part.split("-", 1)
-                folds.update(range(int(a), int(b) + 1))
-            elif part:
-                folds.add(int(part))
-        folds = sorted(folds)
+    folds = sorted(set(parse_int_ranges(text) if isinstance(text, str) else (int(k) for k in text)))
     if not folds or folds[0] < 1 or folds[-1] > n_folds:
         raise RunFolderError(f"folds {text!r}: expected numbers in 1..{n_folds} (e.g. 1-10 or 2,5)")
     return folds
