@@ -11,11 +11,15 @@ import html
 import json
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lunet import __version__
 from lunet.report.plots import png_img
 from lunet.report.readers import ReportInputError, RunData, load_run, unique_labels
 from lunet.report.thresholds import geometric_bounds, thresholds_html
+
+if TYPE_CHECKING:
+    from lunet.report.series import Series
 
 logger = logging.getLogger(__name__)
 
@@ -86,15 +90,34 @@ def _figure_section(title: str, png: bytes | None, alt: str, caption: str) -> st
 
 
 def build_html(runs: list[RunData], data_dirs: list[Path]) -> str:
-    """The report's HTML text (see :func:`write_report`)."""
-    from lunet.report.compare import comparison_figure
-    from lunet.report.gallery import ImageSource, gallery_figure
-    from lunet.report.plots import clinical_figure, distance_boxplots, outlier_figure
+    """The report's HTML text (see :func:`write_report`), in the page order of docs/architecture.md."""
     from lunet.report.sequence import sequence_section
     from lunet.report.series import series_of
-    from lunet.report.summary import summary_html, summary_series
+    from lunet.report.summary import summary_html
     from lunet.report.tables import comparison_html, tables_html
 
+    series = series_of(runs)
+    labelled = [(run.label, run.tables) for run in runs]
+    sections = [
+        *_header(runs),
+        '<h2 id="summary">The answer: each model against the baseline</h2>' + summary_html(series),
+        *_gallery_sections(series, runs, data_dirs),
+        '<h2 id="paper">Ours beside the papers</h2>' + comparison_html(labelled),
+        *_clinical_sections(series, runs),
+        *_distance_sections(series, runs),
+        '<h2 id="tables">Our Tables I–IV in full</h2>' + tables_html(labelled),
+        sequence_section(runs, [run.synthetic for run in runs]),
+        _method_section(runs, data_dirs),
+    ]
+    body = "\n".join(sections)
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>lunet report</title><style>{CSS}</style></head>\n<body>\n{body}\n</body></html>\n"
+    )
+
+
+def _header(runs: list[RunData]) -> list[str]:
+    """Title line, and the banner when any run is on the phantom."""
     sections = [
         f'<h1>lunet report</h1><p class="meta">lunet {html.escape(__version__)} — generated '
         f"{_dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} — "
@@ -106,10 +129,15 @@ def build_html(runs: list[RunData], data_dirs: list[Path]) -> str:
             f'<div class="banner" id="synthetic-banner">SYNTHETIC phantom data — not CAMUS '
             f"({html.escape(which)}). These numbers say nothing about real echocardiograms.</div>"
         )
-    series = series_of(runs)
-    sections.append(
-        '<h2 id="summary">The answer: each model against the baseline</h2>' + summary_html(series)
-    )
+    return sections
+
+
+def _gallery_sections(series: list[Series], runs: list[RunData], data_dirs: list[Path]) -> list[str]:
+    """The worst/median/best gallery, the side-by-side figure and their notes (images of ``data_dirs``, one
+    per run)."""
+    from lunet.report.compare import comparison_figure
+    from lunet.report.gallery import ImageSource, gallery_figure
+    from lunet.report.summary import summary_series
 
     sources: dict[Path, ImageSource | None] = {}
     for directory in {d for d in data_dirs if d.is_dir()}:
@@ -121,7 +149,7 @@ def build_html(runs: list[RunData], data_dirs: list[Path]) -> str:
     run_source = {id(run): sources.get(d) for run, d in zip(runs, data_dirs)}
     shown = summary_series(series)
     png, notes = gallery_figure(shown, [run_source[id(s.run)] for s in shown])
-    sections.append('<h2 id="gallery">Worst, median and best cases (as Fig. 2 of LU-Net)</h2>')
+    sections = ['<h2 id="gallery">Worst, median and best cases (as Fig. 2 of LU-Net)</h2>']
     sections.append(
         _figure_section(
             "Worst, median and best case of each model",
@@ -152,15 +180,18 @@ def build_html(runs: list[RunData], data_dirs: list[Path]) -> str:
             + "".join(f"<li>{html.escape(n)}</li>" for n in notes)
             + "</ul></details>"
         )
+    return sections
 
-    labelled = [(run.label, run.tables) for run in runs]
-    sections.append('<h2 id="paper">Ours beside the papers</h2>' + comparison_html(labelled))
+
+def _clinical_sections(series: list[Series], runs: list[RunData]) -> list[str]:
+    """EDV, ESV, EF: correlation and Bland–Altman against the reference of each run."""
+    from lunet.report.plots import clinical_figure
 
     plotted = [(s, s.run.tables["clinical_reference"]) for s in series]
     references = "; ".join(f"{s.label}: {ref or 'none'}" for s, ref in plotted)
     conventions = sorted({str(run.tables["table3"]["ef_convention"]) for run in runs})
-    sections.append('<h2 id="clinical">Clinical indices</h2>')
-    sections.append(
+    return [
+        '<h2 id="clinical">Clinical indices</h2>',
         _figure_section(
             "EDV, ESV, EF: correlation and Bland–Altman (good + medium quality patients, as Table III)",
             clinical_figure([(s.label, s.clinical_pairs(ref)) for s, ref in plotted if ref]),
@@ -170,10 +201,16 @@ def build_html(runs: list[RunData], data_dirs: list[Path]) -> str:
             "values, cfg = Info_*.cfg values, simpson = the same rule on the reference masks); one colour "
             "per model. Solid line: bias; dashed: bias ± 1.96 SD. Simpson convention: "
             f"{', '.join(conventions)}; 95 % bootstrap confidence intervals of corr and MAE: Table III.",
-        )
-    )
-    sections.append('<h2 id="distances">Segmentation distances and outliers</h2>')
-    sections.append(
+        ),
+    ]
+
+
+def _distance_sections(series: list[Series], runs: list[RunData]) -> list[str]:
+    """d_m / d_H box plots and the outlier counts."""
+    from lunet.report.plots import distance_boxplots, outlier_figure
+
+    return [
+        '<h2 id="distances">Segmentation distances and outliers</h2>',
         _figure_section(
             "d_m and d_H per model (all patients, as Table IV)",
             distance_boxplots(
@@ -182,9 +219,7 @@ def build_html(runs: list[RunData], data_dirs: list[Path]) -> str:
             "distance box plots",
             "Over all evaluated images of all patients (Table IV's set; both views, ED and ES); mm. "
             f"Red lines: the geometric bounds of {runs[0].label}'s evaluation.",
-        )
-    )
-    sections.append(
+        ),
         _figure_section(
             "Outlier images (all patients, as Table IV)",
             outlier_figure([(s.label, *s.outliers) for s in series]),
@@ -192,11 +227,13 @@ def build_html(runs: list[RunData], data_dirs: list[Path]) -> str:
             "Images flagged in each run's evaluation/per_image.csv, the papers' count: geometric = a d_m or "
             "d_H of LV_Endo or LV_Epi out of bounds; anatomical = Sp or Cx below its bound; both = the two "
             "on the same image. Per-patient counts (LU-Net's written rule) are in Tables II and IV.",
-        )
-    )
-    sections.append('<h2 id="tables">Our Tables I–IV in full</h2>' + tables_html(labelled))
-    sections.append(sequence_section(runs, [run.synthetic for run in runs]))
-    sections.append(
+        ),
+    ]
+
+
+def _method_section(runs: list[RunData], data_dirs: list[Path]) -> str:
+    """Outlier bounds and the runs' configs, under ``<details>``."""
+    return (
         '<h2 id="method">Method and runs</h2>'
         '<details id="thresholds"><summary>Outlier bounds and rules</summary>'
         + thresholds_html(runs)
@@ -204,11 +241,6 @@ def build_html(runs: list[RunData], data_dirs: list[Path]) -> str:
         + '<details id="configs"><summary>Runs and their configs</summary>'
         + _runs_table(runs, data_dirs)
         + "</details>"
-    )
-    body = "\n".join(sections)
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>lunet report</title><style>{CSS}</style></head>\n<body>\n{body}\n</body></html>\n"
     )
 
 
