@@ -87,6 +87,23 @@ def test_output_is_byte_identical_for_any_worker_count(phantom_nifti, tmp_path):
     assert all(a[k] == b[k] for k in a)
 
 
+def test_options_object_and_keyword_fields_write_the_same_dataset(phantom_nifti, tmp_path):
+    """``generate_dataset(out, n, PhantomOptions(...))`` == the same options as keyword fields (old calls)."""
+    from lunet.data.synthetic.patient import PhantomOptions
+
+    options = PhantomOptions(size="256")
+    one = generate_dataset(tmp_path / "opts", 2, options, seed=7, workers=1)
+    a, b = _files(phantom_nifti), _files(one)
+    assert a.keys() == b.keys() and all(a[k] == b[k] for k in a)
+    note = (one / "PHANTOM.txt").read_text().splitlines()
+    assert note[1:5] == ["patients: 2", "format: nifti", "size: 256", "seed: 7"]
+    assert note[-1] == "lvot_fraction: 0.3" and "cycles: 0" in note and "circular: False" in note
+    over = generate_dataset(tmp_path / "over", 1, options, seed=7, workers=1, circular=True)
+    assert "circular: True" in (over / "PHANTOM.txt").read_text()  # a keyword field replaces the option
+    with pytest.raises(TypeError, match="colour"):
+        generate_dataset(tmp_path / "bad", 1, colour="red")
+
+
 def test_cli_register_and_run(tmp_path):
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers(dest="command"))

@@ -88,23 +88,27 @@ def run_synth(args: argparse.Namespace) -> int:
     if args.out is None:
         return 0
     from lunet.data.synthetic.generate import generate_dataset
+    from lunet.data.synthetic.patient import PhantomOptions
 
-    out = generate_dataset(
-        args.out,
-        args.patients,
-        fmt=args.format,
+    options = PhantomOptions(
         size=args.size,
-        seed=args.seed,
-        workers=args.workers,
         hard_fraction=args.hard_fraction,
         quality_mix=tuple(args.quality_mix),
         circular=args.circular,
         intermediate_frames=args.intermediate_frames,
-        progress=False if args.no_progress else None,
         sequence_frames=args.sequence_frames,
         cycles=args.cycles,
         annotation_sd_mm=args.annotation_sd,
         lvot_fraction=args.lvot_fraction,
+    )
+    out = generate_dataset(
+        args.out,
+        args.patients,
+        options,
+        fmt=args.format,
+        seed=args.seed,
+        workers=args.workers,
+        progress=False if args.no_progress else None,
     )
     print(f"wrote {args.patients} synthetic patients to {out} (synthetic phantom, not CAMUS)")
     return 0
