@@ -219,23 +219,6 @@ def log_compress(envelope: np.ndarray, app: Appearance) -> np.ndarray:
     return img.astype(np.float32)
 
 
-def render_polar(
-    shape: ViewShape,
-    beam: BeamView,
-    app: Appearance,
-    fields: ViewFields,
-    four_chamber: bool,
-    scatterers: np.ndarray | None = None,
-) -> np.ndarray:
-    """Log-compressed image ``(nr, nth)`` float32 in [0, 1] of one frame, in polar coordinates.
-
-    ``scatterers`` (complex64 ``(nr, nth)``): this frame's scatterer field (``fields.scatterers`` moved with
-    the tissue; default: unmoved).
-    """
-    e_map, z_map, _ = echogenicity(shape, beam, app, fields, four_chamber)
-    return log_compress(envelope_from_maps(e_map, z_map, beam, app, fields, scatterers), app)
-
-
 def scan_convert(polar_image: np.ndarray, placement: Placement, grid: OutputGrid) -> np.ndarray:
     """Polar image in [0, 1] → uint8 ``(rows, cols)`` on ``grid`` (bilinear; black outside the sector)."""
     nr, nth = polar_image.shape
