@@ -71,3 +71,18 @@ def test_boxes_csv_round_trip_and_errors(tmp_path):
     path.write_text("patient,x_min\n")
     with pytest.raises(BoxFileError, match="header"):
         read_boxes_csv(path)
+
+
+def test_box_iou_known_answers_on_numpy_and_torch():
+    import torch
+
+    from lunet.boxes import box_iou
+
+    a = np.array([[0.0, 0.0, 0.5, 0.5], [0.0, 0.0, 1.0, 1.0], [0.2, 0.2, 0.2, 0.2], [0.0, 0.0, 0.2, 0.2]])
+    b = np.array([[0.25, 0.25, 0.75, 0.75], [0.0, 0.0, 1.0, 1.0], [0.2, 0.2, 0.2, 0.2], [0.5, 0.5, 0.9, 0.9]])
+    want = [1 / 7, 1.0, np.nan, 0.0]  # quarter overlap: 0.0625 / (0.25 + 0.25 - 0.0625); empty union: NaN
+    np.testing.assert_allclose(box_iou(a, b), want, rtol=1e-12)
+    got = box_iou(torch.from_numpy(a).float(), torch.from_numpy(b).float())
+    assert isinstance(got, torch.Tensor) and got.shape == (4,)
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-6)
+    assert float(box_iou(a[0], b[0])) == pytest.approx(1 / 7)  # two single boxes: a 0-d array

@@ -39,3 +39,24 @@ def test_written_files_respect_the_umask(tmp_path, umask):
         os.umask(old)
     for name in ("a.json", "b.nii.gz", "c.bin"):
         assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~umask, name
+
+
+def test_json_safe_writes_every_non_finite_float_as_null():
+    import json
+    import math
+
+    import numpy as np
+
+    from lunet.io import json_safe
+
+    value = {
+        "nan": math.nan, "inf": np.float32("inf"), "x": np.float64(0.1), "f32": np.float32(0.5), "n": 3,
+        "i64": np.int64(7), "flag": True, "nested": ({"a": -math.inf}, [1.5, np.nan]), "text": "NaN",
+    }  # fmt: skip
+    safe = json_safe(value)
+    assert safe == {
+        "nan": None, "inf": None, "x": 0.1, "f32": 0.5, "n": 3, "i64": 7, "flag": True,
+        "nested": [{"a": None}, [1.5, None]], "text": "NaN",
+    }  # fmt: skip
+    assert type(safe["f32"]) is float and type(safe["n"]) is int and safe["flag"] is True
+    assert json.loads(json.dumps(safe, allow_nan=False, default=int)) == {**safe, "i64": 7}

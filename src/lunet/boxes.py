@@ -18,6 +18,7 @@ import io
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -79,6 +80,31 @@ def enlarge_box(box: np.ndarray, margin: float) -> np.ndarray:
     hi = np.stack([box[..., 2] + margin * w, box[..., 3] + margin * h], axis=-1)
     out = np.concatenate([lo, hi], axis=-1)
     return np.clip(out, 0.0, 1.0)
+
+
+def box_iou(a: Any, b: Any) -> Any:
+    """Intersection over union of normalised boxes ``(..., 4)``, elementwise over the leading axes: numpy
+    arrays or torch tensors (validation during training, evaluation). NaN where the union is empty. The same
+    value in pixels (one scale per axis).
+
+    Returns:
+        ``(...)`` IoU in [0, 1], of ``a``'s kind (a 0-d array for two single boxes).
+    """
+    torch_like = hasattr(a, "masked_fill")
+    if torch_like:
+        import torch
+
+        lo, hi = torch.maximum(a[..., :2], b[..., :2]), torch.minimum(a[..., 2:], b[..., 2:])
+    else:
+        a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+        lo, hi = np.maximum(a[..., :2], b[..., :2]), np.minimum(a[..., 2:], b[..., 2:])
+    overlap = (hi - lo).clip(min=0)
+    inter = overlap[..., 0] * overlap[..., 1]
+    side_a, side_b = (a[..., 2:] - a[..., :2]).clip(min=0), (b[..., 2:] - b[..., :2]).clip(min=0)
+    union = side_a[..., 0] * side_a[..., 1] + side_b[..., 0] * side_b[..., 1] - inter
+    empty = union <= 0
+    ratio = inter / (union + empty)
+    return ratio.masked_fill(empty, float("nan")) if torch_like else np.where(empty, np.nan, ratio)
 
 
 def box_to_pixels(box: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

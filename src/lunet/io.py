@@ -1,4 +1,4 @@
-"""Atomic file writing: a kill mid-write never leaves a half-written file that later loads.
+"""Atomic file writing: a kill mid-write never leaves a half-written file that later loads; strict JSON.
 
 Files are created with the permissions of an ordinary ``open`` (``0o666`` less the process umask), not the
 ``0o600`` of :func:`tempfile.mkstemp`, so colleagues sharing a server can read what lunet writes.
@@ -7,11 +7,14 @@ Files are created with the permissions of an ordinary ``open`` (``0o666`` less t
 from __future__ import annotations
 
 import contextlib
+import math
+import numbers
 import os
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 _UMASK_LOCK = threading.Lock()
 
@@ -71,3 +74,17 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     with atomic_write(path, "w") as handle:
         handle.write(text)  # type: ignore[attr-defined]
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float (NaN, ±inf; Python or numpy) replaced by ``None``, so
+    ``json.dumps(..., allow_nan=False)`` writes strict JSON (``null``); numpy floats become Python floats,
+    mappings dicts and tuples lists. The one NaN rule of lunet's JSON files."""
+    if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    if isinstance(value, Mapping):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value

@@ -159,3 +159,18 @@ def test_predictor_runs_every_model_under_the_names_of_model_io(name):
     source = np.zeros((1, 1, 128, 128), np.float32) if "crop_source" in inputs else None
     with pytest.raises(ValueError, match="takes"):  # a missing or an extra input is refused by name
         predictor(np.zeros((1, 1, 64, 64), np.float32), source, **wrong)
+
+
+def test_model_options_are_checked_in_one_place_and_the_margin_goes_to_box_models_only():
+    from lunet.models.registry import check_options, model_options
+
+    assert model_options("lunet", {"box_source": "segmentation"}, 0.15) == {
+        "box_source": "segmentation",
+        "box_margin": 0.15,
+    }
+    assert model_options("unet1", {"box_margin": 0.15}, 0.15) == {}  # U-Net1 has no box: no margin
+    with pytest.raises(UnknownModelError, match=r"model 'unet1' has no option dil; options: .*filters"):
+        model_options("unet1", {"dil": 3}, 0.05)
+    with pytest.raises(UnknownModelError, match="has no option nope"):
+        create_model("runet", nope=1)
+    check_options("runet", ["dil", "shift"])

@@ -144,10 +144,9 @@ def _check_file(path: Path, limits: SizeLimits | None) -> str:
 def _spacing_rc(path: Path, spacing_xyz: tuple[float, ...]) -> tuple[float, float]:
     if len(spacing_xyz) < 2:
         raise CamusFormatError(f"{path}: image has fewer than 2 dimensions")
-    spacing = (float(spacing_xyz[1]), float(spacing_xyz[0]))
-    if not all(math.isfinite(s) and s > 0 for s in spacing):
-        raise CamusFormatError(f"{path}: invalid pixel spacing {spacing} mm (must be finite and > 0)")
-    return spacing
+    from lunet.data.preprocess import check_spacing
+
+    return check_spacing((spacing_xyz[1], spacing_xyz[0]), str(path), CamusFormatError)
 
 
 def read_image(

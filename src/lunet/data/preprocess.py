@@ -18,9 +18,13 @@ The training cache built on these functions is :mod:`lunet.data.cache`.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+
 import numpy as np
 
 __all__ = [
+    "check_spacing",
     "crop_source_size",
     "normalize_intensity",
     "prepare_image",
@@ -32,6 +36,28 @@ __all__ = [
 
 #: Side of the crop source in units of the network side (512 for the paper's 256: ~native CAMUS resolution).
 CROP_SOURCE_SCALE = 2
+
+
+def check_spacing(
+    spacing: Sequence[float], where: str = "spacing", error: type[ValueError] = ValueError
+) -> tuple[float, float]:
+    """The pixel spacing ``(row_mm, col_mm)`` as two floats: the one check of lunet's readers and metrics.
+
+    Args:
+        spacing: ``(row_mm, col_mm)``.
+        where: what the spacing belongs to (a file name), put first in the message.
+        error: the ``ValueError`` subclass to raise (a reader's format error).
+
+    Raises:
+        error: not two numbers, or one that is not finite and > 0.
+    """
+    try:
+        row_mm, col_mm = (float(s) for s in spacing)
+    except (TypeError, ValueError):
+        raise error(f"{where}: pixel spacing must be two numbers (row_mm, col_mm), got {spacing!r}") from None
+    if not all(math.isfinite(s) and s > 0 for s in (row_mm, col_mm)):
+        raise error(f"{where}: invalid pixel spacing ({row_mm}, {col_mm}) mm (must be > 0 and finite)")
+    return row_mm, col_mm
 
 
 def crop_source_size(size: int) -> int:

@@ -42,7 +42,7 @@ from lunet.evaluation.schema import (
     write_records,
 )
 from lunet.evaluation.tables import build_tables
-from lunet.io import write_text_atomic
+from lunet.io import json_safe, write_text_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -125,17 +125,6 @@ def score_model(
         entry.update(refs.clinical(patient))
         clinical.append(record_from(ClinicalRecord, entry))
     return images, clinical
-
-
-def json_safe(value: object) -> object:
-    """NaN/inf → None (``null``), so ``tables.json`` is strict JSON."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, Mapping):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    return value
 
 
 def _resolve_bounds(

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from lunet.evaluation.segmentation import _spacing, iou_from_counts
+from lunet import boxes
+from lunet.data.preprocess import check_spacing
 
 _EPS = 1e-6  # pixels: absorbs float32 rounding of stored boxes
 
@@ -22,13 +23,8 @@ def _box(box: np.ndarray) -> np.ndarray:
 
 
 def box_iou(pred_box: np.ndarray, ref_box: np.ndarray) -> float:
-    """Intersection over union of two normalised boxes (same value in pixels: a common scale per axis)."""
-    a, b = _box(pred_box), _box(ref_box)
-    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = iw * ih
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(iou_from_counts(np.array(inter), np.array(union)))
+    """Intersection over union of two normalised boxes (:func:`lunet.boxes.box_iou`; same value in pixels)."""
+    return float(boxes.box_iou(_box(pred_box), _box(ref_box)))
 
 
 def box_errors_mm(
@@ -45,7 +41,7 @@ def box_errors_mm(
     Returns:
         ``{"xc_mm", "yc_mm", "h_mm", "w_mm"}``: errors on the centre column, centre row, height and width.
     """
-    row_mm, col_mm = _spacing(spacing)
+    row_mm, col_mm = check_spacing(spacing)
     a, b = _box(pred_box), _box(ref_box)
     x_mm = shape[1] * col_mm
     y_mm = shape[0] * row_mm

@@ -33,6 +33,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from lunet.data.labels import Structure, structure_mask
+from lunet.data.preprocess import check_spacing
 
 #: Structures scored by :func:`segmentation_scores`, with their column prefix.
 SEGMENTATION_STRUCTURES: tuple[Structure, ...] = (Structure.LV_ENDO, Structure.LV_EPI)
@@ -44,13 +45,6 @@ def _pair(pred: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if pred.ndim != 2 or pred.shape != ref.shape:
         raise ValueError(f"masks must be 2-D and of the same shape, got {pred.shape} and {ref.shape}")
     return pred, ref
-
-
-def _spacing(spacing: tuple[float, float]) -> tuple[float, float]:
-    row_mm, col_mm = (float(s) for s in spacing)
-    if not (row_mm > 0 and col_mm > 0 and np.isfinite(row_mm) and np.isfinite(col_mm)):
-        raise ValueError(f"spacing must be two positive finite numbers (row_mm, col_mm), got {spacing}")
-    return row_mm, col_mm
 
 
 def dice_from_counts(intersection: Any, pred_size: Any, ref_size: Any) -> Any:
@@ -127,7 +121,7 @@ def directed_contour_distances(
         ``(pred_to_ref, ref_to_pred)``: 1-D float64 arrays in mm; both empty when either mask is empty.
     """
     pred, ref = _pair(pred, ref)
-    sampling = _spacing(spacing)
+    sampling = check_spacing(spacing)
     if not pred.any() or not ref.any():
         return np.empty(0), np.empty(0)
     pred, ref = _crop_union(pred, ref)

@@ -211,8 +211,7 @@ def evaluate_sequences(
     """
     from lunet.data.camus import scan_camus
     from lunet.evaluation.clinical import default_simpson_options
-    from lunet.evaluation.evaluate import json_safe
-    from lunet.io import write_text_atomic
+    from lunet.io import json_safe, write_text_atomic
 
     pred_dir, out = Path(pred_dir), Path(out_dir)
     records = [json.loads(p.read_text()) for p in sequence_predictions(pred_dir)]

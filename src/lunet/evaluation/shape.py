@@ -25,7 +25,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import ConvexHull, QhullError
 
-from lunet.evaluation.segmentation import _spacing
+from lunet.data.preprocess import check_spacing
 
 _FOUR = ndimage.generate_binary_structure(2, 1)
 _SIGMA_PX = 1.0
@@ -45,7 +45,7 @@ def _crop(mask: np.ndarray) -> np.ndarray:
 
 def area_mm2(mask: np.ndarray, spacing: tuple[float, float]) -> float:
     """Area of a (rows, cols) mask in mm² (pixel count × pixel area)."""
-    row_mm, col_mm = _spacing(spacing)
+    row_mm, col_mm = check_spacing(spacing)
     return float(np.count_nonzero(mask)) * row_mm * col_mm
 
 
@@ -54,7 +54,7 @@ def perimeter_mm(mask: np.ndarray, spacing: tuple[float, float]) -> float:
 
     Returns 0 for an empty mask (see the module docstring for the accuracy).
     """
-    row_mm, col_mm = _spacing(spacing)
+    row_mm, col_mm = check_spacing(spacing)
     crop = _crop(mask)
     if crop.size == 0:
         return 0.0
@@ -65,7 +65,7 @@ def perimeter_mm(mask: np.ndarray, spacing: tuple[float, float]) -> float:
 
 def convex_hull_area_mm2(mask: np.ndarray, spacing: tuple[float, float]) -> float:
     """Area in mm² of the convex hull of all pixel squares of a (rows, cols) mask; 0 if empty."""
-    scale = np.asarray(_spacing(spacing))
+    scale = np.asarray(check_spacing(spacing))
     crop = _crop(mask)
     if crop.size == 0:
         return 0.0

@@ -45,7 +45,7 @@ import numpy as np
 from scipy import ndimage
 from skimage import measure
 
-from lunet.evaluation.segmentation import _spacing
+from lunet.data.preprocess import check_spacing
 from lunet.evaluation.simpson_camus import published_view
 
 logger = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ class LongAxis:
 
 def lv_contour_mm(mask: np.ndarray, spacing: tuple[float, float], min_pixels: int = 4) -> np.ndarray | None:
     """Outer contour of the largest component of a (rows, cols) mask as an (M, 2) array in mm, or None."""
-    scale = np.asarray(_spacing(spacing))
+    scale = np.asarray(check_spacing(spacing))
     mask = np.asarray(mask).astype(bool, copy=False)
     if mask.ndim != 2:
         raise ValueError(f"Simpson's method needs a 2-D mask, got shape {mask.shape}")
@@ -128,7 +128,7 @@ def isotropic_mask(mask: np.ndarray, spacing: tuple[float, float]) -> tuple[np.n
     """
     from skimage.transform import resize
 
-    row_mm, col_mm = _spacing(spacing)
+    row_mm, col_mm = check_spacing(spacing)
     side = min(row_mm, col_mm)
     mask = np.asarray(mask, dtype=bool)
     shape = (max(1, round(mask.shape[0] * row_mm / side)), max(1, round(mask.shape[1] * col_mm / side)))
@@ -224,7 +224,7 @@ def long_axis(mask: np.ndarray, spacing: tuple[float, float], options: SimpsonOp
     base = 0.5 * (start + end) + float(np.median((arc - start) @ normal)) * normal
     dist = np.hypot(*(contour - base).T)
     # A pixelated apex is flat: average the direction over the vertices within one pixel of the farthest.
-    near = contour[dist >= dist.max() - max(_spacing(spacing))] - base
+    near = contour[dist >= dist.max() - max(check_spacing(spacing))] - base
     direction = near.mean(axis=0)
     norm = float(np.hypot(*direction))
     if norm < 1.0:

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 from skimage import measure
 
-from lunet.evaluation.segmentation import _spacing
+from lunet.data.preprocess import check_spacing
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ def published_isotropic_mask(mask: np.ndarray, spacing: tuple[float, float]) -> 
     """
     from PIL import Image
 
-    row_mm, col_mm = _spacing(spacing)
+    row_mm, col_mm = check_spacing(spacing)
     side = min(row_mm, col_mm)
     mask = (np.asarray(mask) > 0).astype(np.uint8)
     rows, cols = (np.array(mask.shape) * (np.array([row_mm, col_mm]) / side)).round().astype(int)

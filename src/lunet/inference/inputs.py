@@ -6,7 +6,6 @@ This module is the bottom of the inference readers: :mod:`lunet.inference.reader
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,11 +69,11 @@ class LoadedImage:
 
 
 def check_spacing(path: Path, spacing: Sequence[float]) -> tuple[float, float]:
-    """``(row_mm, col_mm)`` as floats; an :class:`InputFormatError` unless both are finite and > 0."""
-    row_mm, col_mm = (float(s) for s in spacing)
-    if not all(math.isfinite(s) and s > 0 for s in (row_mm, col_mm)):
-        raise InputFormatError(f"{path}: invalid pixel spacing ({row_mm}, {col_mm}) mm (must be > 0)")
-    return row_mm, col_mm
+    """``(row_mm, col_mm)`` as floats; an :class:`InputFormatError` naming ``path`` unless both are finite and
+    > 0 (:func:`lunet.data.preprocess.check_spacing`)."""
+    from lunet.data.preprocess import check_spacing as checked
+
+    return checked(spacing, str(path), InputFormatError)
 
 
 #: ITU-R BT.601 luma weights (R, G, B).

@@ -9,7 +9,6 @@ planted at an output path is replaced, never followed.
 from __future__ import annotations
 
 import json
-import math
 import re
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from lunet.data.labels import Label
-from lunet.io import atomic_path, write_text_atomic
+from lunet.io import atomic_path, json_safe, write_text_atomic
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 #: Mask suffix per input kind (DICOM masks are NIfTI: a DICOM segmentation object is out of scope).
@@ -153,17 +152,7 @@ def _json_default(value: object) -> object:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def _nan_to_none(value: Any) -> Any:
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _nan_to_none(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_nan_to_none(v) for v in value]
-    return value
-
-
 def write_json(path: Path, data: dict[str, Any]) -> Path:
     """Write ``data`` as strict JSON (NaN → null), atomically."""
-    write_text_atomic(path, json.dumps(_nan_to_none(data), indent=2, default=_json_default, allow_nan=False))
+    write_text_atomic(path, json.dumps(json_safe(data), indent=2, default=_json_default, allow_nan=False))
     return path

@@ -8,7 +8,7 @@ LU-Net-m5 / -m15 differ only in their training loss or box targets, so they shar
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from torch import nn
@@ -153,20 +153,44 @@ def spec_of(model: nn.Module) -> ModelSpec:
     raise UnknownModelError(f"{type(model).__name__} is not a registered lunet network")
 
 
+def model_option_names(name: str) -> list[str]:
+    """The keyword options of ``name``'s constructor (``create_model`` overrides it accepts)."""
+    return list(inspect.signature(get_spec(name).builder).parameters)
+
+
+def check_options(name: str, options: Iterable[str]) -> None:
+    """The one check of model options: raise :class:`UnknownModelError` naming the ``options`` that ``name``'s
+    constructor does not take, and the ones it does."""
+    accepted = model_option_names(name)
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise UnknownModelError(
+            f"model {name!r} has no option {', '.join(unknown)}; options: {', '.join(accepted) or 'none'}"
+        )
+
+
+def model_options(name: str, overrides: Mapping[str, object], box_margin: float) -> dict[str, object]:
+    """The ``create_model`` keyword arguments of a configured model: ``overrides`` checked, with the box
+    margin passed as ``box_margin`` to the models whose constructor takes it (and to no other).
+
+    Raises:
+        UnknownModelError: an override the model does not accept.
+    """
+    options = {k: v for k, v in overrides.items() if k != "box_margin"}
+    check_options(name, options)
+    if "box_margin" in model_option_names(name):
+        options["box_margin"] = box_margin
+    return options
+
+
 def create_model(name: str, **overrides: object) -> nn.Module:
     """Build the registered network ``name`` with keyword ``overrides`` of its constructor's defaults.
 
     Raises:
         UnknownModelError: unknown name, or an override the constructor does not accept.
     """
-    spec = get_spec(name)
-    accepted = inspect.signature(spec.builder).parameters
-    unknown = sorted(set(overrides) - set(accepted))
-    if unknown:
-        raise UnknownModelError(
-            f"model {name!r} has no option {', '.join(unknown)}; options: {', '.join(accepted) or 'none'}"
-        )
-    return spec.builder(**overrides)
+    check_options(name, overrides)
+    return get_spec(name).builder(**overrides)
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
