@@ -125,7 +125,7 @@ def network_round_trip(label: np.ndarray, spacing: tuple[float, float], size: in
 
     Down as the training targets are made (:func:`lunet.data.preprocess.resize_label`, nearest neighbour to
     ``size × size``), back as predictions are (bilinear resize of the one-hot maps, ``align_corners=False``
-    as :func:`lunet.inference.postprocess.labels_on_grid`, then argmax).
+    as :func:`lunet.models.postprocess.labels_on_grid`, then argmax).
 
     Args:
         label: (rows, cols) uint8 labels. spacing: (row_mm, col_mm). size: network input size ``S``.
