@@ -369,7 +369,7 @@ def load_bundle(path: str | Path, map_location: str = "cpu") -> tuple[Any, dict[
 
 BACKENDS = ("auto", "onnx", "torch", "int8")
 #: Output of the first stage (o1) of two-stage models, returned by :meth:`Predictor.from_model` on request.
-FIRST_STAGE = "coarse_logits"
+FIRST_STAGE = "o1_logits"
 
 
 def output_getters() -> dict[str, Callable[[Any], Any]]:
@@ -438,7 +438,7 @@ class Predictor:
         model_name: registry name.
         size: input side S in pixels.
         outputs: ``["logits"]``, ``["box"]``, ``["logits", "box"]`` or ``["roi_logits", "box"]`` (+
-            ``"coarse_logits"`` when :meth:`from_model` was asked for o1).
+            ``"o1_logits"`` when :meth:`from_model` was asked for o1).
         backend: ``"torch"``, ``"onnx"`` or ``"int8"``.
         meta: the bundle's ``model.json`` (``{}`` for a model in memory).
         inputs: ``["image"]``, + ``"crop_source"`` for a native-crop model, + ``"crop_box"`` for the oracle.
@@ -505,7 +505,8 @@ class Predictor:
             model: a network built by :func:`lunet.models.create_model` (put in eval mode, on ``device``).
             size: its input side S.
             device: torch device.
-            first_stage: also return o1 (``coarse_logits``) of a two-stage model.
+            first_stage: also return o1 of a two-stage model, as ``"o1_logits"`` (:data:`FIRST_STAGE`;
+                torch only, never exported).
             meta: the bundle's ``model.json``, if it came from one.
         """
         import torch

@@ -140,7 +140,7 @@ def test_predictor_runs_every_model_under_the_names_of_model_io(name):
     predictor = Predictor.from_model(model, 64, first_stage=True)
     inputs, outputs = model_io(spec, uses_crop_source(model))
     assert predictor.inputs == inputs and inputs[0] == "image"
-    assert predictor.outputs == outputs + (["coarse_logits"] if spec.two_stage else [])
+    assert predictor.outputs == outputs + (["o1_logits"] if spec.two_stage else [])
     gen = torch.Generator().manual_seed(3)
     feeds = {"image": torch.randn(1, 1, 64, 64, generator=gen)}
     if "crop_box" in inputs:
@@ -151,7 +151,7 @@ def test_predictor_runs_every_model_under_the_names_of_model_io(name):
                     crop_box=feeds["crop_box"].numpy() if "crop_box" in feeds else None)  # fmt: skip
     with torch.no_grad():
         out = model(feeds.pop("image"), **feeds)
-    want = {"box": predicted_box, "coarse_logits": first_logits, "roi_logits": lambda o: o.roi_logits}
+    want = {"box": predicted_box, "o1_logits": first_logits, "roi_logits": lambda o: o.roi_logits}
     for key in predictor.outputs:
         expected = want.get(key, final_logits)(out).numpy()
         np.testing.assert_array_equal(got[key], expected)

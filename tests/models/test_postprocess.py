@@ -66,7 +66,7 @@ def test_frame_prediction_reads_every_output_layout():
     logits[:, 1, :, :4] = 5.0  # LV on the left half, myocardium on the right
     logits[:, 2, :, 4:] = 5.0
     box = np.array([[0.5, 0.0, 1.0, 1.0], [0.0, 0.0, 0.5, 0.5]], np.float32)
-    full = frame_prediction({"logits": logits, "coarse_logits": logits[:, [0, 2, 1, 3]]}, 1, (20, 40))
+    full = frame_prediction({"logits": logits, "o1_logits": logits[:, [0, 2, 1, 3]]}, 1, (20, 40))
     assert full.box is None and (full.labels[:, :20] == 1).all() and (full.labels[:, 20:] == 2).all()
     assert (full.coarse_labels[:, :20] == 2).all() and (full.coarse_labels[:, 20:] == 1).all()
     roi = frame_prediction({"roi_logits": logits, "box": box}, 0, (20, 40))  # the ROI in the right half

@@ -126,7 +126,7 @@ class FramePrediction:
         labels: ``(rows, cols)`` uint8 labels, or ``None`` for a box regressor.
         box: ``(4,)`` float64 normalised box ``(x_min, y_min, x_max, y_max)``, or ``None`` without a box.
         coarse_labels: ``(rows, cols)`` uint8 labels of o1 (the first stage of a two-stage model) when the
-            outputs carry ``coarse_logits``, else ``None``.
+            outputs carry ``o1_logits`` (:data:`lunet.bundle.FIRST_STAGE`), else ``None``.
     """
 
     labels: np.ndarray | None
@@ -138,10 +138,10 @@ def frame_prediction(outputs: Mapping[str, Any], index: int, shape: Sequence[int
     """Frame ``index`` of a batch of model outputs on its original grid ``shape`` ``(rows, cols)``.
 
     ``outputs`` as :class:`lunet.bundle.Predictor` returns them: ``{"roi_logits", "box"}``, or
-    ``{"logits"}`` and/or ``{"box"}``, optionally ``{"coarse_logits"}`` (o1); labels by :func:`frame_labels`.
+    ``{"logits"}`` and/or ``{"box"}``, optionally ``{"o1_logits"}`` (o1); labels by :func:`frame_labels`.
     """
     box = np.asarray(outputs["box"][index], dtype=np.float64) if "box" in outputs else None
-    coarse = outputs.get("coarse_logits")
+    coarse = outputs.get("o1_logits")
     return FramePrediction(
         labels=frame_labels(outputs, index, shape),
         box=box,
