@@ -97,7 +97,7 @@ def test_check_spacing_is_the_one_spacing_rule():
 
     assert check_spacing((np.float32(0.25), 1)) == (0.25, 1.0)
     for bad in ((0.0, 0.3), (-0.1, 0.3), (float("nan"), 0.3), (0.3, float("inf"))):
-        with pytest.raises(ReaderError, match=r"^a\.mhd: invalid pixel spacing .* must be > 0 and finite"):
+        with pytest.raises(ReaderError, match=r"^a\.mhd: invalid pixel spacing .*must be > 0 and finite"):
             check_spacing(bad, "a.mhd", ReaderError)
     with pytest.raises(ValueError, match=r"^spacing: pixel spacing must be two numbers"):
         check_spacing((0.3,))
