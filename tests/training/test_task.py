@@ -4,11 +4,12 @@ import pytest
 import torch
 from torch import nn
 
+from lunet.boxes import box_iou
 from lunet.config import OptimConfig
 from lunet.evaluation.segmentation import dice as evaluation_dice
 from lunet.training.checkpoint_io import AtomicCheckpointIO
 from lunet.training.losses import LossConfig, composite_loss
-from lunet.training.metrics import box_iou, hard_dice
+from lunet.training.metrics import hard_dice
 from lunet.training.task import SegmentationTask
 
 

@@ -20,14 +20,13 @@ across processes; only rank 0 writes the bundle and the predictions.
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lunet import __version__
-from lunet.config import BOX_MARGIN, TrainConfig
+from lunet.config import TrainConfig
 from lunet.io import write_text_atomic
 
 if TYPE_CHECKING:
@@ -61,10 +60,9 @@ def check_config(config: TrainConfig, *, data_exists: bool = True) -> None:
         lunet.models.registry.UnknownModelError: unknown model or model option.
         RunFolderError: a missing dataset or fold-list folder, or a cache path that is a file.
     """
-    from lunet.models.registry import get_spec
+    from lunet.models.registry import model_options
 
-    accepted = inspect.signature(get_spec(config.model.name).builder).parameters
-    model_options(config, accepted)
+    model_options(config.model.name, config.model.overrides, config.model.box_margin)
     data = config.data
     if data_exists and (not data.root or not Path(data.root).is_dir()):
         raise RunFolderError(f"{data.root or '(no --data)'}: dataset folder not found")
@@ -72,26 +70,6 @@ def check_config(config: TrainConfig, *, data_exists: bool = True) -> None:
         raise RunFolderError(f"{data.folds_dir}: fold-list folder not found")
     if data.cache and Path(data.cache).is_file():
         raise RunFolderError(f"{data.cache}: is a file; --cache must be a folder")
-
-
-def model_options(config: TrainConfig, accepted: Sequence[str]) -> dict[str, Any]:
-    """The ``create_model`` keyword arguments of ``config``: its overrides, with the box margin passed only to
-    the models whose constructor takes ``box_margin``.
-
-    Raises:
-        lunet.models.registry.UnknownModelError: an override the model does not accept.
-    """
-    from lunet.models.registry import UnknownModelError
-
-    options = {k: v for k, v in config.model.overrides.items() if k != BOX_MARGIN}
-    unknown = sorted(set(options) - set(accepted))
-    if unknown:
-        raise UnknownModelError(
-            f"model {config.model.name!r} has no option {', '.join(unknown)}; options: {', '.join(accepted)}"
-        )
-    if BOX_MARGIN in accepted:
-        options[BOX_MARGIN] = config.model.box_margin
-    return options
 
 
 def default_cache_dir(config: TrainConfig, run_dir: Path) -> Path:
@@ -130,12 +108,14 @@ def select_fold(config: TrainConfig, cache: CachedImages, run_dir: Path) -> Fold
 
 
 def build_model(config: TrainConfig) -> tuple[nn.Module, dict[str, Any]]:
-    """``create_model(name, **options)`` and the options (see :func:`model_options`)."""
+    """``create_model(name, **options)`` and the options (:func:`lunet.models.registry.model_options`: the
+    overrides, the box margin for the models that take one)."""
     from lunet.models import create_model
-    from lunet.models.registry import get_spec
+    from lunet.models.registry import model_options
 
-    options = model_options(config, list(inspect.signature(get_spec(config.model.name).builder).parameters))
-    return create_model(config.model.name, **options), options
+    model = config.model
+    options = model_options(model.name, model.overrides, model.box_margin)
+    return create_model(model.name, **options), options
 
 
 def _trainer(config: TrainConfig, run_dir: Path, monitor: str, callbacks: Sequence[L.Callback]) -> L.Trainer:
@@ -304,6 +284,8 @@ def _task(config: TrainConfig, model: nn.Module) -> SegmentationTask:
 
 
 def _data_module(config: TrainConfig, cache_dir: Path, fold: Fold, model: nn.Module) -> CacheDataModule:
+    """The fold's data; reference boxes at the model's own margin (``box_margin_of``: its one home)."""
+    from lunet.models.registry import box_margin_of
     from lunet.models.roi import uses_crop_source
     from lunet.training.datamodule import CacheDataModule
 
@@ -311,7 +293,7 @@ def _data_module(config: TrainConfig, cache_dir: Path, fold: Fold, model: nn.Mod
         str(cache_dir),
         fold,
         config.data.batch_size,
-        config.model.box_margin,
+        box_margin_of(model),
         config.seed,
         config.data.num_workers,
         config.augment,

@@ -24,12 +24,13 @@ import lightning as L
 import torch
 from torch import Tensor, nn
 
+from lunet.boxes import box_iou
 from lunet.config import OptimConfig
 from lunet.data.labels import Label
 from lunet.models.outputs import BoxOutput, final_logits, predicted_box
 from lunet.training.jitter import jitter_boxes
 from lunet.training.losses import LossConfig, composite_loss
-from lunet.training.metrics import box_iou, hard_dice
+from lunet.training.metrics import hard_dice
 
 logger = logging.getLogger(__name__)
 
