@@ -300,7 +300,7 @@ class Bundle:
         """
         onnx_path = Path(onnx_path)
         if not onnx_path.is_file():
-            return f"{onnx_path} does not exist (run `lunet export {self.path} {command}`)"
+            return f"{onnx_path} does not exist (run `lunet export --model {self.path} {command}`)"
         import onnx
 
         try:
