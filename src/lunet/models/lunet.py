@@ -17,8 +17,9 @@ lunet took before the native one).
 The box margin ``box_margin`` (``m``: 5 % or 15 % in the paper) defines the training target
 ``enlarge_box(box0, box_margin)`` that the box is regressed to, and the margin of the box taken from o1. It is
 a constructor option (``lunet train --margin``, the config's ``model.overrides["box_margin"]``), read back
-from a built model by :func:`lunet.models.registry.box_margin_of` and recorded as ``box_margin`` in the
-bundle's ``model.json`` (:attr:`lunet.bundle.Bundle.box_margin`); the U-L2 inside is given the same value.
+from a built model by :func:`lunet.models.registry.box_margin_of` (the data module's box targets come from
+there) and recorded as ``box_margin`` in the bundle's ``model.json`` (:attr:`lunet.bundle.Bundle.box_margin`);
+the U-L2 inside is given the same value.
 
 Box source (``box_source``, :data:`lunet.models.localizers.BOX_SOURCES`): ``"regressed"`` (the paper) crops
 with U-L2's regressed box; ``"segmentation"`` (lunet's default recipe, see :mod:`lunet.config.recipes`) crops
