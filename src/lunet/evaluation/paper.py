@@ -19,6 +19,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from lunet.boxes import DEFAULT_BOX_MARGIN
+
 LUNET = "LU-Net (TUFFC 2020)"
 RUNET = "RU-Net (IUS 2019)"
 CAMUS = "CAMUS (TMI 2019), test set of 50 patients"
@@ -113,7 +115,7 @@ PAPER_NAMES = {
 ALWAYS = ("intra-observer",)
 
 
-def paper_name(model: str, margin: float = 0.05) -> str:
+def paper_name(model: str, margin: float = DEFAULT_BOX_MARGIN) -> str:
     """The papers' name of a lunet table row (``lunet-o2`` → ``LU-Net-m5``; ``BB-m15`` unchanged)."""
     base = model.removesuffix("-o2")
     return PAPER_NAMES.get(base, base).format(m=round(100 * margin))
@@ -137,7 +139,7 @@ def _our_row(tables: Mapping[str, object], table: str, model: str) -> Mapping[st
     return rows[0] if rows else None
 
 
-def paper_comparison(tables: Mapping[str, object], margin: float = 0.05) -> dict[str, object]:
+def paper_comparison(tables: Mapping[str, object], margin: float = DEFAULT_BOX_MARGIN) -> dict[str, object]:
     """The published figures of the evaluated models (and the intra-observer rows) beside ours.
 
     Args:

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from lunet.boxes import enlarge_box, reference_box
+from lunet.boxes import DEFAULT_BOX_MARGIN, enlarge_box, reference_box
 from lunet.config import AugmentConfig
 from lunet.data.cache import SEQUENCE, CachedImages
 from lunet.data.folds import Fold
@@ -171,7 +171,7 @@ class CacheDataModule(L.LightningDataModule):
         cache_dir: str,
         fold: Fold,
         batch_size: int = 16,
-        margin: float = 0.05,
+        margin: float = DEFAULT_BOX_MARGIN,
         seed: int = 0,
         num_workers: int = 0,
         augment: AugmentConfig | None = None,
