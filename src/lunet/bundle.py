@@ -5,7 +5,13 @@ A bundle is two files side by side in a folder (usually the run folder):
 - ``model.safetensors`` — the model's ``state_dict`` (tensors only: nothing in it can run code);
 - ``model.json`` — what is needed to rebuild the network and use it: ``{"model": registry name,
   "overrides": {...create_model keyword arguments...}, "size": input side in pixels, "margin": box margin,
-  "lunet_version": ..., "config": {...the training config...}}``.
+  "lunet_version": ..., "config": {...the training config...}, "labels": [0, 1, 2, 3]}``.
+
+``labels`` (written since the left atrium is trained by default) lists the labels the model outputs: ``[0, 1,
+2, 3]`` when its loss covered the LA (label 3), else ``[0, 1, 2]``. A ``model.json`` without it was written
+before: :func:`trained_labels` then reads the recorded config's ``dice_classes`` (none recorded: LV and
+myocardium only), so an old bundle keeps predicting as it was trained, its untrained LA channel merged into
+the background (:mod:`lunet.models.postprocess`).
 
 ``load_bundle`` accepts the folder, either file, or a Lightning ``.ckpt`` (read with ``weights_only=True``).
 """
@@ -35,14 +41,46 @@ class BundleError(ValueError):
     """A model bundle or checkpoint that cannot be loaded (message names the file)."""
 
 
+def _dice_classes(config: Any) -> tuple[int, ...] | None:
+    """``dice_classes`` of a recorded training config (nested format 2 or flat format 1), or None."""
+    if not isinstance(config, dict):
+        return None
+    loss = config.get("loss")
+    classes = loss.get("dice_classes") if isinstance(loss, dict) else config.get("dice_classes")
+    if not isinstance(classes, list | tuple):
+        return None
+    return tuple(int(c) for c in classes)
+
+
+def trained_labels(meta: dict[str, Any]) -> tuple[int, ...]:
+    """Labels a bundle's model outputs: ``(0, 1, 2, 3)`` when it was trained on the left atrium, else
+    ``(0, 1, 2)``.
+
+    From ``meta["labels"]`` when the bundle records it; else from its recorded config's ``dice_classes``
+    (label 3 among them); a bundle with neither predates the LA and outputs LV and myocardium only.
+    """
+    from lunet.data.labels import Label
+
+    if isinstance(meta.get("labels"), list | tuple):
+        return tuple(int(v) for v in meta["labels"])
+    classes = _dice_classes(meta.get("config"))
+    trained = classes is not None and int(Label.LA) in classes
+    return (0, 1, 2, 3) if trained else (0, 1, 2)
+
+
+def atrium_trained(meta: dict[str, Any]) -> bool:
+    """Whether a bundle's model segments the left atrium (label 3 in :func:`trained_labels`)."""
+    return 3 in trained_labels(meta)
+
+
 def save_bundle(folder: str | Path, model: Any, meta: dict[str, Any]) -> Path:
     """Write ``model.safetensors`` and ``model.json`` atomically into ``folder``.
 
     Args:
         folder: destination folder (created).
         model: a ``torch.nn.Module`` built by ``lunet.models.create_model``.
-        meta: must hold ``"model"`` (registry name); ``"overrides"``, ``"size"``, ``"margin"`` and
-            ``"config"`` are optional.
+        meta: must hold ``"model"`` (registry name); ``"overrides"``, ``"size"``, ``"margin"``,
+            ``"config"`` and ``"labels"`` are optional (``labels`` is derived from ``config`` when absent).
 
     Returns:
         the folder.
@@ -57,6 +95,8 @@ def save_bundle(folder: str | Path, model: Any, meta: dict[str, Any]) -> Path:
     with atomic_path(folder / WEIGHTS_FILE) as tmp:
         save_file(state, str(tmp))
     full_meta = {"overrides": {}, "lunet_version": __version__, "bundle_format": BUNDLE_FORMAT, **meta}
+    if "config" in meta:  # the labels the model outputs, read by predict without parsing the config
+        full_meta.setdefault("labels", list(trained_labels(meta)))
     write_text_atomic(folder / META_FILE, json.dumps(full_meta, indent=2, sort_keys=True, default=str))
     return folder
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from lunet.bundle import BundleError, read_bundle_meta
+from lunet.bundle import BundleError, atrium_trained, read_bundle_meta
 from lunet.inference.export import (
     ONNX_FILE,
     bundle_folder,
@@ -118,9 +118,9 @@ def _torch_runner(
         torch.set_num_threads(threads)
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"device {device!r} requested but CUDA is not available")
-    model, _ = load_bundle(model_path, map_location="cpu")
+    model, meta = load_bundle(model_path, map_location="cpu")
     model = model.to(device).eval()
-    inputs, names = model_io(model_name, model)
+    inputs, names = model_io(model_name, model, atrium_trained(meta))
     getters = output_getters()
 
     def run(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:

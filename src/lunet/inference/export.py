@@ -5,7 +5,9 @@ Inputs: ``image`` ``(B, 1, S, S)`` and, for LU-Net and the oracle with ``crop_gr
 ``lunet.data.preprocess.crop_source_size``); a dynamic batch axis. Outputs, whichever the model has:
 ``logits`` ``(B, C, S, S)`` (full-image logits, o2 for two-stage models) and ``box`` ``(B, 4)`` (normalised);
 a native-crop model exports ``roi_logits`` ``(B, C, h, w)`` and ``box`` instead, and the runtime composes the
-ROI on the original image grid (:func:`lunet.models.postprocess.frame_labels`), as torch does. For LU-Net
+ROI on the original image grid (:func:`lunet.models.postprocess.frame_labels`), as torch does. An LU-Net
+trained on the left atrium (``model.json`` ``labels``, :func:`lunet.bundle.atrium_trained`) also exports
+``coarse_logits`` (o1), the source of its LA outside the box. For LU-Net
 the graph holds the localizer, the differentiable crop (``grid_sample``) and U-Net1, so ONNX Runtime
 reproduces the torch model. BatchNorm is folded into the convolutions (eval-mode export). The file records the
 model name, input size and the SHA-256 of the weights it was exported from, so ``lunet predict`` never uses a
@@ -21,7 +23,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from lunet.bundle import WEIGHTS_FILE, BundleError
+from lunet.bundle import WEIGHTS_FILE, BundleError, atrium_trained
 
 logger = logging.getLogger(__name__)
 
@@ -64,28 +66,36 @@ def check_predicts_alone(model_name: str) -> None:
         )
 
 
-def model_io(model_name: str, model: Any) -> tuple[list[str], list[str]]:
+def model_io(model_name: str, model: Any, atrium: bool = False) -> tuple[list[str], list[str]]:
     """Input and output names of a model for prediction (ONNX graph names, back-end dict keys).
 
     Inputs: ``image`` (+ ``crop_source`` for a native-crop model). Outputs: ``roi_logits`` and ``box`` for a
-    native-crop model, else ``logits`` and/or ``box``.
+    native-crop model, else ``logits`` and/or ``box``; with ``atrium`` (a model trained on the left atrium,
+    :func:`lunet.bundle.atrium_trained`), LU-Net adds ``coarse_logits`` (o1, full image), whose LA lies
+    outside the box (:func:`lunet.models.postprocess.frame_labels`).
     """
     from lunet.models.registry import get_spec
     from lunet.models.roi import uses_crop_source
 
     check_predicts_alone(model_name)
-    if uses_crop_source(model):
-        return ["image", "crop_source"], ["roi_logits", "box"]
     spec = get_spec(model_name)
+    extra = ["coarse_logits"] if atrium and model_name == "lunet" else []
+    if uses_crop_source(model):
+        return ["image", "crop_source"], ["roi_logits", "box", *extra]
     outputs = [name for name, has in (("logits", spec.has_segmentation), ("box", spec.has_box)) if has]
-    return ["image"], outputs
+    return ["image"], outputs + extra
 
 
 def output_getters() -> dict[str, Any]:
     """``name → function(model output) → tensor`` for the names of :func:`model_io`."""
-    from lunet.models.outputs import final_logits, predicted_box
+    from lunet.models.outputs import final_logits, first_logits, predicted_box
 
-    return {"logits": final_logits, "box": predicted_box, "roi_logits": lambda out: out.roi_logits}
+    return {
+        "logits": final_logits,
+        "box": predicted_box,
+        "roi_logits": lambda out: out.roi_logits,
+        "coarse_logits": first_logits,
+    }
 
 
 def _wrapper(model: Any, inputs: list[str], names: list[str]) -> Any:
@@ -133,7 +143,7 @@ def export_onnx(
     from lunet.io import atomic_path
 
     model, meta = load_bundle(model_path)
-    inputs, names = model_io(meta["model"], model)
+    inputs, names = model_io(meta["model"], model, atrium_trained(meta))
     size = int(meta.get("size", 256))
     out = Path(out) if out is not None else bundle_folder(model_path) / ONNX_FILE
     batch = fixed_batch or 2

@@ -369,5 +369,6 @@ def train(
             needs_reference_box=spec.needs_reference_box,
             batch_size=max(1, config.data.batch_size),
             device=device,
+            atrium=3 in config.loss.dice_classes,
         )
     return run_dir

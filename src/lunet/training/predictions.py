@@ -24,7 +24,7 @@ import torch
 
 from lunet.boxes import enlarge_box, write_boxes_csv
 from lunet.data.cache import CachedImages
-from lunet.models.outputs import BoxOutput, final_logits, first_logits, predicted_box
+from lunet.models.outputs import BoxOutput, LUNetOutput, final_logits, first_logits, predicted_box
 from lunet.models.postprocess import frame_labels, labels_on_grid
 
 logger = logging.getLogger(__name__)
@@ -46,6 +46,7 @@ def predict_rows(
     needs_reference_box: bool = False,
     batch_size: int = 8,
     device: str | torch.device = "cpu",
+    atrium: bool = False,
 ) -> Path:
     """Predict cache ``rows`` and write ``out_dir/predictions`` (+ ``boxes.csv``, ``predictions_o1``).
 
@@ -57,6 +58,9 @@ def predict_rows(
         needs_reference_box: the oracle: fed the reference box (box0 enlarged by the model's ``box_margin``).
         batch_size: frames per forward pass.
         device: torch device.
+        atrium: the model was trained on the left atrium (label 3 in its Dice loss): the LA is written
+            (label 3; LU-Net's from o1 outside its box, :func:`lunet.models.postprocess.frame_labels`), else
+            merged into the background.
 
     Returns:
         ``out_dir / "predictions"``.
@@ -90,17 +94,19 @@ def predict_rows(
             outputs["roi_logits"] = out.roi_logits
         elif not isinstance(out, BoxOutput):
             outputs["logits"] = final_logits(out)
+        if atrium and isinstance(out, LUNetOutput):  # the atrium lies outside the box: o1's
+            outputs["coarse_logits"] = out.coarse_logits
         o1 = first_logits(out)
         for i, row in enumerate(chunk):
             entry = cache.index[row]  # type: ignore[attr-defined]
             shape = tuple(int(v) for v in cache.original_shape[row])  # type: ignore[attr-defined]
             spacing = tuple(float(v) for v in cache.original_spacing[row])  # type: ignore[attr-defined]
             folder, name = frame_name(entry)
-            label = frame_labels(outputs, i, shape)
+            label = frame_labels(outputs, i, shape, atrium)
             if label is not None:
                 write_image(pred_dir / folder / name, label, spacing)
             if o1 is not None:
-                write_image(o1_dir / folder / name, labels_on_grid(o1[i], shape), spacing)
+                write_image(o1_dir / folder / name, labels_on_grid(o1[i], shape, atrium=atrium), spacing)
             if box is not None:
                 boxes[(entry["patient_id"], entry["view"], entry["instant"])] = box[i].tolist()
     if boxes:
