@@ -1,0 +1,182 @@
+"""EF / EDV / ESV intervals: measured coverage of split-conformal intervals on held-out phantom patients.
+
+For each run (a finished ``lunet train`` run whose fold has validation and test patients, e.g. those of
+``bench_accuracy.py --test-patients 100``): every validation and test patient's four ED/ES frames go through
+the test-time augmentation passes (``lunet.inference.tta.DEFAULT_PASSES``, 7) of the run (and, with
+``--ensemble``, of every run together); EDV/ESV/EF per pass by Simpson (geometric, the phantom default).
+Calibration on the validation patients only (``lunet.inference.calibrate.calibrate_passes``), coverage on
+the test patients against the phantom's analytic truth (``phantom_truth.json``), with its Clopper–Pearson
+95 % interval (``coverage_ci``), at 80 / 90 / 95 % nominal, for the ``absolute`` and ``normalised`` scores
+and the ``auto`` choice; the same on the Poor image-quality stratum. Time per patient: the passes' wall time
+(4 frames × passes, inverse maps, Simpson), identity pass alone estimated as 1/passes of it.
+
+SYNTHETIC (phantom), not CAMUS. Usage::
+
+    OMP_NUM_THREADS=1 nice -n 10 python bench/bench_intervals.py \\
+        --runs /tmp/final/F1/runs/unet1 /tmp/final/F1/runs/lunet@recipe=paper --threads 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import print_header, print_table
+
+LEVELS = (0.80, 0.90, 0.95)
+INDEX_NAMES = {"ef_percent": "EF %", "edv_ml": "EDV ml", "esv_ml": "ESV ml"}
+
+
+def _passes_for_run(run: Path, threads: int, cache: Path | None) -> dict:
+    """Validation and test patients' passes of a run (read from ``cache`` when it holds them)."""
+    from lunet.data.folds import read_fold_lists
+    from lunet.evaluation.evaluate import run_settings
+    from lunet.evaluation.references import References
+    from lunet.inference.backends import load_predictor
+    from lunet.inference.calibrate import PatientPasses, patient_passes, reference_values
+
+    settings = run_settings(run)
+    fold = read_fold_lists(run / "folds")[settings.fold - 1]
+    refs = References(settings.data)
+    name = f"{run.parent.parent.name}/{run.name}"
+    path = cache / f"{name.replace('/', '_')}.json" if cache else None
+    if path is not None and path.is_file():
+        data = json.loads(path.read_text())
+    else:
+        predictors = [load_predictor(run, "torch", threads=threads)]
+        data = {"patients": {}}
+        for split, patients in (("validation", fold.val), ("test", fold.test)):
+            for pid in patients:
+                result = patient_passes(predictors, refs.records[pid.lower()], simpson=refs.simpson)
+                data["patients"][pid] = {
+                    "split": split, "names": result.names, "values": result.values.tolist(),
+                    "seconds": result.seconds, "quality": refs.quality(pid.lower()),
+                    "truth": reference_values(refs, pid.lower()),
+                }  # fmt: skip
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(data))
+    out = {"name": name, "validation": [], "test": []}
+    for pid, entry in data["patients"].items():
+        passes = PatientPasses(pid, np.asarray(entry["values"], dtype=np.float64), entry["names"],
+                               entry["seconds"])  # fmt: skip
+        out[entry["split"]].append((passes, entry["truth"], entry["quality"]))
+    return out
+
+
+def _ensemble(datasets: list[dict]) -> dict:
+    """All runs' passes together (same patients): the first run's identity pass is the point estimate, the
+    spread the SD over every run's passes; time per patient is the sum."""
+    from lunet.inference.calibrate import PatientPasses
+
+    out = {"name": "ensemble(" + " + ".join(d["name"] for d in datasets) + ")"}
+    for split in ("validation", "test"):
+        members = [{p.patient: (p, t, q) for p, t, q in d[split]} for d in datasets]
+        out[split] = []
+        for pid, (_, truth, quality) in members[0].items():
+            parts = [m[pid][0] for m in members]
+            values = np.concatenate([p.values for p in parts])
+            names = [f"model{k}:{n.split(':', 1)[1]}" for k, p in enumerate(parts) for n in p.names]
+            seconds = sum(p.seconds for p in parts)
+            out[split].append((PatientPasses(pid, values, names, seconds), truth, quality))
+    return out
+
+
+def _measure(data: dict, level: float, score: str) -> list[dict]:
+    """Rows (one per index, all test patients and Poor) of one level and score."""
+    from lunet.evaluation.interval_calibration import INTERVAL_COLUMNS
+    from lunet.evaluation.intervals import coverage_ci
+    from lunet.inference.calibrate import calibrate_passes
+
+    val = data["validation"]
+    cal = calibrate_passes([v[0] for v in val], [v[1] for v in val], level, score)
+    rows = []
+    for stratum in ("all", "Poor"):
+        test = [t for t in data["test"] if stratum == "all" or t[2] == "Poor"]
+        intervals = [cal.intervals(p.point(), p.spread()) for p, _, _ in test]
+        for index, (lo_name, hi_name) in INTERVAL_COLUMNS.items():
+            lo = np.array([i[lo_name] for i in intervals])
+            hi = np.array([i[hi_name] for i in intervals])
+            truth = np.array([t[1][index] for t in test])
+            ok = np.isfinite(lo) & np.isfinite(hi) & np.isfinite(truth)
+            hits = int(((lo <= truth) & (truth <= hi))[ok].sum())
+            n = int(ok.sum())
+            ci = coverage_ci(hits, n) if n else (math.nan, math.nan)
+            cover = 100.0 * hits / n if n else math.nan
+            rows.append({
+                "model": data["name"], "score": cal.score if score != "auto" else f"auto={cal.score}",
+                "level %": 100 * level, "set": f"test {stratum}", "index": INDEX_NAMES[index], "n": n,
+                "coverage %": cover, "CI low": 100 * ci[0], "CI high": 100 * ci[1],
+                "within ±5": "yes" if abs(cover - 100 * level) <= 5 else "NO",
+                "mean width": float(np.mean((hi - lo)[ok])) if n else math.nan,
+                "q": cal.indices[index].quantile,
+            })  # fmt: skip
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", nargs="+", type=Path, required=True, help="finished run folders")
+    parser.add_argument("--ensemble", action="store_true", help="also all --runs together as one ensemble")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    parser.add_argument("--cache", type=Path, default=None, help="folder keeping the passes for reruns")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    print_header("EF / EDV / ESV split-conformal intervals (SYNTHETIC phantom, not CAMUS)")
+    from lunet.inference.tta import DEFAULT_PASSES
+
+    print(f"passes per model: {len(DEFAULT_PASSES)} ({', '.join(p.name for p in DEFAULT_PASSES)}); "
+          f"torch CPU, {args.threads} thread(s)")  # fmt: skip
+    datasets = []
+    for run in args.runs:
+        start = time.perf_counter()
+        datasets.append(_passes_for_run(run, args.threads, args.cache))
+        print(f"{run}: passes in {time.perf_counter() - start:.0f} s")
+    if args.ensemble and len(args.runs) > 1:
+        datasets.append(_ensemble(datasets))
+    for data in datasets:
+        n_poor = sum(t[2] == "Poor" for t in data["test"])
+        print(f"\n### {data['name']}: calibration on {len(data['validation'])} validation patients, "
+              f"coverage on {len(data['test'])} test patients ({n_poor} Poor), vs the truth")  # fmt: skip
+        seconds = [p.seconds for p, _, _ in data["validation"] + data["test"]]
+        n_pass = len(data["test"][0][0].names)
+        print(f"time per patient, {n_pass} passes x 4 frames: median {np.median(seconds):.2f} s "
+              f"(identity alone ~{np.median(seconds) / n_pass:.2f} s)")  # fmt: skip
+        sd = np.array([p.spread()["ef_percent"] for p, _, _ in data["test"]])
+        err = np.array([abs(p.point()["ef_percent"] - t["ef_percent"]) for p, t, _ in data["test"]])
+        print(f"test EF: |error| median {np.nanmedian(err):.2f} points, "
+              f"pass SD median {np.nanmedian(sd):.2f}; "
+              f"Spearman(|error|, SD) = {_spearman(err, sd):.2f}")  # fmt: skip
+        rows = []
+        for score in ("absolute", "normalised", "auto"):
+            for level in LEVELS:
+                rows += _measure(data, level, score)
+        cols = ["score", "level %", "set", "index", "n", "coverage %", "CI low", "CI high", "within ±5",
+                "mean width", "q"]  # fmt: skip
+        print_table([r for r in rows if r["index"] == "EF %"], cols, digits=1)
+        print()
+        print_table([r for r in rows if r["index"] != "EF %"], cols, digits=1)
+    return 0
+
+
+def _spearman(a: np.ndarray, b: np.ndarray) -> float:
+    from scipy.stats import spearmanr
+
+    ok = np.isfinite(a) & np.isfinite(b)
+    return float(spearmanr(a[ok], b[ok]).statistic) if ok.sum() > 2 else math.nan
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
