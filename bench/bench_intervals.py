@@ -38,9 +38,10 @@ def _passes_for_run(run: Path, threads: int, cache: Path | None) -> dict:
     """Validation and test patients' passes of a run (read from ``cache`` when it holds them)."""
     from lunet.data.folds import read_fold_lists
     from lunet.evaluation.evaluate import run_settings
+    from lunet.evaluation.interval_calibration import PatientPasses
     from lunet.evaluation.references import References
     from lunet.inference.backends import load_predictor
-    from lunet.inference.calibrate import PatientPasses, patient_passes, reference_values
+    from lunet.inference.calibrate import patient_passes, reference_values
 
     settings = run_settings(run)
     fold = read_fold_lists(run / "folds")[settings.fold - 1]
@@ -74,7 +75,7 @@ def _passes_for_run(run: Path, threads: int, cache: Path | None) -> dict:
 def _ensemble(datasets: list[dict]) -> dict:
     """All runs' passes together (same patients): the first run's identity pass is the point estimate, the
     spread the SD over every run's passes; time per patient is the sum."""
-    from lunet.inference.calibrate import PatientPasses
+    from lunet.evaluation.interval_calibration import PatientPasses
 
     out = {"name": "ensemble(" + " + ".join(d["name"] for d in datasets) + ")"}
     for split in ("validation", "test"):
@@ -91,9 +92,8 @@ def _ensemble(datasets: list[dict]) -> dict:
 
 def _measure(data: dict, level: float, score: str) -> list[dict]:
     """Rows (one per index, all test patients and Poor) of one level and score."""
-    from lunet.evaluation.interval_calibration import INTERVAL_COLUMNS
+    from lunet.evaluation.interval_calibration import INTERVAL_COLUMNS, calibrate_passes
     from lunet.evaluation.intervals import coverage_ci
-    from lunet.inference.calibrate import calibrate_passes
 
     val = data["validation"]
     cal = calibrate_passes([v[0] for v in val], [v[1] for v in val], level, score)

@@ -18,6 +18,8 @@ passes (and ensemble members). The interval is the conformal one, clipped to ``[
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 import os
@@ -33,13 +35,19 @@ __all__ = [
     "CALIBRATION_FILE",
     "INDICES",
     "INTERVAL_COLUMNS",
+    "PASSES_FILE",
     "SPREAD_FLOORS",
+    "VALUE_KEYS",
     "CalibrationFileError",
     "IntervalCalibration",
+    "PatientPasses",
     "calibrate_indices",
+    "calibrate_passes",
     "choose_score",
     "read_calibration",
+    "read_passes",
     "write_calibration",
+    "write_passes",
 ]
 
 CALIBRATION_FILE = "calibration.json"
@@ -55,6 +63,10 @@ INTERVAL_COLUMNS = {k: (f"{s}_lo_{u}", f"{s}_hi_{u}") for k, (s, u, _) in INDICE
 #: Spreads below these are raised to them in the ``normalised`` score (EF points, ml): a patient whose passes
 #: all agree would otherwise get a zero-width interval. About a tenth of the phantom's typical pass SD.
 SPREAD_FLOORS = {"ef_percent": 0.25, "edv_ml": 0.5, "esv_ml": 0.5}
+#: Per-pass values of a run's validation and test patients, next to ``calibration.json``.
+PASSES_FILE = "calibration_passes.csv"
+#: Columns of a pass: EDV (ml), ESV (ml), EF (%).
+VALUE_KEYS = ("edv_ml", "esv_ml", "ef_percent")
 
 
 class CalibrationFileError(ValueError):
@@ -125,6 +137,82 @@ class IntervalCalibration:
         }
 
 
+@dataclass
+class PatientPasses:
+    """EDV/ESV/EF of one patient under every pass.
+
+    Attributes:
+        patient: id.
+        values: ``(passes, 3)`` EDV (ml), ESV (ml), EF (%) per pass (models × TTA passes, the first model's
+            identity pass first); NaN where a mask is degenerate.
+        names: ``model<k>:<pass>`` per row.
+        seconds: wall time of the patient's passes (model calls, inverse maps and Simpson).
+    """
+
+    patient: str
+    values: np.ndarray
+    names: list[str]
+    seconds: float = math.nan
+
+    def point(self) -> dict[str, float]:
+        """The first model's unaugmented pass: ``{"edv_ml", "esv_ml", "ef_percent"}``."""
+        return dict(zip(VALUE_KEYS, (float(v) for v in self.values[0])))
+
+    def spread(self) -> dict[str, float]:
+        """SD (ddof 1) over the finite passes of each index (NaN with fewer than two)."""
+        out = {}
+        for j, key in enumerate(VALUE_KEYS):
+            column = self.values[:, j]
+            finite = column[np.isfinite(column)]
+            out[key] = float(np.std(finite, ddof=1)) if finite.size > 1 else math.nan
+        return out
+
+
+def calibrate_passes(
+    validation: Sequence[PatientPasses],
+    truths: Sequence[dict[str, float]],
+    level: float = 0.90,
+    score: str = "auto",
+    passes: Sequence[str] = ("identity",),
+    models: int = 1,
+    ef_convention: str = "geometric",
+) -> IntervalCalibration:
+    """The interval calibration from the validation patients' passes and their reference values.
+
+    Args:
+        validation: passes of each validation patient.
+        truths: their reference ``{"edv_ml", "esv_ml", "ef_percent"}``, same order.
+        level: nominal coverage.
+        score: ``"absolute"``, ``"normalised"`` or ``"auto"`` (:func:`choose_score` on EF).
+        passes: the TTA pass names (recorded).
+        models: number of models (1, or the ensemble's size).
+        ef_convention: the Simpson convention of the values (recorded).
+    """
+    if score not in ("auto", "absolute", "normalised"):
+        raise ValueError(f"score must be auto, absolute or normalised, got {score!r}")
+    estimates = {k: [p.point()[k] for p in validation] for k in INDICES}
+    spreads = {k: [p.spread()[k] for p in validation] for k in INDICES}
+    reference = {k: [t[k] for t in truths] for k in INDICES}
+    choice: dict[str, object] = {}
+    if score == "auto":
+        score, widths = choose_score(
+            estimates["ef_percent"], reference["ef_percent"], spreads["ef_percent"], level,
+            SPREAD_FLOORS["ef_percent"],
+        )  # fmt: skip
+        choice = {
+            **{f"loo_mean_ef_width_{k}": v for k, v in widths.items()},
+            "rule": "leave-one-out on the validation patients: normalised if its mean EF width is smaller",
+        }
+    indices = calibrate_indices(estimates, reference, spreads if score == "normalised" else None, level)
+    n_passes = len(validation[0].names) if validation else 0
+    if score == "normalised" and n_passes < 2:
+        raise ValueError("the normalised score needs at least two passes per patient")
+    return IntervalCalibration(
+        level=float(level), score=score, passes=tuple(passes), indices=indices, models=models,
+        n_patients=len(validation), ef_convention=ef_convention, score_choice=choice,
+    )  # fmt: skip
+
+
 def calibrate_indices(
     estimates: Mapping[str, Sequence[float]],
     truths: Mapping[str, Sequence[float]],
@@ -186,6 +274,42 @@ def write_calibration(folder: str | os.PathLike[str], calibration: IntervalCalib
     path = Path(folder) / CALIBRATION_FILE
     write_text_atomic(path, json.dumps(calibration.to_json(), indent=2, allow_nan=False) + "\n")
     return path
+
+
+def write_passes(path: Path, rows: Sequence[tuple[str, PatientPasses]]) -> Path:
+    """``calibration_passes.csv``: ``patient, split, pass, edv_ml, esv_ml, ef_percent`` (atomic)."""
+    from lunet.io import write_text_atomic
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(("patient", "split", "pass", *VALUE_KEYS))
+    for split, result in rows:
+        for name, values in zip(result.names, result.values):
+            writer.writerow((result.patient, split, name, *(repr(float(v)) for v in values)))
+    write_text_atomic(path, buffer.getvalue())
+    return path
+
+
+def read_passes(path: str | os.PathLike[str], split: str | None = None) -> dict[str, PatientPasses]:
+    """Per patient, the passes of a ``calibration_passes.csv`` (only ``split`` rows when given).
+
+    Raises:
+        ValueError: a file without the expected columns (the message names it).
+    """
+    path = Path(path)
+    grouped: dict[str, tuple[list[str], list[list[float]]]] = {}
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        expected = {"patient", "split", "pass", *VALUE_KEYS}
+        if not expected <= set(reader.fieldnames or ()):
+            raise ValueError(f"{path}: expected columns {sorted(expected)}, got {reader.fieldnames}")
+        for row in reader:
+            if split is not None and row["split"] != split:
+                continue
+            names, values = grouped.setdefault(row["patient"], ([], []))
+            names.append(row["pass"])
+            values.append([float(row[k]) for k in VALUE_KEYS])
+    return {p: PatientPasses(p, np.asarray(v, dtype=np.float64), n) for p, (n, v) in grouped.items()}
 
 
 def read_calibration(folder: str | os.PathLike[str]) -> IntervalCalibration | None:
