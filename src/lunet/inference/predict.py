@@ -4,8 +4,13 @@ Per frame: read (any supported format) → :func:`lunet.data.preprocess.prepare_
 model's S×S, then ``normalize_intensity``, as in training; for LU-Net with ``crop_grid="native"`` also at 2S,
 the crop source, as in the training cache) → model → probabilities back on the original grid
 (:func:`lunet.models.postprocess.frame_labels`: the S×S logits resized bilinearly, ``align_corners=False``,
-or the ROI pasted from its box) → argmax. Frames go through in batches; each batch is
-written and dropped before the next is read, so memory is bounded by the batch, whatever the number of inputs.
+or the ROI pasted from its box) → argmax. Labels written: 0 BG, 1 LV, 2 MYO and, for a model trained on the
+left atrium (``model.json`` ``labels``, :func:`lunet.bundle.atrium_trained`), 3 LA, with its area, its QC
+(:mod:`lunet.inference.qc`) and the patient's ``la_volume_ml``; a model trained on LV and myocardium only
+(every bundle written before the LA) predicts 0–2 as it always did.
+
+Frames go through in batches; each batch is written and dropped before the next is read, so memory is bounded
+by the batch, whatever the number of inputs.
 An unreadable input is logged, listed in ``summary.csv`` with its error, and skipped.
 
 A cine (a multi-frame NIfTI/MHD/DICOM) is predicted as a whole sequence by default (``cines="sequence"``:
@@ -41,7 +46,8 @@ __all__ = ["PredictOptions", "PredictResult", "network_inputs", "predict_paths"]
 
 SUMMARY_FIELDS = (
     "name", "input", "frame", "status", "error", "backend", "rows", "cols", "row_mm", "col_mm",
-    "lv_area_mm2", "myo_area_mm2", "lv_epi_area_mm2", "box_x_min", "box_y_min", "box_x_max", "box_y_max",
+    "lv_area_mm2", "myo_area_mm2", "lv_epi_area_mm2", "la_area_mm2", "box_x_min", "box_y_min", "box_x_max",
+    "box_y_max",
     "qc_pass", "qc_flags", "mask", "overlay", "json",
 )  # fmt: skip
 
@@ -111,7 +117,7 @@ def _write_one(
     out_dir: Path = ctx["out_dir"]
     item, spacing, shape = loaded.item, loaded.spacing, loaded.image.shape
     box = outputs["box"][index].astype(np.float64) if "box" in outputs else None
-    label = frame_labels(outputs, index, shape)
+    label = frame_labels(outputs, index, shape, ctx["atrium"])
     row: dict[str, Any] = {
         "name": name, "input": str(item.path), "frame": item.frame, "status": "ok", "error": "",
         "backend": ctx["backend"], "rows": shape[0], "cols": shape[1],
@@ -124,14 +130,15 @@ def _write_one(
     }  # fmt: skip
     if label is not None:
         mask_path = write_mask(output_path(out_dir, "masks", name, MASK_SUFFIX[item.kind]), label, spacing)
-        qc = qc_report(label, spacing, ctx["thresholds"], loaded.image)
-        areas = areas_mm2(label, spacing)
+        qc = qc_report(label, spacing, ctx["thresholds"], loaded.image, atrium=ctx["atrium"])
+        areas = areas_mm2(label, spacing, atrium=ctx["atrium"])
         record.update(
             mask=mask_path.relative_to(out_dir.resolve()), areas_mm2=areas, qc=qc, qc_pass=qc["qc_pass"]
         )
         row.update(
             lv_area_mm2=areas["lv"], myo_area_mm2=areas["myo"], lv_epi_area_mm2=areas["lv_epi"],
-            qc_pass=qc["qc_pass"], qc_flags=";".join(qc["flags"]), mask=record["mask"],
+            la_area_mm2=areas.get("la"), qc_pass=qc["qc_pass"], qc_flags=";".join(qc["flags"]),
+            mask=record["mask"],
         )  # fmt: skip
     if box is not None:
         record["box"] = box_report(box, shape, spacing)
@@ -211,6 +218,7 @@ def predict_paths(
     """
     from tqdm import tqdm
 
+    from lunet.bundle import atrium_trained
     from lunet.inference.backends import load_predictor
     from lunet.inference.patients import PatientAccumulator
     from lunet.inference.qc import default_thresholds
@@ -234,6 +242,7 @@ def predict_paths(
     ctx = {
         "out_dir": out, "backend": predictor.backend, "model": predictor.model_name,
         "overlay": options.overlay, "thresholds": default_thresholds(),
+        "atrium": atrium_trained(predictor.meta),
         "patients": PatientAccumulator(out, options.ef_convention),
     }  # fmt: skip
     with tqdm(total=len(items), unit="img", disable=not options.progress, desc="predict") as bar:
