@@ -203,10 +203,10 @@ def calibrate_passes(
             **{f"loo_mean_ef_width_{k}": v for k, v in widths.items()},
             "rule": "leave-one-out on the validation patients: normalised if its mean EF width is smaller",
         }
-    indices = calibrate_indices(estimates, reference, spreads if score == "normalised" else None, level)
     n_passes = len(validation[0].names) if validation else 0
     if score == "normalised" and n_passes < 2:
         raise ValueError("the normalised score needs at least two passes per patient")
+    indices = calibrate_indices(estimates, reference, spreads if score == "normalised" else None, level)
     return IntervalCalibration(
         level=float(level), score=score, passes=tuple(passes), indices=indices, models=models,
         n_patients=len(validation), ef_convention=ef_convention, score_choice=choice,
