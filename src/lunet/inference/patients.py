@@ -30,6 +30,7 @@ class PatientAccumulator:
         self._pending: dict[str, dict[tuple[str, str], Any]] = {}
         self._names: dict[str, dict[str, str]] = {}
         self.written: list[Path] = []
+        self._atria: dict[str, dict[tuple[str, str], Any]] = {}
 
     def add(self, patient_id: str, view: str, instant: str, lv_mask: np.ndarray, spacing: tuple[float, float],
             name: str, qc_pass: bool) -> Path | None:  # fmt: skip
@@ -52,9 +53,29 @@ class PatientAccumulator:
             "images": self._names.pop(patient_id),
             "all_images_qc_pass": all(v[2] for v in done.values()),
         }
+        atria = self._atria.pop(patient_id, None)
+        if atria is not None:
+            from lunet.evaluation.atrium import METHOD, patient_la_volumes
+            from lunet.inference.qc import la_volume_flags
+
+            la_ml = patient_la_volumes(atria)["la_esv_ml"]
+            data.update(la_volume_ml=la_ml, la_method=METHOD, la_qc_flags=la_volume_flags(la_ml))
         path = write_json(output_path(self.out_dir, "patients", patient_id, ".json"), data)
         self.written.append(path)
         return path
+
+    def add_atrium(
+        self, patient_id: str, view: str, instant: str, label_map: np.ndarray, spacing: tuple[float, float]
+    ) -> None:
+        """Record one frame's labels of a model trained on the left atrium (call before :meth:`add`).
+
+        The ES frames of both views give the patient JSON ``la_volume_ml`` (biplane area–length,
+        :func:`lunet.evaluation.atrium.la_volume_ml`), ``la_method`` and ``la_qc_flags``
+        (:func:`lunet.inference.qc.la_volume_flags`); a patient without this call has no LA keys.
+        """
+        atria = self._atria.setdefault(patient_id, {})
+        if instant == "ES":  # the LA is largest, and measured, at ventricular end-systole
+            atria[(view, instant)] = (np.asarray(label_map), tuple(spacing))
 
     def incomplete(self) -> dict[str, list[str]]:
         """Patients seen without all four images: ``{patient_id: missing "VIEW_INSTANT" names}``."""

@@ -151,6 +151,8 @@ def _write_one(
     json_path = write_json(output_path(out_dir, "json", name, ".json"), record)
     row["json"] = json_path.relative_to(out_dir.resolve())
     if label is not None and item.patient_id and item.frame is None:
+        if ctx["atrium"]:
+            ctx["patients"].add_atrium(item.patient_id, item.view, item.instant, label, spacing)
         ctx["patients"].add(
             item.patient_id, item.view, item.instant, label == 1, spacing, name, row["qc_pass"]
         )
