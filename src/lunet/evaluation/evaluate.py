@@ -25,6 +25,7 @@ from lunet.data.labels import Label
 from lunet.evaluation.atrium import patient_la_volumes
 from lunet.evaluation.clinical import SimpsonOptions, patient_volumes
 from lunet.evaluation.display import tables_markdown
+from lunet.evaluation.interval_calibration import IntervalCalibration, run_intervals, with_intervals
 from lunet.evaluation.outliers import (
     ANATOMICAL_BOUND_SOURCES,
     OutlierThresholds,
@@ -188,6 +189,7 @@ def evaluate_models(
     anatomical_bounds: str = "auto",
     network_size: int | None = None,
     atrium: bool | Mapping[str, bool] | None = None,
+    intervals: Mapping[str, tuple[IntervalCalibration, Mapping[str, Mapping[str, float]]]] | None = None,
 ) -> dict[str, object]:
     """Evaluate several prediction folders (one table row each) and write the evaluation files.
 
@@ -212,6 +214,9 @@ def evaluate_models(
         atrium: whether the models were trained on the left atrium (``la_*`` scores, ``la_esv_ml``), or
             ``{row name: bool}``; ``None`` (or a row not in the mapping): a model whose predictions hold
             label 3 somewhere (:func:`score_model`).
+        intervals: ``{row name: (calibration, {patient: spreads})}``
+            (:func:`lunet.evaluation.interval_calibration.run_intervals`): that row's ``clinical.csv`` gets
+            ``ef_lo_percent`` … ``esv_hi_ml``; other rows keep NaN.
 
     Returns:
         The tables dict written to ``tables.json``.
@@ -229,6 +234,8 @@ def evaluate_models(
         margin = box_margin.get(name, 0.05) if isinstance(box_margin, Mapping) else box_margin
         la = atrium.get(name) if isinstance(atrium, Mapping) else atrium
         images, volumes = score_model(name, Path(pred_dir), refs, box_map, margin, la)
+        if intervals and name in intervals:
+            volumes = with_intervals(volumes, *intervals[name])
         scored += images
         clinical += volumes
         logger.info("%s: %d images, %d patients scored", name, len(images), len(volumes))
@@ -313,7 +320,8 @@ def evaluate_run(
     """Evaluate a run folder (``config.json`` as :func:`run_settings` reads it; ``predictions/``).
 
     Rows: the model name; with ``predictions_o1/`` the rows ``<model>-o1`` and ``<model>-o2``.
-    The default ``out_dir`` is ``RUN/evaluation``.
+    The default ``out_dir`` is ``RUN/evaluation``. With ``RUN/calibration.json`` (``lunet calibrate``) the
+    final row's ``clinical.csv`` holds the EF/EDV/ESV intervals.
     """
     run_dir = Path(run_dir)
     settings = run_settings(run_dir)
@@ -326,6 +334,9 @@ def evaluate_run(
     out = Path(out_dir) if out_dir else run_dir / "evaluation"
     kwargs.setdefault("network_size", settings.size)
     kwargs.setdefault("atrium", settings.atrium)
+    calibrated = run_intervals(run_dir)  # RUN/calibration.json of `lunet calibrate`
+    if calibrated is not None:
+        kwargs.setdefault("intervals", {list(models)[-1]: calibrated})
     return evaluate_models(models, settings.data, out, boxes, box_margin=settings.margin, **kwargs)  # type: ignore[arg-type]
 
 

@@ -24,12 +24,15 @@ import json
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
 from lunet.evaluation.intervals import SCORES, ConformalCalibration, apply_interval, calibrate
+
+Record = TypeVar("Record")
 
 __all__ = [
     "CALIBRATION_FILE",
@@ -310,6 +313,36 @@ def read_passes(path: str | os.PathLike[str], split: str | None = None) -> dict[
             names.append(row["pass"])
             values.append([float(row[k]) for k in VALUE_KEYS])
     return {p: PatientPasses(p, np.asarray(v, dtype=np.float64), n) for p, (n, v) in grouped.items()}
+
+
+def run_intervals(
+    folder: str | os.PathLike[str],
+) -> tuple[IntervalCalibration, dict[str, dict[str, float]]] | None:
+    """A run's calibration and its test patients' spreads (``calibration_passes.csv``), or None without a
+    ``calibration.json``; what :func:`with_intervals` takes."""
+    calibration = read_calibration(folder)
+    if calibration is None:
+        return None
+    path = Path(folder) / PASSES_FILE
+    passes = read_passes(path, "test") if path.is_file() else {}
+    return calibration, {pid: p.spread() for pid, p in passes.items()}
+
+
+def with_intervals(
+    records: Sequence[Record], calibration: IntervalCalibration, spreads: Mapping[str, Mapping[str, float]]
+) -> list[Record]:
+    """Clinical records (:class:`lunet.evaluation.schema.ClinicalRecord`) with ``ef_lo_percent`` …
+    ``esv_hi_ml`` set from their own EDV/ESV/EF and, for a ``normalised`` calibration, the patient's spread
+    (a patient without passes keeps NaN intervals)."""
+    out = []
+    for record in records:
+        estimates = {k: getattr(record, k) for k in VALUE_KEYS}
+        spread = spreads.get(record.patient)  # type: ignore[attr-defined]
+        if calibration.needs_spread and spread is None:
+            out.append(record)
+            continue
+        out.append(replace(record, **calibration.intervals(estimates, spread)))  # type: ignore[type-var]
+    return out
 
 
 def read_calibration(folder: str | os.PathLike[str]) -> IntervalCalibration | None:

@@ -31,7 +31,8 @@ from lunet.io import write_text_atomic
 
 #: Version of the evaluation files (``tables.json["schema_version"]``); raised on any change of a record or
 #: of the tables' keys.
-SCHEMA_VERSION = 3  # 3: the left atrium (la_* of ImageRecord, la_esv_ml of ClinicalRecord, table_la)
+SCHEMA_VERSION = 4  # 3: the left atrium (la_* of ImageRecord, la_esv_ml of ClinicalRecord, table_la)
+# 4: EF/EDV/ESV intervals (ef_lo_percent … esv_hi_ml of ClinicalRecord)
 
 NAN = math.nan
 
@@ -137,6 +138,8 @@ class ClinicalRecord:
     values of the ``Info_*.cfg`` files (CAMUS), ``truth_*`` the analytic phantom values (synthetic data).
     ``la_esv_ml``: left-atrial volume at end-systole (biplane area–length, :mod:`lunet.evaluation.atrium`) of
     a model trained on the LA, ``ref_la_esv_ml`` the same on the reference masks (where they hold an LA).
+    ``ef_lo_percent`` … ``esv_hi_ml``: the split-conformal interval of the run's ``calibration.json``
+    (:mod:`lunet.evaluation.interval_calibration`, at its level; NaN without a calibration).
     NaN where unavailable.
     """
 
@@ -146,6 +149,12 @@ class ClinicalRecord:
     edv_ml: float = NAN
     esv_ml: float = NAN
     ef_percent: float = NAN
+    ef_lo_percent: float = NAN
+    ef_hi_percent: float = NAN
+    edv_lo_ml: float = NAN
+    edv_hi_ml: float = NAN
+    esv_lo_ml: float = NAN
+    esv_hi_ml: float = NAN
     simpson_edv_ml: float = NAN
     simpson_esv_ml: float = NAN
     simpson_ef_percent: float = NAN

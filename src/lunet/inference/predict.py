@@ -18,7 +18,8 @@ every frame, LV area curve, ED/ES, ``sequences/<name>.json``, as ``lunet predict
 ``frames`` given, or ``cines="frames"``, the chosen frames are predicted as separate images.
 
 Outputs under ``OUT``: ``masks/<name>.{nii.gz,mhd,png}``, ``overlays/<name>.png``, ``json/<name>.json``,
-``patients/<patient_id>.json`` (EDV/ESV/EF when a patient's 2CH/4CH ED/ES are all predicted), ``summary.csv``;
+``patients/<patient_id>.json`` (EDV/ESV/EF when a patient's 2CH/4CH ED/ES are all predicted, with their
+intervals when the bundle has a ``calibration.json``: :mod:`lunet.inference.patients`), ``summary.csv``;
 for cines the outputs of :mod:`lunet.inference.sequence_outputs` (``sequences/summary.csv`` among them).
 """
 
@@ -69,6 +70,7 @@ class PredictOptions:
     ef_convention: str = "geometric"  # Simpson convention of the patients' EDV/ESV/EF (or "camus")
     cines: str = "sequence"  # multi-frame inputs: "sequence" (whole-sequence outputs) or "frames" (images)
     sequence: SequenceOptions = field(default_factory=SequenceOptions)  # for cines="sequence"
+    intervals: bool = True  # EF/EDV/ESV intervals from the bundle's calibration.json (TTA passes if needed)
 
 
 @dataclass
@@ -154,8 +156,9 @@ def _write_one(
         if ctx["atrium"]:
             ctx["patients"].add_atrium(item.patient_id, item.view, item.instant, label, spacing)
         ctx["patients"].add(
-            item.patient_id, item.view, item.instant, label == 1, spacing, name, row["qc_pass"]
-        )
+            item.patient_id, item.view, item.instant, label == 1, spacing, name, row["qc_pass"],
+            ctx.get("pass_masks", {}).get(index, ()),
+        )  # fmt: skip
     return row
 
 
@@ -201,6 +204,52 @@ def write_summary(path: Path, rows: list[dict[str, Any]]) -> Path:
     return path
 
 
+def _interval_setup(model_path: str | os.PathLike[str], options: PredictOptions) -> tuple[Any, tuple, str]:
+    """``(calibration or None, extra TTA passes to run, note)`` of a bundle; the note (why there are no
+    intervals) is logged once."""
+    from lunet.evaluation.interval_calibration import CALIBRATION_FILE, read_calibration
+    from lunet.inference.export import bundle_folder
+    from lunet.inference.tta import passes_by_name
+
+    folder = bundle_folder(model_path)
+    calibration, note = read_calibration(folder), ""
+    if not options.intervals:
+        calibration, note = None, "intervals not asked for (--no-intervals)"
+    elif calibration is None:
+        note = f"no {CALIBRATION_FILE} in {folder}: EF/EDV/ESV intervals are null (run `lunet calibrate RUN`)"
+    elif calibration.models > 1:
+        note = (f"{folder / CALIBRATION_FILE} was calibrated on an ensemble of {calibration.models} models; "
+                "predict runs one model, so its intervals would not hold their level: null")  # fmt: skip
+        calibration = None
+    if note:
+        logger.info("%s", note)
+    extra = (
+        passes_by_name(calibration.passes)[1:] if calibration is not None and calibration.needs_spread else ()
+    )
+    return calibration, extra, note
+
+
+def _pass_masks(
+    predictor: Any, loaded: list[tuple[LoadedImage, str]], inputs: list[list[np.ndarray]], tta: tuple,
+    batch_size: int,
+) -> dict[int, list[np.ndarray]]:  # fmt: skip
+    """LV masks of the extra TTA passes for the frames of a batch that enter a patient's EF
+    (``{position in batch: [mask per pass]}``); nothing for other frames or without passes."""
+    from lunet.inference.tta import pass_labels
+
+    wanted = [i for i, (image, _) in enumerate(loaded) if image.item.patient_id and image.item.frame is None]
+    if not tta or not wanted:
+        return {}
+    shapes = [loaded[i][0].image.shape for i in wanted]
+    out: dict[int, list[np.ndarray]] = {i: [] for i in wanted}
+    for each in tta:
+        labels = pass_labels(predictor, [inputs[i] for i in wanted], shapes, each, batch_size)
+        for i, label in zip(wanted, labels):
+            if label is not None:
+                out[i].append(label == 1)
+    return out
+
+
 def predict_paths(
     model_path: str | os.PathLike[str],
     inputs: Sequence[str | os.PathLike[str]],
@@ -241,11 +290,12 @@ def predict_paths(
     result.rows.extend(
         _failure(None, raw, names.claim(InputItem(Path(raw), "").stem), msg) for raw, msg in errors
     )
+    calibration, tta, note = _interval_setup(model_path, options)
     ctx = {
         "out_dir": out, "backend": predictor.backend, "model": predictor.model_name,
         "overlay": options.overlay, "thresholds": default_thresholds(),
         "atrium": atrium_trained(predictor.meta),
-        "patients": PatientAccumulator(out, options.ef_convention),
+        "patients": PatientAccumulator(out, options.ef_convention, calibration, note),
     }  # fmt: skip
     with tqdm(total=len(items), unit="img", disable=not options.progress, desc="predict") as bar:
         for chunk in _batches(items, options.batch_size):
@@ -263,6 +313,7 @@ def predict_paths(
                     result.rows.append(_failure(item, str(item.path), name, err))
             if loaded:
                 outputs = predictor(*(np.stack(arrays)[:, None] for arrays in zip(*inputs_arr)))
+                ctx["pass_masks"] = _pass_masks(predictor, loaded, inputs_arr, tta, options.batch_size)
                 for index, (image, name) in enumerate(loaded):
                     try:
                         result.rows.append(_write_one(image, name, outputs, index, ctx))
