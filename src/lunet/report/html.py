@@ -89,7 +89,7 @@ def build_html(runs: list[RunData], data_dirs: list[Path]) -> str:
     """The report's HTML text (see :func:`write_report`)."""
     from lunet.report.compare import comparison_figure
     from lunet.report.gallery import ImageSource, gallery_figure
-    from lunet.report.plots import clinical_figure, distance_boxplots, outlier_figure
+    from lunet.report.plots import clinical_figure, clinical_intervals, distance_boxplots, outlier_figure
     from lunet.report.sequence import sequence_section
     from lunet.report.series import series_of
     from lunet.report.summary import summary_html, summary_series
@@ -163,13 +163,18 @@ def build_html(runs: list[RunData], data_dirs: list[Path]) -> str:
     sections.append(
         _figure_section(
             "EDV, ESV, EF: correlation and Bland–Altman (good + medium quality patients, as Table III)",
-            clinical_figure([(s.label, s.clinical_pairs(ref)) for s, ref in plotted if ref]),
+            clinical_figure(
+                [(s.label, s.clinical_pairs(ref)) for s, ref in plotted if ref],
+                [clinical_intervals(s.clinical) for s, ref in plotted if ref],
+            ),
             "clinical agreement",
             "Simpson's biplane volumes from the predicted 2CH and 4CH LV masks of the good + medium quality "
             f"patients (Table III's set) against the reference ({references}; truth = analytic phantom "
             "values, cfg = Info_*.cfg values, simpson = the same rule on the reference masks); one colour "
             "per model. Solid line: bias; dashed: bias ± 1.96 SD. Simpson convention: "
-            f"{', '.join(conventions)}; 95 % bootstrap confidence intervals of corr and MAE: Table III.",
+            f"{', '.join(conventions)}; 95 % bootstrap confidence intervals of corr and MAE: Table III. "
+            "Vertical bars (runs calibrated by `lunet calibrate`): each patient's split-conformal interval "
+            "at the run's calibration level, with how many of them contain the reference.",
         )
     )
     sections.append('<h2 id="distances">Segmentation distances and outliers</h2>')
