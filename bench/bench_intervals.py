@@ -7,8 +7,12 @@ the test-time augmentation passes (``lunet.inference.tta.DEFAULT_PASSES``, 7) of
 Calibration on the validation patients only (``lunet.inference.calibrate.calibrate_passes``), coverage on
 the test patients against the phantom's analytic truth (``phantom_truth.json``), with its Clopper–Pearson
 95 % interval (``coverage_ci``), at 80 / 90 / 95 % nominal, for the ``absolute`` and ``normalised`` scores
-and the ``auto`` choice; the same on the Poor image-quality stratum. Time per patient: the passes' wall time
-(4 frames × passes, inverse maps, Simpson), identity pass alone estimated as 1/passes of it.
+and the ``auto`` choice; the same on the Poor image-quality stratum; the share of EF intervals wider than the
+QC width (``lunet.inference.qc.EF_INTERVAL_WIDE_POINTS``). Time per patient: the passes' wall time (4 frames
+× passes, inverse maps, Simpson; torch), identity pass alone estimated as 1/passes of it; with
+``--int8-patients N``, ``lunet predict --backend int8`` timed end to end with and without the passes.
+A sensitivity analysis pools validation and test patients and redraws the calibration patients at random,
+to show how far one 20-patient calibration moves the coverage (it is not the held-out protocol).
 
 SYNTHETIC (phantom), not CAMUS. Usage::
 
@@ -94,6 +98,7 @@ def _measure(data: dict, level: float, score: str) -> list[dict]:
     """Rows (one per index, all test patients and Poor) of one level and score."""
     from lunet.evaluation.interval_calibration import INTERVAL_COLUMNS, calibrate_passes
     from lunet.evaluation.intervals import coverage_ci
+    from lunet.inference.qc import EF_INTERVAL_WIDE_POINTS
 
     val = data["validation"]
     cal = calibrate_passes([v[0] for v in val], [v[1] for v in val], level, score)
@@ -116,9 +121,76 @@ def _measure(data: dict, level: float, score: str) -> list[dict]:
                 "coverage %": cover, "CI low": 100 * ci[0], "CI high": 100 * ci[1],
                 "within ±5": "yes" if abs(cover - 100 * level) <= 5 else "NO",
                 "mean width": float(np.mean((hi - lo)[ok])) if n else math.nan,
+                "wide %": 100.0 * float(np.mean((hi - lo)[ok] > EF_INTERVAL_WIDE_POINTS)) if n else math.nan,
                 "q": cal.indices[index].quantile,
             })  # fmt: skip
     return rows
+
+
+def _resampled(data: dict, level: float, score: str, repeats: int = 1000) -> tuple[float, float, float]:
+    """Sensitivity analysis (not the held-out protocol): the validation and test patients pooled, ``repeats``
+    random splits into as many calibration patients as the run has and the rest: EF coverage mean and its
+    5th/95th percentiles over the splits (how much one 20-patient calibration moves the coverage)."""
+    from lunet.evaluation.interval_calibration import calibrate_passes
+
+    pool = data["validation"] + data["test"]
+    n_cal = len(data["validation"])
+    rng = np.random.default_rng(0)
+    rates = []
+    for _ in range(repeats):
+        order = rng.permutation(len(pool))
+        cal = calibrate_passes([pool[i][0] for i in order[:n_cal]], [pool[i][1] for i in order[:n_cal]],
+                               level, score)  # fmt: skip
+        hits = []
+        for i in order[n_cal:]:
+            passes, truth, _ = pool[i]
+            interval = cal.intervals(passes.point(), passes.spread())
+            if math.isfinite(interval["ef_lo_percent"]) and math.isfinite(truth["ef_percent"]):
+                hits.append(interval["ef_lo_percent"] <= truth["ef_percent"] <= interval["ef_hi_percent"])
+        rates.append(100.0 * float(np.mean(hits)))
+    return float(np.mean(rates)), float(np.percentile(rates, 5)), float(np.percentile(rates, 95))
+
+
+def _int8_timing(run: Path, data: dict, patients: int, threads: int) -> None:
+    """``lunet predict --backend int8`` on ``patients`` test patients of a copy of the run's bundle, with the
+    bench's 90 % normalised calibration (7 passes) and with ``--no-intervals`` (1 pass): wall time per
+    patient (4 frames, masks, JSON; no overlays) and the intervals it writes."""
+    import shutil
+    import tempfile
+
+    from lunet.data.camus import scan_camus
+    from lunet.evaluation.evaluate import run_settings
+    from lunet.evaluation.interval_calibration import calibrate_passes, write_calibration
+    from lunet.inference.predict import PredictOptions, predict_paths
+    from lunet.inference.quantize import export_int8
+
+    root = run_settings(run).data
+    records = {r.patient_id: r for r in scan_camus(root).patients}
+    chosen = [p.patient for p, _, _ in data["test"][:patients]]
+    inputs = [str(records[pid].directory) for pid in chosen]
+    val = data["validation"]
+    cal = calibrate_passes([v[0] for v in val], [v[1] for v in val], 0.90, "normalised",
+                           [n.split(":", 1)[1] for n in val[0][0].names])  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        bundle = Path(tmp) / "bundle"
+        bundle.mkdir()
+        for name in ("model.json", "model.safetensors", "config.json"):
+            shutil.copy(run / name, bundle / name)
+        start = time.perf_counter()
+        export_int8(bundle)
+        print(f"INT8 export of {run}: {time.perf_counter() - start:.0f} s")
+        write_calibration(bundle, cal)
+        for intervals in (False, True):
+            options = PredictOptions(backend="int8", threads=threads, overlay=False, progress=False,
+                                     intervals=intervals)  # fmt: skip
+            start = time.perf_counter()
+            result = predict_paths(bundle, inputs, Path(tmp) / f"out{int(intervals)}", options)
+            seconds = (time.perf_counter() - start) / len(chosen)
+            sample = json.loads(result.patients[0].read_text())
+            mode = "7 passes (normalised calibration)" if intervals else "1 pass (--no-intervals)"
+            print(f"INT8 predict, {len(chosen)} test patients, {mode}: {seconds:.2f} s per patient; "
+                  f"{sample['patient_id']}: EF {sample['ef_percent']:.1f} %, "
+                  f"interval {sample['ef_interval_percent']}")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,6 +201,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ensemble", action="store_true", help="also all --runs together as one ensemble")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     parser.add_argument("--cache", type=Path, default=None, help="folder keeping the passes for reruns")
+    parser.add_argument(
+        "--int8-patients",
+        type=int,
+        default=0,
+        help="time INT8 predict (with and without intervals) of the first run on N test patients",
+    )
+    parser.add_argument("--resamples", type=int, default=1000, help="random calibration splits (sensitivity)")
     args = parser.parse_args(argv)
 
     import torch
@@ -164,10 +243,18 @@ def main(argv: list[str] | None = None) -> int:
             for level in LEVELS:
                 rows += _measure(data, level, score)
         cols = ["score", "level %", "set", "index", "n", "coverage %", "CI low", "CI high", "within ±5",
-                "mean width", "q"]  # fmt: skip
+                "mean width", "wide %", "q"]  # fmt: skip
         print_table([r for r in rows if r["index"] == "EF %"], cols, digits=1)
         print()
-        print_table([r for r in rows if r["index"] != "EF %"], cols, digits=1)
+        print_table([r for r in rows if r["index"] != "EF %"], [*cols[:-2], "q"], digits=1)
+        print("\nsensitivity (validation + test pooled, random 20-patient calibrations; NOT held-out): EF "
+              "coverage mean [5th, 95th percentile] over the splits")  # fmt: skip
+        for score in ("absolute", "normalised"):
+            for level in LEVELS:
+                mean, low, high = _resampled(data, level, score, args.resamples)
+                print(f"  {score:10s} {100 * level:.0f} %: {mean:.1f} [{low:.1f}, {high:.1f}]")
+    if args.int8_patients:
+        _int8_timing(args.runs[0], datasets[0], args.int8_patients, args.threads)
     return 0
 
 
