@@ -1,0 +1,98 @@
+"""``lunet calibrate``: a run's validation patients through the TTA passes → calibration.json (known answers
+with a stand-in network that segments the LV of a CAMUS-style folder exactly)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evaluation"))
+from eval_helpers import SIZES, lv_labels, write_nifti, write_patient
+
+from lunet.cli import main
+from lunet.evaluation.clinical import patient_volumes
+from lunet.evaluation.interval_calibration import PASSES_FILE, read_calibration, read_passes
+from lunet.evaluation.references import References
+from lunet.inference.calibrate import calibrate_run
+
+VAL = [f"patient{i:04d}" for i in range(1, 11)]
+TEST = [f"patient{i:04d}" for i in range(11, 14)]
+SPACING = (0.4, 0.3)
+SHAPE = (128, 112)
+
+
+class LvBandNet:
+    """Labels LV where the normalised input is above 0.5: the LV of the fixture's images (LV bright, the rest
+    dark), also under the gamma passes."""
+
+    size, source_size, model_name, backend = 64, None, "stand-in", "torch"
+
+    def __call__(self, batch: np.ndarray) -> dict[str, Any]:
+        lv = (batch[:, 0] > 0.5).astype(np.float32)
+        logits = np.zeros((len(batch), 4, self.size, self.size), dtype=np.float32)
+        logits[:, 1], logits[:, 0] = 10.0 * lv, 10.0 * (1.0 - lv)
+        return {"logits": logits}
+
+
+@pytest.fixture
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    data = tmp_path / "data"
+    for pid in VAL + TEST:
+        folder = write_patient(data, pid, "Poor" if pid == "patient0011" else "Good", SIZES, SPACING)
+        for key, (a, b) in SIZES.items():  # the image: a bright LV on a dark background
+            write_nifti(folder / f"{pid}_{key}.nii.gz", 10.0 + 100.0 * (lv_labels(SHAPE, SPACING, a, b) == 1),
+                        SPACING)  # fmt: skip
+    run = tmp_path / "run"
+    (run / "folds").mkdir(parents=True)
+    for split, ids in (("training", ["patient0099"]), ("validation", VAL), ("testing", TEST)):
+        (run / "folds" / f"subGroup1_{split}.txt").write_text("".join(f"{i}\n" for i in ids))
+    (run / "config.json").write_text(json.dumps({"model": "unet1", "data": str(data), "fold": 1}))
+    import lunet.inference.backends as backends
+
+    monkeypatch.setattr(backends, "load_predictor", lambda *a, **k: LvBandNet())
+    return run
+
+
+def test_calibrate_run_known_answer(run: Path) -> None:
+    """Identical patients: every validation residual is |EF − 50| (cfg EF), so the absolute quantile is that
+    residual; the point estimate is EF of the reference LV masks (the net is exact up to resampling), in the
+    evaluation's Simpson convention of the folder."""
+    cal = calibrate_run(run, level=0.9, score="absolute")
+    assert cal.score == "absolute" and cal.n_patients == len(VAL) and cal.level == 0.9
+    assert len(cal.passes) == 7 and cal.passes[0] == "identity"
+    passes = read_passes(run / PASSES_FILE)
+    assert sorted(passes) == sorted(VAL + TEST)
+    assert set(read_passes(run / PASSES_FILE, "test")) == set(TEST)
+    point = passes["patient0001"].point()
+    ref = patient_volumes(
+        {
+            (v, i): (lv_labels(SHAPE, SPACING, *SIZES[f"{v}_{i}"]) == 1, SPACING)
+            for v in ("2CH", "4CH")
+            for i in ("ED", "ES")
+        },
+        References(run.parent / "data").simpson,
+    )  # fmt: skip  (camus on a folder without phantom truth)
+    assert point["ef_percent"] == pytest.approx(ref["ef_percent"], abs=2.0)
+    assert cal.indices["ef_percent"].quantile == pytest.approx(abs(point["ef_percent"] - 50.0))
+    assert cal.indices["edv_ml"].quantile == pytest.approx(abs(point["edv_ml"] - 40.0))
+    spread = passes["patient0001"].spread()["ef_percent"]
+    assert 0 < spread < 3  # the passes move the EF a little, never by much on an exact segmentation
+    assert read_calibration(run) == cal
+
+
+def test_cli_calibrate_and_a_run_without_validation_patients(
+    run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["calibrate", str(run), "--passes", "3", "--no-test", "--score", "normalised"]) == 0
+    cal = read_calibration(run)
+    assert cal is not None and cal.score == "normalised" and len(cal.passes) == 3
+    assert "normalised score" in capsys.readouterr().out
+    assert set(read_passes(run / PASSES_FILE)) == set(VAL)
+    (run / "folds" / "subGroup1_validation.txt").write_text("")
+    with pytest.raises(ValueError, match="no validation patients"):
+        calibrate_run(run)
