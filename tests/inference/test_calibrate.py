@@ -76,7 +76,7 @@ def test_calibrate_run_known_answer(run: Path) -> None:
             for i in ("ED", "ES")
         },
         References(run.parent / "data").simpson,
-    )  # fmt: skip  (camus on a folder without phantom truth)
+    )  # the folder has no phantom truth: the camus convention
     assert point["ef_percent"] == pytest.approx(ref["ef_percent"], abs=2.0)
     assert cal.indices["ef_percent"].quantile == pytest.approx(abs(point["ef_percent"] - 50.0))
     assert cal.indices["edv_ml"].quantile == pytest.approx(abs(point["edv_ml"] - 40.0))
