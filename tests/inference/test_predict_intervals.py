@@ -148,3 +148,19 @@ def test_wide_ef_interval_is_flagged() -> None:
     assert interval_flags([30.0, 30.0 + EF_INTERVAL_WIDE_POINTS + 0.1]) == ["ef_interval_wide"]
     assert interval_flags([30.0, 30.0 + EF_INTERVAL_WIDE_POINTS]) == []
     assert interval_flags([None, None]) == []
+
+
+def test_export_says_whether_the_bundle_carries_a_calibration(
+    tmp_path: Path, bundle: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    carried = tmp_path / "bundle"
+    shutil.copytree(bundle, carried)
+    assert main(["export", str(carried), "--format", "onnx"]) == 0
+    assert "null EF intervals" in capsys.readouterr().out
+    write_calibration(carried, calibration("absolute", 4.0, passes=1))
+    assert main(["export", str(carried), "--format", "onnx"]) == 0
+    assert "90 % EF/EDV/ESV intervals (absolute score, 1 passes)" in capsys.readouterr().out
+    result = predict_paths(carried, [patient_folder(tmp_path)], tmp_path / "out",
+                           PredictOptions(backend="onnx", progress=False, overlay=False))  # fmt: skip
+    data = json.loads(result.patients[0].read_text())
+    assert data["interval_level"] == 0.9 and data["interval_passes"] == 1

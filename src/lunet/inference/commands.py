@@ -116,6 +116,17 @@ def run_export(args: argparse.Namespace) -> int:
         raise ValueError(f"unsupported export format {args.format!r} (only onnx)")
     path = export_onnx(args.run, args.out, opset=args.opset or DEFAULT_OPSET, fixed_batch=args.fixed_batch)
     print(path)
+    from lunet.evaluation.interval_calibration import CALIBRATION_FILE, read_calibration
+    from lunet.inference.export import bundle_folder
+
+    folder = bundle_folder(args.run)
+    calibration = read_calibration(folder)  # the bundle folder carries it: predict reads it from there
+    if calibration is None:
+        hint = f"`lunet calibrate {args.run}`"
+        print(f"no {CALIBRATION_FILE} in {folder}: predict gives null EF intervals ({hint})")
+    else:
+        print(f"{folder / CALIBRATION_FILE}: {100 * calibration.level:g} % EF/EDV/ESV intervals "
+              f"({calibration.score} score, {len(calibration.passes)} passes)")  # fmt: skip
     if args.int8:
         from lunet.inference.quantize import export_int8
 
