@@ -127,28 +127,33 @@ def _measure(data: dict, level: float, score: str) -> list[dict]:
     return rows
 
 
-def _resampled(data: dict, level: float, score: str, repeats: int = 1000) -> tuple[float, float, float]:
+def _resampled(data: dict, level: float, score: str, repeats: int = 1000) -> dict[str, tuple[float, ...]]:
     """Sensitivity analysis (not the held-out protocol): the validation and test patients pooled, ``repeats``
-    random splits into as many calibration patients as the run has and the rest: EF coverage mean and its
-    5th/95th percentiles over the splits (how much one 20-patient calibration moves the coverage)."""
-    from lunet.evaluation.interval_calibration import calibrate_passes
+    random splits into as many calibration patients as the run has and the rest: per index, the coverage mean
+    and its 5th/95th percentiles over the splits (how much one 20-patient calibration moves the coverage)."""
+    from lunet.evaluation.interval_calibration import INTERVAL_COLUMNS, calibrate_passes
 
     pool = data["validation"] + data["test"]
     n_cal = len(data["validation"])
     rng = np.random.default_rng(0)
-    rates = []
+    rates: dict[str, list[float]] = {k: [] for k in INTERVAL_COLUMNS}
     for _ in range(repeats):
         order = rng.permutation(len(pool))
         cal = calibrate_passes([pool[i][0] for i in order[:n_cal]], [pool[i][1] for i in order[:n_cal]],
                                level, score)  # fmt: skip
-        hits = []
+        hits: dict[str, list[bool]] = {k: [] for k in INTERVAL_COLUMNS}
         for i in order[n_cal:]:
             passes, truth, _ = pool[i]
             interval = cal.intervals(passes.point(), passes.spread())
-            if math.isfinite(interval["ef_lo_percent"]) and math.isfinite(truth["ef_percent"]):
-                hits.append(interval["ef_lo_percent"] <= truth["ef_percent"] <= interval["ef_hi_percent"])
-        rates.append(100.0 * float(np.mean(hits)))
-    return float(np.mean(rates)), float(np.percentile(rates, 5)), float(np.percentile(rates, 95))
+            for index, (lo, hi) in INTERVAL_COLUMNS.items():
+                if math.isfinite(interval[lo]) and math.isfinite(truth[index]):
+                    hits[index].append(interval[lo] <= truth[index] <= interval[hi])
+        for index in INTERVAL_COLUMNS:
+            rates[index].append(100.0 * float(np.mean(hits[index])))
+    return {
+        k: (float(np.mean(v)), float(np.percentile(v, 5)), float(np.percentile(v, 95)))
+        for k, v in rates.items()
+    }
 
 
 def _int8_timing(run: Path, data: dict, patients: int, threads: int) -> None:
@@ -247,12 +252,15 @@ def main(argv: list[str] | None = None) -> int:
         print_table([r for r in rows if r["index"] == "EF %"], cols, digits=1)
         print()
         print_table([r for r in rows if r["index"] != "EF %"], [*cols[:-2], "q"], digits=1)
-        print("\nsensitivity (validation + test pooled, random 20-patient calibrations; NOT held-out): EF "
-              "coverage mean [5th, 95th percentile] over the splits")  # fmt: skip
+        print(f"\nsensitivity (validation + test pooled, {args.resamples} random {len(data['validation'])}-"
+              "patient calibrations; NOT held-out): coverage mean [5th, 95th percentile]")  # fmt: skip
         for score in ("absolute", "normalised"):
             for level in LEVELS:
-                mean, low, high = _resampled(data, level, score, args.resamples)
-                print(f"  {score:10s} {100 * level:.0f} %: {mean:.1f} [{low:.1f}, {high:.1f}]")
+                found = _resampled(data, level, score, args.resamples)
+                cells = "; ".join(
+                    f"{INDEX_NAMES[k]} {m:.1f} [{lo:.1f}, {hi:.1f}]" for k, (m, lo, hi) in found.items()
+                )
+                print(f"  {score:10s} {100 * level:.0f} %: {cells}")
     if args.int8_patients:
         _int8_timing(args.runs[0], datasets[0], args.int8_patients, args.threads)
     return 0
