@@ -19,6 +19,7 @@ from lunet.evaluation.clinical import patient_volumes
 from lunet.evaluation.interval_calibration import PASSES_FILE, read_calibration, read_passes
 from lunet.evaluation.references import References
 from lunet.inference.calibrate import calibrate_run
+from lunet.inference.tta import DEFAULT_PASSES
 
 VAL = [f"patient{i:04d}" for i in range(1, 11)]
 TEST = [f"patient{i:04d}" for i in range(11, 14)]
@@ -96,3 +97,17 @@ def test_cli_calibrate_and_a_run_without_validation_patients(
     (run / "folds" / "subGroup1_validation.txt").write_text("")
     with pytest.raises(ValueError, match="no validation patients"):
         calibrate_run(run)
+
+
+def test_ensemble_member_that_trained_on_a_calibration_patient_is_refused(run: Path, tmp_path: Path) -> None:
+    """A second model whose training list holds a validation patient (as another fold of lunet cv would)."""
+    member = tmp_path / "member"
+    (member / "folds").mkdir(parents=True)
+    for split, ids in (("training", ["patient0003"]), ("validation", ["patient0099"]), ("testing", TEST)):
+        (member / "folds" / f"subGroup1_{split}.txt").write_text("".join(f"{i}\n" for i in ids))
+    (member / "config.json").write_text((run / "config.json").read_text())
+    with pytest.raises(ValueError, match="trained on 1 of the calibration patients"):
+        calibrate_run(run, ensemble=[member])
+    (member / "folds" / "subGroup1_training.txt").write_text("patient0098\n")
+    cal = calibrate_run(run, ensemble=[member], test=False, passes=DEFAULT_PASSES[:2])
+    assert cal.models == 2 and len(read_passes(run / PASSES_FILE)["patient0001"].names) == 4

@@ -96,6 +96,29 @@ def reference_values(references: Any, patient: str) -> dict[str, float]:
     return out
 
 
+def _check_unseen(member: Path, calibration_patients: Sequence[str]) -> None:
+    """Refuse an ensemble member that trained on a calibration patient (its errors there would be too small,
+    and the intervals too narrow): with ``lunet cv`` the other folds usually did. A bundle without fold
+    lists cannot be checked and is taken with a warning."""
+    from lunet.data.folds import read_fold_lists
+    from lunet.evaluation.evaluate import run_settings
+
+    folder = member if member.is_dir() else member.parent
+    if not (folder / "folds").is_dir() or not (folder / "config.json").is_file():
+        logger.warning(
+            "%s: no fold lists; cannot check that it never trained on the calibration patients", member
+        )
+        return
+    folds = read_fold_lists(folder / "folds")
+    trained = set(folds[min(run_settings(folder).fold, len(folds)) - 1].train)
+    seen = sorted(trained & set(calibration_patients))
+    if seen:
+        raise ValueError(
+            f"{member}: trained on {len(seen)} of the calibration patients ({', '.join(seen[:3])} …); an "
+            "ensemble member must never have seen them (lunet cv: calibrate on patients no fold trained on)"
+        )
+
+
 def calibrate_run(
     run_dir: str | os.PathLike[str],
     level: float = 0.90,
@@ -138,6 +161,8 @@ def calibrate_run(
         raise ValueError(f"{run_dir / 'folds'}: the run's fold has no validation patients to calibrate on")
     if not passes or not passes[0].identity:
         raise ValueError("the first pass must be the identity (it gives the point estimate)")
+    for member in ensemble:
+        _check_unseen(Path(member), fold.val)
     refs = References(settings.data)
     predictors = [load_predictor(p, backend, threads=threads) for p in (run_dir, *ensemble)]
     splits = [("validation", fold.val)] + ([("test", fold.test)] if test else [])
