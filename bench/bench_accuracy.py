@@ -90,6 +90,8 @@ def model_config(model: str, root: Path, cache_dir: Path, args: argparse.Namespa
         accelerator="gpu" if args.device.startswith("cuda") else "cpu",
         progress_bar=False,
     )  # fmt: skip
+    if getattr(args, "dice_classes", None):
+        changes = {"dice_classes": tuple(args.dice_classes), **changes}
     return base.replace(**changes) if changes else base
 
 
@@ -419,7 +421,11 @@ def add_budget_arguments(parser: argparse.ArgumentParser, patients: int, size: i
 
 
 def add_heldout_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--test-patients``, ``--bootstrap`` and ``--json`` (shared with bench_calibration)."""
+    """``--test-patients``, ``--bootstrap``, ``--json``, ``--annotation-sd`` and ``--dice-classes``
+    (shared with bench_calibration and bench_peer_nnunet)."""
+    parser.add_argument("--dice-classes", type=lambda text: [int(c) for c in text.split(",")], default=None,
+                        metavar="1,2[,3]", help="classes of lunet's Dice loss (default: lunet's, LV, MYO, "
+                        "LA; 1,2 = the papers' loss and the runs written before 2026-12-04)")  # fmt: skip
     parser.add_argument("--test-patients", type=int, default=0,
                         help="held-out test patients added to the phantom (0: fold --fold)")  # fmt: skip
     parser.add_argument("--bootstrap", default="BCa", choices=["BCa", "percentile"],
