@@ -9,7 +9,7 @@ the test patients against the phantom's analytic truth (``phantom_truth.json``),
 95 % interval (``coverage_ci``), at 80 / 90 / 95 % nominal, for the ``absolute`` and ``normalised`` scores
 and the ``auto`` choice; the same on the Poor image-quality stratum; the share of EF intervals wider than the
 QC width (``lunet.inference.qc.EF_INTERVAL_WIDE_POINTS``). Time per patient: the passes' wall time (4 frames
-× passes, inverse maps, Simpson; torch), identity pass alone estimated as 1/passes of it; with
+× passes, inverse maps, Simpson; torch), one pass estimated as 1/passes of it; with
 ``--int8-patients N``, ``lunet predict --backend int8`` timed end to end with and without the passes.
 A sensitivity analysis pools validation and test patients and redraws the calibration patients at random,
 to show how far one 20-patient calibration moves the coverage (it is not the held-out protocol).
@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         seconds = [p.seconds for p, _, _ in data["validation"] + data["test"]]
         n_pass = len(data["test"][0][0].names)
         print(f"time per patient, {n_pass} passes x 4 frames: median {np.median(seconds):.2f} s "
-              f"(identity alone ~{np.median(seconds) / n_pass:.2f} s)")  # fmt: skip
+              f"(one pass ~{np.median(seconds) / n_pass:.2f} s)")  # fmt: skip
         sd = np.array([p.spread()["ef_percent"] for p, _, _ in data["test"]])
         err = np.array([abs(p.point()["ef_percent"] - t["ef_percent"]) for p, t, _ in data["test"]])
         print(f"test EF: |error| median {np.nanmedian(err):.2f} points, "
