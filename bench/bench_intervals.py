@@ -10,7 +10,8 @@ the test patients against the phantom's analytic truth (``phantom_truth.json``),
 and the ``auto`` choice; the same on the Poor image-quality stratum; the share of EF intervals wider than the
 QC width (``lunet.inference.qc.EF_INTERVAL_WIDE_POINTS``). Time per patient: the passes' wall time (4 frames
 × passes, inverse maps, Simpson; torch), one pass estimated as 1/passes of it; with
-``--int8-patients N``, ``lunet predict --backend int8`` timed end to end with and without the passes.
+``--int8-patients N``, the first run in INT8: its coverage (INT8- vs torch-calibrated) and ``lunet predict
+--backend int8`` timed end to end with and without the passes.
 A sensitivity analysis pools validation and test patients and redraws the calibration patients at random,
 to show how far one 20-patient calibration moves the coverage (it is not the held-out protocol).
 
@@ -156,26 +157,28 @@ def _resampled(data: dict, level: float, score: str, repeats: int = 1000) -> dic
     }
 
 
-def _int8_timing(run: Path, data: dict, patients: int, threads: int) -> None:
-    """``lunet predict --backend int8`` on ``patients`` test patients of a copy of the run's bundle, with the
-    bench's 90 % normalised calibration (7 passes) and with ``--no-intervals`` (1 pass): wall time per
-    patient (4 frames, masks, JSON; no overlays) and the intervals it writes."""
+def _int8(run: Path, data: dict, patients: int, threads: int) -> None:
+    """INT8 (``lunet export --int8``, a copy of the run's bundle): (1) every validation and test patient's
+    passes through the INT8 model; EF coverage at 90 % (normalised) when calibrated on the INT8 passes of the
+    validation patients and when the torch calibration is applied to INT8 predictions (what happens if the
+    bundle is calibrated with torch and predicts in INT8); (2) ``lunet predict --backend int8`` on
+    ``patients`` test patients with the INT8 calibration (7 passes) and with ``--no-intervals`` (1 pass):
+    wall time per patient (4 frames, masks, JSON; no overlays)."""
     import shutil
     import tempfile
 
-    from lunet.data.camus import scan_camus
     from lunet.evaluation.evaluate import run_settings
     from lunet.evaluation.interval_calibration import calibrate_passes, write_calibration
+    from lunet.evaluation.references import References
+    from lunet.inference.backends import load_predictor
+    from lunet.inference.calibrate import patient_passes
     from lunet.inference.predict import PredictOptions, predict_paths
     from lunet.inference.quantize import export_int8
 
-    root = run_settings(run).data
-    records = {r.patient_id: r for r in scan_camus(root).patients}
-    chosen = [p.patient for p, _, _ in data["test"][:patients]]
-    inputs = [str(records[pid].directory) for pid in chosen]
+    refs = References(run_settings(run).data)
+    names = [n.split(":", 1)[1] for n in data["validation"][0][0].names]
     val = data["validation"]
-    cal = calibrate_passes([v[0] for v in val], [v[1] for v in val], 0.90, "normalised",
-                           [n.split(":", 1)[1] for n in val[0][0].names])  # fmt: skip
+    torch_cal = calibrate_passes([v[0] for v in val], [v[1] for v in val], 0.90, "normalised", names)
     with tempfile.TemporaryDirectory() as tmp:
         bundle = Path(tmp) / "bundle"
         bundle.mkdir()
@@ -183,19 +186,41 @@ def _int8_timing(run: Path, data: dict, patients: int, threads: int) -> None:
             shutil.copy(run / name, bundle / name)
         start = time.perf_counter()
         export_int8(bundle)
-        print(f"INT8 export of {run}: {time.perf_counter() - start:.0f} s")
-        write_calibration(bundle, cal)
+        print(f"\nINT8 export of {run}: {time.perf_counter() - start:.0f} s")
+        predictor = load_predictor(bundle, "int8", threads=threads)
+        int8 = {split: [(patient_passes([predictor], refs.records[p.patient], simpson=refs.simpson), t, q)
+                        for p, t, q in data[split]] for split in ("validation", "test")}  # fmt: skip
+        int8_cal = calibrate_passes([v[0] for v in int8["validation"]], [v[1] for v in int8["validation"]],
+                                    0.90, "normalised", names)  # fmt: skip
+        for label, cal in (("INT8-calibrated", int8_cal), ("torch-calibrated", torch_cal)):
+            hits, widths = [], []
+            for passes, truth, _ in int8["test"]:
+                interval = cal.intervals(passes.point(), passes.spread())
+                lo, hi = interval["ef_lo_percent"], interval["ef_hi_percent"]
+                if math.isfinite(lo) and math.isfinite(truth["ef_percent"]):
+                    hits.append(lo <= truth["ef_percent"] <= hi)
+                    widths.append(hi - lo)
+            print(f"INT8 passes, {label} (q = {cal.indices['ef_percent'].quantile:.2f}): EF coverage at 90 % "
+                  f"{100 * np.mean(hits):.0f} % of {len(hits)} test patients, "
+                  f"mean width {np.mean(widths):.1f} points")  # fmt: skip
+        sd_torch = np.nanmedian([p.spread()["ef_percent"] for p, _, _ in data["test"]])
+        sd_int8 = np.nanmedian([p.spread()["ef_percent"] for p, _, _ in int8["test"]])
+        seconds = np.median([p.seconds for p, _, _ in int8["validation"] + int8["test"]])
+        print(f"median EF SD over the passes: torch {sd_torch:.2f}, INT8 {sd_int8:.2f} points; INT8 passes "
+              f"{seconds:.2f} s per patient (7 passes x 4 frames, library call)")  # fmt: skip
+        write_calibration(bundle, int8_cal)
+        inputs = [str(refs.records[p.patient].directory) for p, _, _ in data["test"][:patients]]
         for intervals in (False, True):
             options = PredictOptions(backend="int8", threads=threads, overlay=False, progress=False,
                                      intervals=intervals)  # fmt: skip
             start = time.perf_counter()
             result = predict_paths(bundle, inputs, Path(tmp) / f"out{int(intervals)}", options)
-            seconds = (time.perf_counter() - start) / len(chosen)
+            per_patient = (time.perf_counter() - start) / len(inputs)
             sample = json.loads(result.patients[0].read_text())
             mode = "7 passes (normalised calibration)" if intervals else "1 pass (--no-intervals)"
-            print(f"INT8 predict, {len(chosen)} test patients, {mode}: {seconds:.2f} s per patient; "
-                  f"{sample['patient_id']}: EF {sample['ef_percent']:.1f} %, "
-                  f"interval {sample['ef_interval_percent']}")  # fmt: skip
+            print(f"lunet predict --backend int8, {len(inputs)} test patients, {mode}: "
+                  f"{per_patient:.2f} s per patient; {sample['patient_id']}: "
+                  f"EF {sample['ef_percent']:.1f} %, interval {sample['ef_interval_percent']}")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -262,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 print(f"  {score:10s} {100 * level:.0f} %: {cells}")
     if args.int8_patients:
-        _int8_timing(args.runs[0], datasets[0], args.int8_patients, args.threads)
+        _int8(args.runs[0], datasets[0], args.int8_patients, args.threads)
     return 0
 
 
