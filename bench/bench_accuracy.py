@@ -79,13 +79,14 @@ def parse_variant(label: str) -> tuple[str, dict[str, object]]:
 
 def model_config(model: str, root: Path, cache_dir: Path, args: argparse.Namespace) -> TrainConfig:
     """The TrainConfig of one model (or ``name@key=value,...`` variant) of the bench (what ``lunet train``
-    would be given). The box margin is 5 % unless the variant names another."""
+    would be given). The box margin is the model's default (LU-Net's robust recipe: 15 %; the others and
+    ``lunet@recipe=paper``: 5 %) unless the variant names another (``@margin=0.05``)."""
     from lunet.config import TrainConfig
 
     name, changes = parse_variant(model)
     base = TrainConfig.create(
         model=name, data=str(root), cache=str(cache_dir), fold=args.fold, n_folds=args.n_folds,
-        seed=args.seed, size=args.size, margin=0.05, epochs=args.epochs, batch_size=args.batch,
+        seed=args.seed, size=args.size, epochs=args.epochs, batch_size=args.batch,
         lr=args.lr, patience=0, folds_dir=fold_lists(args),
         accelerator="gpu" if args.device.startswith("cuda") else "cpu",
         progress_bar=False,
@@ -167,7 +168,19 @@ def reused_runs(root: Path, cache_dir: Path, out: Path, args: argparse.Namespace
     import json
 
     def comparable(config: dict) -> dict:
+        """Data paths dropped; model options completed with the constructor's defaults and limited to those it
+        takes (a run written when a default was spelled out, e.g. ``box_margin: 0.05``, or given to a model
+        without a box, compares equal to one that leaves it implicit)."""
+        import inspect
+
+        from lunet.models import MODELS
+
         config["data"] = {k: v for k, v in config["data"].items() if k not in ("root", "cache", "folds_dir")}
+        model = config["model"]
+        params = inspect.signature(MODELS[model["name"]].builder).parameters
+        defaults = {n: p.default for n, p in params.items() if p.default is not inspect.Parameter.empty}
+        given = {k: v for k, v in model["overrides"].items() if k in params}  # box_margin of a boxless model
+        model["overrides"] = {**defaults, **given}
         return config
 
     def lists(folder: Path) -> dict[str, str]:

@@ -4,9 +4,10 @@ It sits above every area (data, training, evaluation, report), which it calls in
 but the CLI.
 
 Steps: generate a synthetic CAMUS-layout dataset (:func:`lunet.data.synthetic.generate_dataset`), build the
-resized cache, train ``unet1`` and ``lunet`` (margin 5 %) on one fold, predict its held-out test patients on
-the original image grid, evaluate (:func:`lunet.evaluation.evaluate.evaluate_run`), write the HTML report
-(:func:`lunet.report.write_report`) and a side-by-side summary (``summary.md``).
+resized cache, train ``unet1`` and ``lunet`` (its default recipe: the box of o1, margin 15 %) on one fold,
+predict its held-out test patients on the original image grid, evaluate
+(:func:`lunet.evaluation.evaluate.evaluate_run`), write the HTML report (:func:`lunet.report.write_report`)
+and a side-by-side summary (``summary.md``).
 
 Default settings (``DemoSettings``): 40 patients, 5 folds (24 training, 8 validation, 8 test patients = 32
 test images), 64×64 inputs and the same budget for every model: 30 epochs, no early stopping and no wall-clock

@@ -84,7 +84,8 @@ def _add_train_flags(parser: argparse.ArgumentParser) -> None:
         extra = {"choices": leaf.choices} if leaf.choices else {}
         add_field_flag(parser, leaf.flag, leaf.type, leaf.help, leaf.option, **extra)
     parser.add_argument("--no-progress", dest="progress_bar", action="store_false", help="no progress bar")
-    parser.add_argument("--margin", type=float, help="box margin, the model option box_margin (default 0.05)")
+    parser.add_argument("--margin", type=float, help="box margin, the model option box_margin (default: "
+                        "0.15 for LU-Net's robust recipe, else 0.05)")
     parser.add_argument(
         "--override", action="append", default=[], metavar="KEY=JSON", help="model option, e.g. dil=30"
     )
