@@ -164,3 +164,19 @@ def test_export_says_whether_the_bundle_carries_a_calibration(
                            PredictOptions(backend="onnx", progress=False, overlay=False))  # fmt: skip
     data = json.loads(result.patients[0].read_text())
     assert data["interval_level"] == 0.9 and data["interval_passes"] == 1
+
+
+def test_a_calibration_from_another_precision_is_said(
+    tmp_path: Path, bundle: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Calibrated with INT8, predicted with torch: intervals given, with a note that they may not hold."""
+    from dataclasses import replace
+
+    carried = tmp_path / "bundle"
+    shutil.copytree(bundle, carried)
+    write_calibration(carried, replace(calibration("normalised", 1.5), backend="int8"))
+    with caplog.at_level(logging.INFO, logger="lunet.inference.predict"):
+        result = predict_paths(carried, [patient_folder(tmp_path)], tmp_path / "out", OPTS)
+    data = json.loads(result.patients[0].read_text())
+    assert data["interval_level"] == 0.9 and "--backend torch" in data["interval_note"]
+    assert sum("calibrated with the int8" in r.getMessage() for r in caplog.records) == 1

@@ -8,7 +8,7 @@ the split-conformal calibration of :mod:`lunet.evaluation.intervals` made on the
 
     {"format": 1, "level": 0.9, "score": "normalised", "passes": ["identity", ...], "models": 1,
      "patients": "validation", "n_patients": 20, "ef_convention": "geometric",
-     "score_choice": {"absolute": 9.1, "normalised": 7.4, "rule": "..."},
+     "score_choice": {"absolute": 9.1, "normalised": 7.4, "rule": "..."}, "backend": "torch",
      "indices": {"ef_percent": {"quantile": 1.9, "n": 20, "n_dropped": 0, "spread_floor": 0.5}, ...}}
 
 The point estimate is the unaugmented pass of the first model (today's figure); the spread is the SD over all
@@ -89,6 +89,7 @@ class IntervalCalibration:
     n_patients: int = 0
     ef_convention: str = "geometric"
     score_choice: dict[str, object] = field(default_factory=dict)
+    backend: str = "torch"  # the prediction back-end the passes were measured with
 
     @property
     def needs_spread(self) -> bool:
@@ -128,6 +129,7 @@ class IntervalCalibration:
             "n_patients": self.n_patients,
             "ef_convention": self.ef_convention,
             "score_choice": self.score_choice,
+            "backend": self.backend,
             "indices": {
                 k: {
                     "quantile": c.quantile,
@@ -383,6 +385,7 @@ def read_calibration(folder: str | os.PathLike[str]) -> IntervalCalibration | No
             n_patients=int(data.get("n_patients", 0)),
             ef_convention=str(data.get("ef_convention", "geometric")),
             score_choice=dict(data.get("score_choice", {})),
+            backend=str(data.get("backend", "torch")),
         )
     except CalibrationFileError:
         raise

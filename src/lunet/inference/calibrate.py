@@ -20,6 +20,7 @@ import math
 import os
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -180,6 +181,7 @@ def calibrate_run(
         validation, [reference_values(refs, r.patient) for r in validation], level, score,
         [p.name for p in passes], len(predictors), refs.simpson.convention,
     )  # fmt: skip
+    calibration = replace(calibration, backend=predictors[0].backend)
     write_passes(run_dir / PASSES_FILE, rows)
     path = write_calibration(run_dir, calibration)
     logger.info(

@@ -204,9 +204,11 @@ def write_summary(path: Path, rows: list[dict[str, Any]]) -> Path:
     return path
 
 
-def _interval_setup(model_path: str | os.PathLike[str], options: PredictOptions) -> tuple[Any, tuple, str]:
+def _interval_setup(
+    model_path: str | os.PathLike[str], options: PredictOptions, backend: str
+) -> tuple[Any, tuple, str]:
     """``(calibration or None, extra TTA passes to run, note)`` of a bundle; the note (why there are no
-    intervals) is logged once."""
+    intervals, or why they may not hold their level) is logged once."""
     from lunet.evaluation.interval_calibration import CALIBRATION_FILE, read_calibration
     from lunet.inference.export import bundle_folder
     from lunet.inference.tta import passes_by_name
@@ -221,6 +223,11 @@ def _interval_setup(model_path: str | os.PathLike[str], options: PredictOptions)
         note = (f"{folder / CALIBRATION_FILE} was calibrated on an ensemble of {calibration.models} models; "
                 "predict runs one model, so its intervals would not hold their level: null")  # fmt: skip
         calibration = None
+    elif calibration.needs_spread and (calibration.backend == "int8") != (backend == "int8"):
+        note = (f"{folder / CALIBRATION_FILE} was calibrated with the {calibration.backend} back-end, this "
+                f"run predicts with {backend}: the passes' spread differs (INT8's was 4x torch's on the "
+                "phantom), so the intervals may not hold their level; run "
+                f"`lunet calibrate RUN --backend {backend}`")  # fmt: skip
     if note:
         logger.info("%s", note)
     extra = (
@@ -290,7 +297,7 @@ def predict_paths(
     result.rows.extend(
         _failure(None, raw, names.claim(InputItem(Path(raw), "").stem), msg) for raw, msg in errors
     )
-    calibration, tta, note = _interval_setup(model_path, options)
+    calibration, tta, note = _interval_setup(model_path, options, predictor.backend)
     ctx = {
         "out_dir": out, "backend": predictor.backend, "model": predictor.model_name,
         "overlay": options.overlay, "thresholds": default_thresholds(),
