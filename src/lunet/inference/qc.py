@@ -162,6 +162,19 @@ def _atrium_checks(
     return info, flags
 
 
+def la_frame_flags(
+    label_map: np.ndarray, spacing: tuple[float, float], image: np.ndarray | None = None
+) -> list[str]:
+    """The LA flags of one frame (``la_empty``, ``la_touches_image_border``, ``la_touches_sector_border``;
+    module docstring), as :func:`qc_report` gives them with ``atrium=True``.
+
+    Args:
+        label_map: (rows, cols) labels of a model trained on the LA. spacing: (row_mm, col_mm).
+        image: the (rows, cols) frame, for the sector-border check.
+    """
+    return _atrium_checks(np.asarray(label_map), float(spacing[0]) * float(spacing[1]), image)[1]
+
+
 def la_volume_flags(volume_ml: float, bounds: tuple[float, float] = LA_VOLUME_RANGE_ML) -> list[str]:
     """``["la_volume_out_of_range"]`` when a finite LA volume (ml) is outside ``bounds``, else ``[]``."""
     if not math.isfinite(volume_ml):
