@@ -126,6 +126,16 @@ def test_auto_records_its_choice_and_round_trips(tmp_path: Path) -> None:
     assert back == cal
 
 
+def test_auto_with_the_fewest_patients_the_level_allows_writes_its_file(tmp_path: Path) -> None:
+    """9 patients at 90 % (the minimum): leaving one out leaves 8, too few, so ``auto`` takes ``absolute`` and
+    records null widths (a NaN once made ``write_calibration`` fail: JSON has no NaN)."""
+    rng = np.random.default_rng(7)
+    cal = calibrate_passes(*simulate(rng, 9, 2.0), 0.9, "auto", ["identity", "g"])
+    assert cal.score == "absolute" and cal.score_choice["loo_mean_ef_width_absolute"] is None
+    write_calibration(tmp_path, cal)
+    assert read_calibration(tmp_path) == cal
+
+
 def test_missing_and_broken_calibration_files(tmp_path: Path) -> None:
     assert read_calibration(tmp_path) is None
     (tmp_path / CALIBRATION_FILE).write_text('{"format": 1, "level": 0.9}')

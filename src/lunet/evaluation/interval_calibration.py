@@ -204,8 +204,8 @@ def calibrate_passes(
             estimates["ef_percent"], reference["ef_percent"], spreads["ef_percent"], level,
             SPREAD_FLOORS["ef_percent"],
         )  # fmt: skip
-        choice = {
-            **{f"loo_mean_ef_width_{k}": v for k, v in widths.items()},
+        choice = {  # null widths: too few patients to leave one out (JSON has no NaN)
+            **{f"loo_mean_ef_width_{k}": v if math.isfinite(v) else None for k, v in widths.items()},
             "rule": "leave-one-out on the validation patients: normalised if its mean EF width is smaller",
         }
     n_passes = len(validation[0].names) if validation else 0
