@@ -39,7 +39,17 @@ from lunet.inference.tta import DEFAULT_PASSES, TtaPass, pass_labels
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["calibrate_run", "patient_passes", "reference_values"]
+__all__ = [
+    "DEFAULT_LEVEL",
+    "calibrate_after_training",
+    "calibrate_run",
+    "highest_level",
+    "patient_passes",
+    "reference_values",
+]
+
+#: The nominal coverage of ``lunet calibrate`` and of the calibration at the end of ``lunet train`` / ``cv``.
+DEFAULT_LEVEL = 0.90
 
 FRAMES = (("2CH", "ED"), ("2CH", "ES"), ("4CH", "ED"), ("4CH", "ES"))
 
@@ -122,7 +132,7 @@ def _check_unseen(member: Path, calibration_patients: Sequence[str]) -> None:
 
 def calibrate_run(
     run_dir: str | os.PathLike[str],
-    level: float = 0.90,
+    level: float = DEFAULT_LEVEL,
     score: str = "auto",
     passes: Sequence[TtaPass] = DEFAULT_PASSES,
     ensemble: Sequence[str | os.PathLike[str]] = (),
@@ -190,3 +200,55 @@ def calibrate_run(
         "SD" if calibration.needs_spread else "points", 100 * level, calibration.n_patients,
     )  # fmt: skip
     return calibration
+
+
+def highest_level(n: int) -> float | None:
+    """The highest level in steps of 0.05 that ``n`` calibration patients allow
+    (``⌈level / (1 − level)⌉ ≤ n``), or None for ``n`` < 1."""
+    if n < 1:
+        return None
+    return math.floor(20 * n / (n + 1) + 1e-9) / 20
+
+
+def calibrate_after_training(
+    run_dir: str | os.PathLike[str], level: float = DEFAULT_LEVEL, threads: int | None = None
+) -> IntervalCalibration | None:
+    """The calibration that ends ``lunet train`` (and each fold of ``lunet cv``, and the demo's runs).
+
+    :func:`calibrate_run` with its defaults (7 passes, ``auto`` score, torch, the test patients' passes too)
+    when the run's fold has at least :func:`lunet.evaluation.intervals.min_calibration_size` validation
+    patients for ``level``; else one log line says why and how many are needed, and the run stays without
+    ``calibration.json`` (not an error: ``lunet calibrate RUN --level L`` with a lower level still works).
+    A calibration that fails on the data (a ``ValueError``, e.g. no finite EF because the model segments no
+    LV yet) is logged as a warning with its reason, and the run stays without intervals too.
+
+    Args:
+        run_dir: the trained run folder (weights and predictions written).
+        level: nominal coverage.
+        threads: CPU threads of the predictor (None: torch's default).
+
+    Returns:
+        The calibration written, or None when the fold has too few validation patients.
+    """
+    from lunet.data.folds import read_fold_lists
+    from lunet.evaluation.evaluate import run_settings
+    from lunet.evaluation.intervals import min_calibration_size
+
+    run_dir = Path(run_dir)
+    settings = run_settings(run_dir)
+    folds = read_fold_lists(run_dir / "folds")
+    n = len(folds[min(settings.fold, len(folds)) - 1].val)
+    need = min_calibration_size(level)
+    if n < need:
+        lower = highest_level(n)
+        hint = f"; `lunet calibrate {run_dir} --level {lower:g}` works with {n}" if lower else ""
+        logger.info(
+            "%s: no EF/EDV/ESV intervals: %g %% intervals need at least %d validation patients, fold %d has "
+            "%d%s", run_dir, 100 * level, need, settings.fold, n, hint,
+        )  # fmt: skip
+        return None
+    try:
+        return calibrate_run(run_dir, level, threads=threads)
+    except ValueError as err:  # e.g. a model too little trained to give an LV: the training itself stands
+        logger.warning("%s: no EF/EDV/ESV intervals: %s", run_dir, err)
+        return None
