@@ -90,6 +90,8 @@ def test_summary_states_the_interval_level_and_why_it_is_not_90():
     none = {**row, "interval_level": math.nan, "interval_patients": 0, "ef_interval_covers": ""}
     text = format_summary([none], DemoSettings(), 60.0)
     assert "EF/EDV/ESV intervals: none: 80 % intervals need at least 4 validation patients per fold." in text
+    text = format_summary([none], DemoSettings.full(), 60.0)
+    assert "each fold calibrated at 90 % where it has at least 9 validation patients" in text
     assert "intervals" not in format_summary([row], DemoSettings(), 60.0)  # a row of an older demo
 
 

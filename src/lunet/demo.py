@@ -292,12 +292,18 @@ def interval_lines(rows: list[dict[str, Any]], settings: DemoSettings) -> list[s
         else ""
     )
     calibrated = [r for r in rows if r.get("interval_patients")]
+    if not calibrated and settings.cross_validate:
+        return [
+            "",
+            f"EF/EDV/ESV intervals: each fold calibrated at {level:g} % where it has at least {need} "
+            "validation patients (`runs/<model>/fold_K/calibration.json`); the gathered cross-validation has "
+            "no single calibration, so its evaluation and report show none.",
+        ]
     if not calibrated:
-        hint = " (cross-validation: `lunet calibrate` a fold)" if settings.cross_validate else ""
         return [
             "",
             f"EF/EDV/ESV intervals: none: {level:g} % intervals need at least {need} validation patients per "
-            f"fold{hint}.",
+            "fold.",
         ]
     parts = [
         f"{r['model']} {r['ef_interval_covers'] or '?'} (mean width {r['ef_interval_width']:.1f} EF points)"
