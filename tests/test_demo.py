@@ -116,7 +116,10 @@ def test_tiny_demo_runs_end_to_end(tmp_path):
         assert calibration is not None and (calibration.level, calibration.n_patients) == (0.8, 4)
         records = read_records(run / "evaluation" / "clinical.csv", ClinicalRecord)
         final = [r for r in records if r.model in (model, f"{model}-o2")]
-        assert len(final) == 4 and all(r.ef_lo_percent <= r.ef_percent <= r.ef_hi_percent for r in final)
+        assert len(final) == 4
+        for r in final:  # the EF interval is clipped to [0, 100]; a barely trained model's EF may lie outside
+            assert r.ef_lo_percent <= max(r.ef_percent, 0.0) and min(r.ef_percent, 100.0) <= r.ef_hi_percent
+            assert r.ef_hi_percent > r.ef_lo_percent and r.edv_lo_ml <= r.edv_ml <= r.edv_hi_ml
         assert clinical_intervals(final) is not None  # what the report's clinical figure draws as bars
     assert (tmp_path / "demo" / "report.html").is_file() and "| unet1 | 30/30 |" in text and "Disk: " in text
     assert "EF/EDV/ESV intervals at 80 %" in text and "split-conformal on the 4 validation patients" in text
