@@ -111,3 +111,38 @@ def test_ensemble_member_that_trained_on_a_calibration_patient_is_refused(run: P
     (member / "folds" / "subGroup1_training.txt").write_text("patient0098\n")
     cal = calibrate_run(run, ensemble=[member], test=False, passes=DEFAULT_PASSES[:2])
     assert cal.models == 2 and len(read_passes(run / PASSES_FILE)["patient0001"].names) == 4
+
+
+def test_after_training_with_too_few_validation_patients(run: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """10 validation patients: 95 % needs 19, so nothing is written and one line says why (the highest level
+    10 allow is 0.90); a calibration.json older than the weights is flagged as stale."""
+    import logging
+    import os
+
+    from lunet.inference.calibrate import calibrate_after_training, highest_level
+
+    assert [highest_level(n) for n in (0, 1, 2, 4, 8, 9, 10, 19)] == [
+        None,
+        0.5,
+        0.65,
+        0.8,
+        0.85,
+        0.9,
+        0.9,
+        0.95,
+    ]
+    caplog.set_level(logging.INFO, logger="lunet.inference.calibrate")
+    assert calibrate_after_training(run, level=0.95) is None
+    assert not (run / "calibration.json").exists() and not (run / PASSES_FILE).exists()
+    assert caplog.messages == [
+        f"{run}: no EF/EDV/ESV intervals: 95 % intervals need at least 19 validation patients, fold 1 has "
+        f"10; `lunet calibrate {run} --level 0.9` works with 10"
+    ]
+    (run / "calibration.json").write_text("{}")
+    (run / "model.safetensors").write_bytes(b"")
+    os.utime(run / "calibration.json", (1e9, 1e9))  # written long before the weights
+    caplog.clear()
+    assert calibrate_after_training(run, level=0.95) is None
+    assert "predates the run's weights" in caplog.text
+    cal = calibrate_after_training(run, level=0.9)  # 10 ≥ 9: calibrated, the stale file replaced
+    assert cal is not None and read_calibration(run) == cal and cal.n_patients == len(VAL)

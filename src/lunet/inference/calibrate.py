@@ -246,9 +246,24 @@ def calibrate_after_training(
             "%s: no EF/EDV/ESV intervals: %g %% intervals need at least %d validation patients, fold %d has "
             "%d%s", run_dir, 100 * level, need, settings.fold, n, hint,
         )  # fmt: skip
+        _warn_if_stale(run_dir)
         return None
     try:
         return calibrate_run(run_dir, level, threads=threads)
     except ValueError as err:  # e.g. a model too little trained to give an LV: the training itself stands
         logger.warning("%s: no EF/EDV/ESV intervals: %s", run_dir, err)
+        _warn_if_stale(run_dir)
         return None
+
+
+def _warn_if_stale(run_dir: Path) -> None:
+    """Warn when a ``calibration.json`` left from earlier weights (e.g. ``lunet calibrate --level`` before a
+    ``--resume``) is older than ``model.safetensors``: predict and evaluate would still use it."""
+    from lunet.evaluation.interval_calibration import CALIBRATION_FILE
+
+    calibration, weights = run_dir / CALIBRATION_FILE, run_dir / "model.safetensors"
+    if calibration.is_file() and weights.is_file() and calibration.stat().st_mtime < weights.stat().st_mtime:
+        logger.warning(
+            "%s predates the run's weights: its intervals belong to earlier weights; run "
+            "`lunet calibrate %s` again or delete it", calibration, run_dir,
+        )  # fmt: skip
