@@ -79,17 +79,20 @@ def parse_variant(label: str) -> tuple[str, dict[str, object]]:
 
 def model_config(model: str, root: Path, cache_dir: Path, args: argparse.Namespace) -> TrainConfig:
     """The TrainConfig of one model (or ``name@key=value,...`` variant) of the bench (what ``lunet train``
-    would be given). The box margin is 5 % unless the variant names another."""
+    would be given). The box margin is the model's default (LU-Net's robust recipe: 15 %; the others and
+    ``lunet@recipe=paper``: 5 %) unless the variant names another (``@margin=0.05``)."""
     from lunet.config import TrainConfig
 
     name, changes = parse_variant(model)
     base = TrainConfig.create(
         model=name, data=str(root), cache=str(cache_dir), fold=args.fold, n_folds=args.n_folds,
-        seed=args.seed, size=args.size, margin=0.05, epochs=args.epochs, batch_size=args.batch,
+        seed=args.seed, size=args.size, epochs=args.epochs, batch_size=args.batch,
         lr=args.lr, patience=0, folds_dir=fold_lists(args),
         accelerator="gpu" if args.device.startswith("cuda") else "cpu",
         progress_bar=False,
     )  # fmt: skip
+    if getattr(args, "dice_classes", None):
+        changes = {"dice_classes": tuple(args.dice_classes), **changes}
     return base.replace(**changes) if changes else base
 
 
@@ -165,7 +168,19 @@ def reused_runs(root: Path, cache_dir: Path, out: Path, args: argparse.Namespace
     import json
 
     def comparable(config: dict) -> dict:
+        """Data paths dropped; model options completed with the constructor's defaults and limited to those it
+        takes (a run written when a default was spelled out, e.g. ``box_margin: 0.05``, or given to a model
+        without a box, compares equal to one that leaves it implicit)."""
+        import inspect
+
+        from lunet.models import MODELS
+
         config["data"] = {k: v for k, v in config["data"].items() if k not in ("root", "cache", "folds_dir")}
+        model = config["model"]
+        params = inspect.signature(MODELS[model["name"]].builder).parameters
+        defaults = {n: p.default for n, p in params.items() if p.default is not inspect.Parameter.empty}
+        given = {k: v for k, v in model["overrides"].items() if k in params}  # box_margin of a boxless model
+        model["overrides"] = {**defaults, **given}
         return config
 
     def lists(folder: Path) -> dict[str, str]:
@@ -419,7 +434,11 @@ def add_budget_arguments(parser: argparse.ArgumentParser, patients: int, size: i
 
 
 def add_heldout_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--test-patients``, ``--bootstrap`` and ``--json`` (shared with bench_calibration)."""
+    """``--test-patients``, ``--bootstrap``, ``--json``, ``--annotation-sd`` and ``--dice-classes``
+    (shared with bench_calibration and bench_peer_nnunet)."""
+    parser.add_argument("--dice-classes", type=lambda text: [int(c) for c in text.split(",")], default=None,
+                        metavar="1,2[,3]", help="classes of lunet's Dice loss (default: lunet's, LV, MYO, "
+                        "LA; 1,2 = the papers' loss and the runs written before 2026-12-04)")  # fmt: skip
     parser.add_argument("--test-patients", type=int, default=0,
                         help="held-out test patients added to the phantom (0: fold --fold)")  # fmt: skip
     parser.add_argument("--bootstrap", default="BCa", choices=["BCa", "percentile"],

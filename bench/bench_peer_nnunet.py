@@ -38,7 +38,15 @@ from pathlib import Path
 import numpy as np
 
 from _common import make_phantom, print_header, print_table, quiet_lightning, setup_torch
-from bench_accuracy import args_config, summary_rows, train_all
+from _heldout import heldout_folds, model_figures
+from bench_accuracy import (
+    add_heldout_arguments,
+    args_config,
+    print_intervals,
+    summary_rows,
+    train_all,
+    write_json,
+)
 
 DATASET_ID = 950
 DATASET_NAME = f"Dataset{DATASET_ID}_LunetPhantom"
@@ -89,14 +97,19 @@ def plan_and_preprocess(workers: int) -> dict:
     return json.loads((Path(nnUNet_preprocessed) / DATASET_NAME / "nnUNetPlans.json").read_text())
 
 
-def train_nnunet(train_cases: list[str], val_cases: list[str], epochs: int) -> tuple[float, dict]:
-    """Train nnU-Net 2-D fold 0 on ``train_cases`` (validated on ``val_cases``) for the matched budget.
+def train_nnunet(
+    train_cases: list[str], val_cases: list[str], epochs: int, results: Path
+) -> tuple[float, dict]:
+    """Train nnU-Net 2-D fold 0 on ``train_cases`` (validated on ``val_cases``) for ``epochs`` epochs of
+    ceil(training cases / batch) iterations, its results in ``results`` (one folder per schedule).
 
     Returns (seconds, facts about the run: batch size, patch size, iterations per epoch).
     """
     import torch
     from nnunetv2.paths import nnUNet_preprocessed
     from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
+
+    os.environ["nnUNet_results"] = str(results)  # nnunetv2 >= 2.6 reads its paths from the env when used
 
     pre = Path(nnUNet_preprocessed) / DATASET_NAME
     (pre / "splits_final.json").write_text(json.dumps([{"train": train_cases, "val": val_cases}]))
@@ -136,12 +149,15 @@ def predict_nnunet(model_dir: str, cache: object, rows: np.ndarray, out: Path) -
         model_dir, use_folds=(0,), checkpoint_name="checkpoint_final.pth"
     )
     start = time.perf_counter()
-    for row in rows:
-        image = np.asarray(cache.images[row], dtype=np.float32)[None, None]  # type: ignore[attr-defined]  # (c, z, y, x)
-        spacing = [float(v) for v in cache.spacing[row]]  # type: ignore[attr-defined]
-        _, probabilities = predictor.predict_single_npy_array(
-            image, {"spacing": [999.0, *spacing]}, save_or_return_probabilities=True
-        )
+    images = [np.asarray(cache.images[row], dtype=np.float32)[None, None] for row in rows]  # type: ignore[attr-defined]  # (c, z, y, x)
+    properties = [{"spacing": [999.0, *(float(v) for v in cache.spacing[row])]} for row in rows]  # type: ignore[attr-defined]
+    # One call for all images: nnU-Net's batched path (predict_single_npy_array sets up its preprocessing
+    # pipeline anew for every image, ~10 s each on this machine).
+    results = predictor.predict_from_list_of_npy_arrays(
+        images, None, properties, None, num_processes=1, save_probabilities=True,
+        num_processes_segmentation_export=1,
+    )  # fmt: skip
+    for row, (_, probabilities) in zip(rows, results, strict=True):
         shape = tuple(int(v) for v in cache.original_shape[row])  # type: ignore[attr-defined]
         original_spacing = tuple(float(v) for v in cache.original_spacing[row])  # type: ignore[attr-defined]
         folder, name = frame_name(cache.index[row])  # type: ignore[attr-defined]
@@ -163,9 +179,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--out", type=Path, default=None, help="keep runs and evaluation here")
     parser.add_argument("--quick", action="store_true", help="smoke check: 10 patients, 1 epoch")
+    parser.add_argument("--models", nargs="+", default=["unet1"], metavar="MODEL[@KEY=VALUE,...]",
+                        help="lunet models trained (or reused, --from-runs) beside nnU-Net; the first is "
+                             "the baseline of the paired differences")  # fmt: skip
+    parser.add_argument("--nnunet-epochs", type=int, nargs="+", default=None, metavar="E",
+                        help="nnU-Net schedules, in epochs of ceil(training frames / its batch) iterations "
+                             "(default: --epochs: as many training images seen as lunet)")  # fmt: skip
+    parser.add_argument("--from-runs", type=Path, nargs="+", default=[], metavar="DIR",
+                        help="bench_accuracy --out folders with the same settings: their finished lunet "
+                             "runs are reused")  # fmt: skip
+    parser.add_argument("--jobs", type=int, default=1, help="lunet models trained side by side")
+    add_heldout_arguments(parser)
     args = parser.parse_args(argv)
     if args.quick:
         args.patients, args.epochs = 10, 1
+    args.nnunet_epochs = args.nnunet_epochs or [args.epochs]
     with tempfile.TemporaryDirectory(prefix="bench_peer_") as name:
         out = args.out or Path(name)
         for var, sub in (
@@ -192,7 +220,12 @@ def run(args: argparse.Namespace, out: Path) -> int:
     from lunet.evaluation.evaluate import evaluate_models
     from lunet.training.fit import select_fold
 
-    root = make_phantom(out / "phantom", args.patients, size="256", seed=args.seed)
+    total = args.patients + args.test_patients
+    root = make_phantom(
+        out / "phantom", total, size="256", seed=args.seed, annotation_sd_mm=args.annotation_sd
+    )
+    if args.test_patients:
+        args.folds_dir = heldout_folds(root, args.patients, args.test_patients, out / "folds", args.seed)
     cache_dir = build_cache(root, out / "cache", size=args.size)
     cache = CachedImages(cache_dir)
     fold = select_fold(args_config(args, root, cache_dir), cache, out / "fold_probe")
@@ -200,7 +233,7 @@ def run(args: argparse.Namespace, out: Path) -> int:
     val_rows = cache.indices_for(list(fold.val))
     test_rows = cache.indices_for(list(fold.test))
 
-    args.models, args.device = ["unet1"], "cpu"
+    args.device = "cpu"
     seconds = train_all(root, cache_dir, out / "runs", args)  # lunet's training API, as bench_accuracy
 
     cases = export_raw(cache, np.concatenate([train_rows, val_rows]), Path(os.environ["nnUNet_raw"]))
@@ -208,29 +241,40 @@ def run(args: argparse.Namespace, out: Path) -> int:
     start = time.perf_counter()
     plans = plan_and_preprocess(workers=len(os.sched_getaffinity(0)))
     print(f"  nnU-Net plan + preprocess: {time.perf_counter() - start:.0f} s")
-    seconds["nnunet-2d"], facts = train_nnunet(train_cases, val_cases, args.epochs)
-    print(f"  trained nnU-Net 2d: {seconds['nnunet-2d']:.0f} s; {facts}")
-    per_image = predict_nnunet(facts["output"], cache, test_rows, out / "runs" / "nnunet-2d" / "predictions")
-    print(f"  nnU-Net prediction: {1000 * per_image:.0f} ms/image (sliding window + mirroring, CPU)")
+    for epochs in args.nnunet_epochs:
+        name = f"nnunet-2d-e{epochs}"
+        seconds[name], facts = train_nnunet(train_cases, val_cases, epochs, out / f"nn_res_e{epochs}")
+        print(f"  trained nnU-Net 2d, {epochs} epochs: {seconds[name]:.0f} s; {facts}")
+        per_image = predict_nnunet(facts["output"], cache, test_rows, out / "runs" / name / "predictions")
+        print(f"  nnU-Net prediction: {1000 * per_image:.0f} ms/image (sliding window + mirroring, CPU)")
 
     preds = {m: out / "runs" / m / "predictions" for m in seconds}
     tables = evaluate_models(preds, root, out / "evaluation")
     rows = summary_rows(tables, out / "evaluation" / "per_image.csv", seconds)
+    figures = model_figures(
+        out / "evaluation", list(seconds), baseline=args.models[0], seed=args.seed, method=args.bootstrap
+    )
     config = plans["configurations"]["2d"]
     print(
         f"\nSYNTHETIC phantom (not CAMUS): {args.patients} patients, fold {args.fold}/{args.n_folds} "
         f"({len(fold.train)} train / {len(fold.val)} val / {len(fold.test)} test patients, "
         f"seed {args.seed}), "
-        f"input {args.size}×{args.size}, {args.epochs} epochs of {len(train_rows)} training "
-        f"frames for both.\n"
-        f"lunet unet1: batch {args.batch}, Adam lr {args.lr}, torch {torch.__version__}. "
-        f"nnU-Net v2 {version('nnunetv2')} 2d: patch {config['patch_size']}, "
-        f"batch {facts['batch']}, {facts['iterations/epoch']} iterations/epoch, SGD + poly lr, deep "
-        f"supervision, its augmentation; prediction with mirroring."
+        f"input {args.size}×{args.size}, annotation sd {args.annotation_sd} mm.\n"
+        f"lunet {', '.join(args.models)}: {args.epochs} epochs of {len(train_rows)} training frames, "
+        f"batch {args.batch}, Adam lr {args.lr}, torch {torch.__version__}.\n"
+        f"nnU-Net v2 {version('nnunetv2')} 2d: {', '.join(map(str, args.nnunet_epochs))} epochs of "
+        f"{facts['iterations/epoch']} iterations × batch {facts['batch']} (patch {config['patch_size']}), "
+        f"SGD + poly lr, deep supervision, its augmentation; prediction with mirroring.\n"
+        f"Table II columns: good + medium test patients; outliers: all test images; paired differences "
+        f"against {args.models[0]} on the same resampled test patients."
     )
     columns = ["model", "Dice endo", "Dice epi", "d_m endo", "d_m epi", "d_H endo", "d_H epi",
                "geo out (img)", "EF MAE %", "EF ref", "Dice endo (all)", "train s"]  # fmt: skip
     print_table(rows, columns, digits=3)
+    print_intervals(figures)
+    payload = {"synthetic": True, "bench": "bench_peer_nnunet", "settings": vars(args), "rows": rows,
+               "bootstrap": figures}  # fmt: skip
+    write_json(args.json or out / "figures.json", payload)
     return 0
 
 

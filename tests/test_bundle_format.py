@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from lunet.bundle import BUNDLE_FORMAT, load_bundle, save_bundle
+from lunet.bundle import BUNDLE_FORMAT, atrium_trained, load_bundle, save_bundle, trained_labels
 from lunet.models import create_model
 
 
@@ -123,3 +123,20 @@ def test_an_export_is_current_only_for_the_same_model_and_weights(tmp_path: Path
     assert "stale" in Bundle.open(folder).export_problem(folder / "model.int8.onnx")
     (folder / "model.json").write_text(json.dumps({"model": "runet", "size": 64}))
     assert "not 'runet'" in Bundle.open(folder).export_problem(folder / "model.int8.onnx")
+
+
+def test_labels_follow_the_recorded_loss_and_old_bundles_predate_the_atrium(tmp_path: Path) -> None:
+    from lunet.config import TrainConfig
+
+    model = create_model("unet1")
+    new = TrainConfig.create(model="unet1", data="x").to_dict()
+    save_bundle(tmp_path / "new", model, {"model": "unet1", "config": new})
+    meta = json.loads((tmp_path / "new" / "model.json").read_text())
+    assert meta["labels"] == [0, 1, 2, 3] and atrium_trained(meta)
+    old = TrainConfig.create(model="unet1", data="x", dice_classes=(1, 2)).to_dict()
+    save_bundle(tmp_path / "old", model, {"model": "unet1", "config": old})
+    assert json.loads((tmp_path / "old" / "model.json").read_text())["labels"] == [0, 1, 2]
+    # model.json written before the field: the recorded config decides, nothing recorded = LV and MYO only
+    assert trained_labels({"model": "unet1", "config": {"dice_classes": [1, 2, 3]}}) == (0, 1, 2, 3)
+    assert trained_labels({"model": "unet1", "config": old}) == (0, 1, 2)
+    assert not atrium_trained({"model": "unet1"})

@@ -6,7 +6,13 @@ A bundle is two files side by side in a folder (usually the run folder):
 - ``model.json`` — what is needed to rebuild the network and use it: ``{"model": registry name,
   "overrides": {...create_model keyword arguments...}, "size": input side in pixels, "box_margin": the margin
   ``m`` of the model's reference boxes (box models only), "bundle_format", "lunet_version",
-  "config": {...the training config...}, "epoch"}``.
+  "config": {...the training config...}, "epoch", "labels": [0, 1, 2, 3]}``.
+
+``labels`` (written since the left atrium is trained by default) lists the labels the model outputs: ``[0, 1,
+2, 3]`` when its loss covered the LA (label 3), else ``[0, 1, 2]``. A ``model.json`` without it was written
+before: :func:`trained_labels` then reads the recorded config's ``dice_classes`` (none recorded: LV and
+myocardium only), so an old bundle keeps predicting as it was trained, its untrained LA channel merged into
+the background (:mod:`lunet.models.postprocess`).
 
 :class:`Bundle` opens a run folder, either file, or a Lightning ``.ckpt`` (read with ``weights_only=True``;
 ``model.json`` then sits in the run folder above ``checkpoints/``) and answers from ``model.json`` alone:
@@ -84,24 +90,61 @@ def run_folder(path: str | os.PathLike[str]) -> Path:
     return path.parent
 
 
-def model_io(spec: ModelSpec, crop_source: bool) -> tuple[list[str], list[str]]:
+def model_io(spec: ModelSpec, crop_source: bool, atrium: bool = False) -> tuple[list[str], list[str]]:
     """Input and output names of a model (ONNX graph names, :class:`Predictor` keys).
 
     Args:
         spec: its registry entry.
         crop_source: it crops its ROI from the 2S crop source (``crop_grid="native"``).
+        atrium: it was trained on the left atrium (:func:`atrium_trained`): LU-Net then adds
+            ``coarse_logits`` (o1, full image), whose LA lies outside the box
+            (:func:`lunet.models.postprocess.frame_labels`).
 
     Returns:
         ``(inputs, outputs)``: inputs ``image`` (+ ``crop_box`` for the oracle, + ``crop_source``); outputs
-        ``roi_logits`` and ``box`` for a native-crop model, else ``logits`` and/or ``box``.
+        ``roi_logits`` and ``box`` for a native-crop model, else ``logits`` and/or ``box`` (+
+        ``coarse_logits``).
     """
     inputs = (
         [IMAGE] + ([CROP_BOX] if spec.needs_reference_box else []) + ([CROP_SOURCE] if crop_source else [])
     )
+    extra = ["coarse_logits"] if atrium and spec.crops_roi and spec.two_stage else []  # LU-Net
     if crop_source:
-        return inputs, ["roi_logits", "box"]
+        return inputs, ["roi_logits", "box", *extra]
     outputs = [name for name, has in (("logits", spec.has_segmentation), ("box", spec.has_box)) if has]
-    return inputs, outputs
+    return inputs, outputs + extra
+
+
+def _dice_classes(config: Any) -> tuple[int, ...] | None:
+    """``dice_classes`` of a recorded training config (nested format 2 or flat format 1), or None."""
+    if not isinstance(config, dict):
+        return None
+    loss = config.get("loss")
+    classes = loss.get("dice_classes") if isinstance(loss, dict) else config.get("dice_classes")
+    if not isinstance(classes, list | tuple):
+        return None
+    return tuple(int(c) for c in classes)
+
+
+def trained_labels(meta: dict[str, Any]) -> tuple[int, ...]:
+    """Labels a bundle's model outputs: ``(0, 1, 2, 3)`` when it was trained on the left atrium, else
+    ``(0, 1, 2)``.
+
+    From ``meta["labels"]`` when the bundle records it; else from its recorded config's ``dice_classes``
+    (label 3 among them); a bundle with neither predates the LA and outputs LV and myocardium only.
+    """
+    from lunet.data.labels import Label
+
+    if isinstance(meta.get("labels"), list | tuple):
+        return tuple(int(v) for v in meta["labels"])
+    classes = _dice_classes(meta.get("config"))
+    trained = classes is not None and int(Label.LA) in classes
+    return (0, 1, 2, 3) if trained else (0, 1, 2)
+
+
+def atrium_trained(meta: dict[str, Any]) -> bool:
+    """Whether a bundle's model segments the left atrium (label 3 in :func:`trained_labels`)."""
+    return 3 in trained_labels(meta)
 
 
 def save_bundle(folder: str | Path, model: Any, meta: dict[str, Any]) -> Path:
@@ -110,8 +153,9 @@ def save_bundle(folder: str | Path, model: Any, meta: dict[str, Any]) -> Path:
     Args:
         folder: destination folder (created).
         model: a ``torch.nn.Module`` built by ``lunet.models.create_model``.
-        meta: must hold ``"model"`` (registry name); ``"overrides"``, ``"size"`` and ``"config"`` are
-            optional. ``"box_margin"`` is recorded from the model itself (its hyper-parameter), if it has one.
+        meta: must hold ``"model"`` (registry name); ``"overrides"``, ``"size"``, ``"config"`` and
+            ``"labels"`` are optional (``labels`` is derived from ``config`` when absent). ``"box_margin"`` is
+            recorded from the model itself (its hyper-parameter), if it has one.
 
     Returns:
         the folder.
@@ -129,6 +173,8 @@ def save_bundle(folder: str | Path, model: Any, meta: dict[str, Any]) -> Path:
     full_meta.pop("margin", None)  # a spelling no lunet release read; the margin is the model's box_margin
     if hasattr(model, "box_margin"):
         full_meta["box_margin"] = float(model.box_margin)
+    if "config" in meta:  # the labels the model outputs, read by predict without parsing the config
+        full_meta.setdefault("labels", list(trained_labels(meta)))
     write_text_atomic(folder / META_FILE, json.dumps(full_meta, indent=2, sort_keys=True, default=str))
     return folder
 
@@ -249,14 +295,24 @@ class Bundle:
         return crop_source_size(self.size) if self.crop_grid == "native" else None
 
     @property
+    def labels(self) -> tuple[int, ...]:
+        """Labels the model outputs (:func:`trained_labels`): ``(0, 1, 2, 3)`` when trained on the LA."""
+        return trained_labels(self.meta)
+
+    @property
+    def atrium(self) -> bool:
+        """Whether the model segments the left atrium (:func:`atrium_trained`)."""
+        return atrium_trained(self.meta)
+
+    @property
     def inputs(self) -> list[str]:
         """Input names (:func:`model_io`)."""
-        return model_io(self.spec, self.source_size is not None)[0]
+        return model_io(self.spec, self.source_size is not None, self.atrium)[0]
 
     @property
     def outputs(self) -> list[str]:
         """Output names (:func:`model_io`)."""
-        return model_io(self.spec, self.source_size is not None)[1]
+        return model_io(self.spec, self.source_size is not None, self.atrium)[1]
 
     @property
     def weights(self) -> Path:
@@ -381,6 +437,7 @@ def output_getters() -> dict[str, Callable[[Any], Any]]:
         "logits": final_logits,
         "box": predicted_box,
         "roi_logits": lambda out: out.roi_logits,
+        "coarse_logits": first_logits,
         FIRST_STAGE: first_logits,
     }
 
@@ -496,6 +553,7 @@ class Predictor:
         size: int,
         *,
         device: str = "cpu",
+        atrium: bool = False,
         first_stage: bool = False,
         meta: dict[str, Any] | None = None,
     ) -> Predictor:
@@ -505,6 +563,7 @@ class Predictor:
             model: a network built by :func:`lunet.models.create_model` (put in eval mode, on ``device``).
             size: its input side S.
             device: torch device.
+            atrium: the model was trained on the left atrium (:func:`model_io`: LU-Net's o1 as well).
             first_stage: also return o1 of a two-stage model, as ``"o1_logits"`` (:data:`FIRST_STAGE`;
                 torch only, never exported).
             meta: the bundle's ``model.json``, if it came from one.
@@ -515,7 +574,7 @@ class Predictor:
         from lunet.models.roi import uses_crop_source
 
         spec = spec_of(model)
-        inputs, outputs = model_io(spec, uses_crop_source(model))
+        inputs, outputs = model_io(spec, uses_crop_source(model), atrium)
         if first_stage and spec.two_stage:
             outputs = [*outputs, FIRST_STAGE]
         getters = output_getters()
@@ -580,4 +639,5 @@ class Predictor:
             torch.set_num_threads(threads)
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise ValueError(f"device {device!r} requested but CUDA is not available")
-        return cls.from_model(bundle.load_model("cpu"), bundle.size, device=device, meta=bundle.meta)
+        model = bundle.load_model("cpu")
+        return cls.from_model(model, bundle.size, device=device, atrium=bundle.atrium, meta=bundle.meta)

@@ -1,6 +1,8 @@
 """CLI of the jobs that span areas, registered above every area (as :mod:`lunet.demo` sits above them).
 
 - ``lunet demo``: the whole pipeline on phantom data (:mod:`lunet.demo`; flags from its ``DemoSettings``).
+- ``lunet train`` / ``lunet cv``: their calibration step after training (:func:`calibrator`), an
+  inference job.
 - ``lunet evaluate``: a run's evaluation (:mod:`lunet.evaluation`), and with ``--sequences`` first the
   segmentation of its test patients' half sequences (:mod:`lunet.inference`). It lives here, not in
   ``lunet.evaluation.commands``, because evaluation never imports inference (``tests/test_import_graph.py``).
@@ -14,6 +16,7 @@ import argparse
 import dataclasses
 import typing
 from pathlib import Path
+from typing import Any
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -32,6 +35,21 @@ def run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def calibrator(args: argparse.Namespace) -> Any:
+    """``lunet train`` / ``lunet cv``'s step after training: ``RUN`` → the EF/EDV/ESV interval calibration
+    of ``lunet calibrate`` at ``--calibration-level``
+    (:func:`lunet.inference.calibrate.calibrate_after_training`). Given to the training commands from here
+    because training never imports inference."""
+    from lunet.evaluation.intervals import min_calibration_size
+    from lunet.inference.calibrate import calibrate_after_training
+
+    try:  # a level outside (0, 1) fails before training
+        min_calibration_size(args.calibration_level)
+    except ValueError as err:
+        raise ValueError(f"--calibration-level: {err}") from None
+    return lambda run: calibrate_after_training(run, args.calibration_level)
+
+
 def run_demo(args: argparse.Namespace) -> int:
     from lunet.demo import DemoSettings
     from lunet.demo import run_demo as demo
@@ -43,7 +61,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``demo`` and ``evaluate``."""
+    """Add ``demo`` and ``evaluate``; give ``train`` and ``cv`` (registered before) their calibration step."""
     from lunet.demo import DemoSettings
     from lunet.evaluation.commands import add_ef_convention, add_threshold_options
     from lunet.training.commands import add_field_flag
@@ -73,3 +91,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_threshold_options(p)
     add_ef_convention(p)
     p.set_defaults(func=run_evaluate)
+    for name in ("train", "cv"):
+        if name in subparsers.choices:
+            subparsers.choices[name].set_defaults(after_training=calibrator)

@@ -4,9 +4,11 @@ It sits above every area (data, training, evaluation, report), which it calls in
 but the CLI.
 
 Steps: generate a synthetic CAMUS-layout dataset (:func:`lunet.data.synthetic.generate_dataset`), build the
-resized cache, train ``unet1`` and ``lunet`` (margin 5 %) on one fold, predict its held-out test patients on
-the original image grid, evaluate (:func:`lunet.evaluation.evaluate.evaluate_run`), write the HTML report
-(:func:`lunet.report.write_report`) and a side-by-side summary (``summary.md``).
+resized cache, train ``unet1`` and ``lunet`` (its default recipe: the box of o1, margin 15 %) on one fold,
+predict its held-out test patients on the original image grid, calibrate its EF/EDV/ESV intervals on the
+fold's validation patients (:func:`lunet.inference.calibrate.calibrate_after_training`), evaluate
+(:func:`lunet.evaluation.evaluate.evaluate_run`), write the HTML report (:func:`lunet.report.write_report`)
+and a side-by-side summary (``summary.md``).
 
 Default settings (``DemoSettings``): 40 patients, 5 folds (24 training, 8 validation, 8 test patients = 32
 test images), 64×64 inputs and the same budget for every model: 30 epochs, no early stopping and no wall-clock
@@ -14,6 +16,13 @@ cap, so the comparison does not depend on the machine's load (only the time does
 logged). ``RUN/training.json`` of each model records the epochs run and why training stopped; the summary and
 the report show it. ``--full`` is the paper protocol for a GPU: 500 patients, 256×256, 10-fold
 cross-validation, early stopping with patience 20.
+
+Intervals: ``lunet train`` calibrates at 90 %, which split-conformal allows from 9 validation patients
+(:func:`lunet.evaluation.intervals.min_calibration_size`); the demo's fold has 8, so the demo calibrates at
+``interval_level`` = 80 % (4 patients needed) and says so in ``summary.md``, with how many test patients' EF
+each interval contains (the report draws them as bars on its clinical plots). ``--full`` (50 validation
+patients per fold) calibrates each fold at 90 %; its report reads the gathered cross-validation folder, which
+has no single calibration, so it draws no intervals.
 
 Every number the demo prints is on SYNTHETIC data: it shows that the pipeline works, not how the methods do on
 CAMUS.
@@ -68,6 +77,13 @@ class DemoSettings:
     patience: int = field(default=0, metadata=_help("early-stopping patience, 0 = off (default 0)"))
     cross_validate: bool = field(default=False, metadata=_help("train every fold (default: one fold)"))
     seed: int = field(default=0, metadata=_help("seed of the phantom, the folds and the weights (default 0)"))
+    interval_level: float = field(
+        default=0.80,
+        metadata=_help(
+            "level of the EF/EDV/ESV intervals calibrated on the fold's validation patients; 90 %% needs 9, "
+            "the default fold has 8 (default 0.80)"
+        ),
+    )
     frames: str = field(
         default="ed-es",
         metadata={
@@ -87,7 +103,14 @@ class DemoSettings:
     def full(cls) -> DemoSettings:
         """The paper protocol (for a GPU): 500 patients, 256×256, 10-fold CV, early stopping (patience 20)."""
         return cls(
-            patients=500, n_folds=10, size=256, epochs=500, batch_size=16, patience=20, cross_validate=True
+            patients=500,
+            n_folds=10,
+            size=256,
+            epochs=500,
+            batch_size=16,
+            patience=20,
+            cross_validate=True,
+            interval_level=0.90,
         )
 
     def replace(self, **changes: Any) -> DemoSettings:
@@ -117,6 +140,8 @@ def check_settings(out: Path, settings: DemoSettings) -> None:
         raise ValueError(f"{out}: exists and is not a folder; choose another --out")
     if not settings.models:
         raise ValueError("--models: give at least one model (e.g. unet1,lunet)")
+    if not 0.0 < settings.interval_level < 1.0:
+        raise ValueError(f"--interval-level {settings.interval_level}: expected a level in (0, 1), e.g. 0.8")
     if settings.n_folds < 3 or settings.patients < settings.n_folds:
         raise ValueError(
             f"--patients {settings.patients}, --n-folds {settings.n_folds}: need at least 3 folds and one "
@@ -127,21 +152,31 @@ def check_settings(out: Path, settings: DemoSettings) -> None:
 
 
 def _train_model(name: str, data: Path, out: Path, settings: DemoSettings) -> Path:
+    from lunet.evaluation.interval_calibration import CALIBRATION_FILE
+    from lunet.inference.calibrate import calibrate_after_training
     from lunet.training.cv import cross_validate
     from lunet.training.fit import train
 
     run = out / "runs" / name
     config = settings.train_config(name, data, out / "cache" / settings.cache_folder)
+
+    def calibrate(folder: Path) -> None:
+        calibrate_after_training(folder, settings.interval_level)
+
     if (run / "model.safetensors").is_file() and (run / "predictions").is_dir():
         logger.info("%s: trained already, reused (delete the folder to train again)", run)
+        if not (run / CALIBRATION_FILE).is_file():
+            calibrate(run)
         return run
     start, cpu = time.monotonic(), time.process_time()
     if settings.cross_validate:
-        cross_validate(config, run, resume=True)
+        cross_validate(config, run, resume=True, after_fold=calibrate)
     else:
         train(config, run, resume=(run / "checkpoints" / "last.ckpt").exists())
+        calibrate(run)
     logger.info(
-        "%s: trained and predicted in %.0f s (%.0f s of CPU time: compare the two on a shared machine)",
+        "%s: trained, predicted and calibrated in %.0f s (%.0f s of CPU time: compare the two on a shared "
+        "machine)",
         name,
         time.monotonic() - start,
         time.process_time() - cpu,
@@ -211,7 +246,75 @@ def summarise_run(run: Path) -> dict[str, Any]:
     ref = by_ref.get("truth") or by_ref.get("cfg") or next(iter(by_ref.values()), None)
     mae = ref["ef_percent"]["mae"] if ref else None
     out["ef_mae"] = float(mae) if mae is not None else math.nan
+    out.update(interval_summary(run, final))
     return out
+
+
+def interval_summary(run: Path, model: str) -> dict[str, Any]:
+    """The run's EF intervals for the summary: ``interval_level`` and ``interval_patients`` (validation
+    patients calibrated on; NaN / 0 without ``calibration.json``), ``ef_interval_covers`` (``"k/n"``: test
+    patients whose reference EF, phantom truth else cfg, lies in their interval) and ``ef_interval_width``
+    (mean width, EF points), from ``evaluation/clinical.csv`` of ``model``."""
+    from lunet.evaluation.interval_calibration import read_calibration
+    from lunet.evaluation.schema import FILES, ClinicalRecord, read_records
+
+    calibration = read_calibration(run)
+    out: dict[str, Any] = {
+        "interval_level": calibration.level if calibration else math.nan,
+        "interval_patients": calibration.n_patients if calibration else 0,
+        "ef_interval_covers": "",
+        "ef_interval_width": math.nan,
+    }
+    path = run / "evaluation" / FILES[ClinicalRecord]
+    if calibration is None or not path.is_file():
+        return out
+    hits, widths = 0, []
+    for r in read_records(path, ClinicalRecord):
+        ref = r.truth_ef_percent if math.isfinite(r.truth_ef_percent) else r.cfg_ef_percent
+        if r.model != model or not all(map(math.isfinite, (r.ef_lo_percent, r.ef_hi_percent, ref))):
+            continue
+        hits += r.ef_lo_percent <= ref <= r.ef_hi_percent
+        widths.append(r.ef_hi_percent - r.ef_lo_percent)
+    if widths:
+        out["ef_interval_covers"], out["ef_interval_width"] = f"{hits}/{len(widths)}", _mean(widths)
+    return out
+
+
+def interval_lines(rows: list[dict[str, Any]], settings: DemoSettings) -> list[str]:
+    """The summary's line on the EF/EDV/ESV intervals (the level, why it is not 90 %, coverage per model)."""
+    from lunet.evaluation.intervals import min_calibration_size
+
+    level = 100 * settings.interval_level
+    need = min_calibration_size(settings.interval_level)
+    why = (
+        f" (`lunet train` calibrates at 90 %, which needs {min_calibration_size(0.9)} validation patients)"
+        if settings.interval_level < 0.9
+        else ""
+    )
+    calibrated = [r for r in rows if r.get("interval_patients")]
+    if not calibrated and settings.cross_validate:
+        return [
+            "",
+            f"EF/EDV/ESV intervals: each fold calibrated at {level:g} % where it has at least {need} "
+            "validation patients (`runs/<model>/fold_K/calibration.json`); the gathered cross-validation has "
+            "no single calibration, so its evaluation and report show none.",
+        ]
+    if not calibrated:
+        return [
+            "",
+            f"EF/EDV/ESV intervals: none: {level:g} % intervals need at least {need} validation patients per "
+            "fold.",
+        ]
+    parts = [
+        f"{r['model']} {r['ef_interval_covers'] or '?'} (mean width {r['ef_interval_width']:.1f} EF points)"
+        for r in calibrated
+    ]
+    return [
+        "",
+        f"EF/EDV/ESV intervals at {level:g} %{why}: split-conformal on the "
+        f"{calibrated[0]['interval_patients']} validation patients of the fold, 7 test-time augmentation "
+        "passes. Test patients whose reference EF lies in their interval: " + ", ".join(parts) + ".",
+    ]
 
 
 def format_summary(rows: list[dict[str, Any]], settings: DemoSettings, seconds: float) -> str:
@@ -256,6 +359,8 @@ def format_summary(rows: list[dict[str, Any]], settings: DemoSettings, seconds: 
             f"{r['ef_mae']:.1f}",
         ]
         lines.append("| " + " | ".join(cells) + " |")
+    if any("interval_patients" in r for r in rows):
+        lines += interval_lines(rows, settings)
     return "\n".join(lines) + "\n"
 
 

@@ -17,15 +17,19 @@ from lunet.inference.export import ONNX_FILE, export_onnx
 from lunet.inference.predict import PredictOptions, predict_paths
 
 
-@pytest.fixture(scope="module", params=["unet1", "lunet", "lunet-segbox"])
+@pytest.fixture(scope="module", params=["unet1", "lunet", "lunet-segbox", "lunet-atrium"])
 def exported(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """unet1, LU-Net as in the paper (regressed box) and LU-Net with the box of its coarse segmentation (the
-    default recipe's ``box_source="segmentation"``), exported to ONNX."""
-    name = request.param.removesuffix("-segbox")
+    """unet1, LU-Net as in the paper (regressed box), LU-Net with the box of its coarse segmentation (the
+    default recipe's ``box_source="segmentation"``) and LU-Net trained on the left atrium (its o1 exported as
+    ``coarse_logits``), exported to ONNX."""
+    name = request.param.removesuffix("-segbox").removesuffix("-atrium")
     overrides: dict[str, object] = {"filters": (8, 8, 16, 16, 16, 16)} if name == "unet1" else {}
     if request.param.endswith("-segbox"):
         overrides["box_source"] = "segmentation"
     folder = make_bundle(tmp_path_factory.mktemp(request.param), name, seed=3, **overrides)
+    if request.param.endswith("-atrium"):
+        meta = json.loads((folder / "model.json").read_text())
+        (folder / "model.json").write_text(json.dumps({**meta, "labels": [0, 1, 2, 3]}))
     assert main(["export", str(folder), "--format", "onnx"]) == 0
     return folder
 
@@ -43,7 +47,8 @@ def test_onnx_matches_torch(exported: Path) -> None:
     source = rng.random((3, 1, 2 * SIZE, 2 * SIZE), dtype=np.float32)
     native = meta["model"] == "lunet"  # default crop_grid: ROI from the crop source, composed by the runtime
     assert onnx_pred.inputs == (["image", "crop_source"] if native else ["image"])
-    assert onnx_pred.outputs == (["roi_logits", "box"] if native else ["logits"])
+    atrium = ["coarse_logits"] if meta.get("labels") == [0, 1, 2, 3] else []
+    assert onnx_pred.outputs == (["roi_logits", "box", *atrium] if native else ["logits"])
     got = onnx_pred(batch, source if native else None)
     with torch.no_grad():
         kwargs = {"crop_source": torch.from_numpy(source)} if native else {}

@@ -82,3 +82,34 @@ def test_myo_bounds_on_the_myocardium_region_flag_a_normal_band() -> None:
     report = qc_report(heart(), SPACING, OutlierThresholds(myo_shape_structure="myo"))
     assert "myo_convexity" in report["flags"] and report["structures"]["myo"]["convexity"] < 0.694
     assert "epicardial" in qc_report(heart(), SPACING)["reading"]
+
+
+def test_atrium_checks_only_for_a_model_trained_on_it() -> None:
+    from lunet.inference.qc import la_volume_flags
+
+    label = heart()
+    report = qc_report(label, SPACING, atrium=True)
+    assert "la_empty" in report["flags"] and report["structures"]["la"]["area_mm2"] == 0.0
+    assert "la" not in qc_report(label, SPACING)["structures"]  # an LV/MYO model: no LA, no LA flag
+    assert "la_empty" not in qc_report(label, SPACING)["flags"]
+    label[2:20, 80:120] = 3  # an atrium above the base …
+    report = qc_report(label, SPACING, atrium=True)
+    assert not any(f.startswith("la_") for f in report["flags"])
+    assert report["structures"]["la"]["area_mm2"] == pytest.approx(18 * 40 * SPACING[0] * SPACING[1])
+    label[0:2, 80:120] = 3  # … is cut by the image edge when it reaches row 0
+    assert "la_touches_image_border" in qc_report(label, SPACING, atrium=True)["flags"]
+    assert la_volume_flags(40.0) == [] and la_volume_flags(float("nan")) == []
+    assert la_volume_flags(5.0) == la_volume_flags(400.0) == ["la_volume_out_of_range"]
+
+
+def test_atrium_touching_the_sector_edge_is_flagged() -> None:
+    rows, cols = 160, 200
+    rr, cc = np.mgrid[:rows, :cols]
+    image = np.where(np.abs(cc - cols / 2) < 0.6 * rr + 5, 0.6, 0.0).astype(np.float32)  # a fan, apex on top
+    label = heart()
+    label[label > 0] = 0
+    label[60:100, 90:110] = 1
+    label[100:150, 85:115] = 3  # inside the fan
+    assert "la_touches_sector_border" not in qc_report(label, SPACING, image=image, atrium=True)["flags"]
+    label[100:150, 20:115] = 3  # out of the fan on the left
+    assert "la_touches_sector_border" in qc_report(label, SPACING, image=image, atrium=True)["flags"]

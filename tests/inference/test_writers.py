@@ -102,3 +102,17 @@ def test_box_report_in_mm() -> None:
 def test_json_has_no_nan(tmp_path: Path) -> None:
     path = write_json(tmp_path / "a.json", {"v": float("nan"), "w": np.float32(2.5), "p": Path("x")})
     assert json.loads(path.read_text()) == {"v": None, "w": 2.5, "p": "x"}
+
+
+def test_atrium_area_and_contour_only_when_present() -> None:
+    from lunet.inference.writers import COLOURS, areas_mm2, overlay_rgb
+
+    label = np.zeros((40, 40), np.uint8)
+    label[5:15, 10:30] = 1
+    label[20:30, 10:30] = 3
+    assert "la" not in areas_mm2(label, (0.5, 0.25))
+    assert areas_mm2(label, (0.5, 0.25), atrium=True)["la"] == 200 * 0.125
+    rgb = overlay_rgb(np.zeros((40, 40), np.float32), label)
+    assert tuple(rgb[20, 15]) == COLOURS["la"] and tuple(rgb[25, 20]) == (0, 0, 0)  # contour, not filled
+    label[label == 3] = 0
+    assert not (overlay_rgb(np.zeros((40, 40), np.float32), label) == COLOURS["la"]).all(-1).any()

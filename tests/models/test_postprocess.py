@@ -5,7 +5,7 @@ import torch
 
 from lunet.evaluation.segmentation import segmentation_scores
 from lunet.models.crop import background_logits_fill, crop_to_box, paste_from_box
-from lunet.models.postprocess import labels_on_grid
+from lunet.models.postprocess import frame_labels, labels_on_grid, probabilities_on_grid
 
 
 def test_nan_logits_become_background_not_an_arbitrary_class():
@@ -76,3 +76,29 @@ def test_frame_prediction_reads_every_output_layout():
     assert (inner[:, 20:30] == 1).all() and (inner[:, 30:] == 2).all()
     regressor = frame_prediction({"box": box}, 1, (20, 40))
     assert regressor.labels is None and regressor.box.tolist() == [0.0, 0.0, 0.5, 0.5]
+
+
+def test_a_model_trained_on_the_atrium_outputs_label_3():
+    logits = np.zeros((4, 8, 8), np.float32)
+    logits[3] = 5.0
+    logits[1, :4] = 6.0
+    label = labels_on_grid(logits, (8, 8), atrium=True)
+    assert (label[:4] == 1).all() and (label[4:] == 3).all()
+    assert probabilities_on_grid(logits, (8, 8), atrium=True).shape == (4, 8, 8)
+    assert probabilities_on_grid(logits, (8, 8)).shape == (3, 8, 8)
+
+
+def test_lunet_atrium_comes_from_o1_outside_the_box_and_never_overwrites_the_roi():
+    roi = np.full((1, 4, 8, 8), -5.0, np.float32)
+    roi[0, 1] = 5.0  # the ROI: all LV inside the box (top half of the image)
+    coarse = np.full((1, 4, 16, 16), -5.0, np.float32)
+    coarse[0, 3] = 5.0  # o1: LA everywhere, the ROI's LV included
+    outputs = {
+        "roi_logits": roi,
+        "box": np.array([[0.0, 0.0, 1.0, 0.5]], np.float32),
+        "coarse_logits": coarse,
+    }
+    label = frame_labels(outputs, 0, (16, 16), atrium=True)
+    assert (label[:8] == 1).all() and (label[8:] == 3).all()
+    old = frame_labels(outputs, 0, (16, 16))  # a model not trained on the LA ignores o1
+    assert (old[:8] == 1).all() and (old[8:] == 0).all()

@@ -60,3 +60,38 @@ def test_gallery_draws_every_series_and_notes_missing_predictions(fake_setup, tm
     assert any("lunet-o2: no prediction file" in n and "patient0002_2CH_ED" in n for n in notes)
     png, notes = gallery_figure(series, [None, None])
     assert png is None and len(notes) == 2 and "no image data folder" in notes[0]
+
+
+def _drawn_colours(atrium, trained=True):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.colors import to_hex
+    from matplotlib.figure import Figure
+
+    from lunet.report.gallery import draw_case
+
+    label = np.zeros((40, 40), np.uint8)
+    label[5:18, 12:28] = 2
+    label[7:16, 15:25] = 1
+    label[19:35, 10:30] = 3 if trained else 0
+    ax = Figure().subplots()
+    draw_case(ax, np.zeros((40, 40), np.float32), (0.3, 0.3), label, label, None, "t", atrium=atrium)
+    colours = set()
+    for collection in ax.collections:
+        colours |= {to_hex(c) for c in collection.get_edgecolor()}
+    return colours
+
+
+def test_the_atrium_is_drawn_for_a_run_trained_on_it():
+    from lunet.report.gallery import LA_PRED_COLOUR, LA_REF_COLOUR, trained_atrium
+
+    assert {LA_PRED_COLOUR, LA_REF_COLOUR} <= _drawn_colours(atrium=True)
+    assert not {LA_PRED_COLOUR, LA_REF_COLOUR} & _drawn_colours(atrium=False)
+    assert "#00c000" in _drawn_colours(atrium=False)  # the LV contour as before
+
+    from types import SimpleNamespace
+
+    assert not trained_atrium(SimpleNamespace(per_image=[_row("p1", 2.0)]))
+    la_row = ImageRecord("m", "p1", "2CH", "ED", "Good", la_dice=0.8)
+    assert trained_atrium(SimpleNamespace(per_image=[la_row]))

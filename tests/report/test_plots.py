@@ -50,3 +50,42 @@ def test_nan_values_give_a_figure_without_warnings():
         warnings.simplefilter("error")
         assert _png_size(clinical_figure([("empty model", clinical)]))
         assert _png_size(distance_boxplots([("empty model", images)]))
+
+
+def test_clinical_figure_draws_the_intervals():
+    """Intervals from clinical records: bars on both panels, the legend counts the covered references, and
+    the figure differs from the one without them; records without intervals give None."""
+    from lunet.evaluation.schema import ClinicalRecord
+    from lunet.report.plots import _draw_intervals, clinical_intervals, new_figure
+
+    records = [
+        ClinicalRecord(
+            "m",
+            f"p{k}",
+            "Good",
+            edv_ml=100.0 + k,
+            esv_ml=40.0,
+            ef_percent=60.0 - k,
+            ef_lo_percent=55.0 - k,
+            ef_hi_percent=65.0 - k,
+            edv_lo_ml=90.0 + k,
+            edv_hi_ml=110.0 + k,
+            esv_lo_ml=35.0,
+            esv_hi_ml=45.0,
+        )
+        for k in range(3)
+    ]
+    bounds = clinical_intervals(records)
+    assert bounds is not None
+    np.testing.assert_allclose(bounds["ef_percent"][0], [55.0, 54.0, 53.0])
+    assert clinical_intervals([ClinicalRecord("m", "p", "Good", ef_percent=50.0)]) is None
+    figure = new_figure(4, 4)
+    top, bottom = figure.subplots(2)
+    pred, ref = np.array([60.0, 59.0, 58.0]), np.array([61.0, 70.0, 53.0])
+    text = _draw_intervals(top, bottom, pred, ref, bounds["ef_percent"], "#1f77b4")
+    assert text == "; interval covers 2/3" and len(top.containers) == len(bottom.containers) == 1
+    clinical = {k: (np.array([getattr(r, k) for r in records]), np.array([61.0, 70.0, 53.0])) for k in bounds}
+    plain = clinical_figure([("a", clinical)])
+    drawn = clinical_figure([("a", clinical)], [bounds])
+    assert plain is not None and drawn is not None and plain != drawn
+    assert clinical_figure([("a", clinical)], [None]) == plain

@@ -1,6 +1,7 @@
 """``lunet train`` / ``lunet cv`` from the command line, a kill by a signal, and DDP on 2 CPU processes."""
 
 import csv
+import logging
 import os
 import signal
 import subprocess
@@ -12,6 +13,7 @@ import torch
 
 from lunet.cli import main
 from lunet.config import TrainConfig
+from lunet.evaluation.interval_calibration import CALIBRATION_FILE, PASSES_FILE, read_calibration, read_passes
 
 
 def flags(data, out, cache, *extra):
@@ -69,12 +71,17 @@ def test_train_then_resume_with_more_epochs(phantom_data, tmp_path):
     assert (config.trainer.epochs, config.optim.lr, config.data.size) == (2, 1e-4, 64) and len(rows(run)) == 2
 
 
-def test_cv_trains_every_fold_and_gathers_out_of_fold_predictions(phantom_data, tmp_path):
+def test_cv_trains_every_fold_and_gathers_out_of_fold_predictions(phantom_data, tmp_path, caplog):
     run = tmp_path / "cv"
+    caplog.set_level(logging.INFO, logger="lunet.inference.calibrate")
     assert main(["cv", *flags(phantom_data, run, tmp_path / "cache", "--epochs", 1, "--max-steps", 1)]) == 0
     patients = sorted(p.name for p in (run / "predictions").iterdir())
     assert patients == [f"patient{i:04d}" for i in range(1, 7)]
     assert all((run / f"fold_{k}" / "model.safetensors").is_file() for k in (1, 2, 3))
+    # 2 validation patients per fold: each fold says why it has no intervals (90 % needs 9); none calibrated
+    for k in (1, 2, 3):
+        assert f"fold_{k}: no EF/EDV/ESV intervals: 90 % intervals need at least 9" in caplog.text
+        assert not (run / f"fold_{k}" / CALIBRATION_FILE).exists()
     assert TrainConfig.from_json(run / "config.json").model.name == "unet1"
     assert main(["cv", *flags(phantom_data, run, tmp_path / "cache"), "--gather"]) == 0
 
@@ -173,3 +180,73 @@ def test_a_wrong_model_fails_before_writing_anything(tmp_path, capsys):
     assert "unknown model 'lunnet'" in capsys.readouterr().err and not out.exists()
     assert main(["train", "--out", str(out), "--data", str(tmp_path / "nothing")]) == 2
     assert "dataset folder not found" in capsys.readouterr().err and not out.exists()
+
+
+def test_train_calibrates_its_intervals_when_the_fold_has_enough_validation_patients(phantom_data, tmp_path):
+    """6 patients in 3 folds: 2 validation patients, enough for 60 % (⌈0.6 / 0.4⌉ = 2): the run ends with its
+    calibration.json (the fold's 2 validation patients × 7 passes) and ``lunet evaluate`` fills clinical.csv's
+    intervals, each containing its own point estimate."""
+    from lunet.data.folds import read_fold_lists
+    from lunet.evaluation.schema import ClinicalRecord, read_records
+
+    run = tmp_path / "run"  # 40 epochs of 8 frames: enough for an LV in every frame (1 epoch gives none)
+    common = ("--epochs", 40, "--lr", 3e-3, "--batch-size", 2, "--deterministic", "--calibration-level", 0.6)
+    assert main(["train", *flags(phantom_data, run, tmp_path / "cache", *common)]) == 0
+    calibration = read_calibration(run)
+    assert calibration is not None and calibration.level == 0.6 and calibration.n_patients == 2
+    assert len(calibration.passes) == 7 and calibration.passes[0] == "identity"
+    fold = read_fold_lists(run / "folds")[0]
+    assert sorted(read_passes(run / PASSES_FILE, "validation")) == sorted(fold.val)
+    assert sorted(read_passes(run / PASSES_FILE, "test")) == sorted(fold.test)
+    assert main(["evaluate", str(run)]) == 0
+    records = read_records(run / "evaluation" / "clinical.csv", ClinicalRecord)
+    assert sorted(r.patient for r in records) == sorted(fold.test)
+    for r in records:
+        # the EF interval is clipped to [0, 100]; a barely trained model's EF may lie outside
+        assert r.ef_lo_percent <= max(r.ef_percent, 0.0) and min(r.ef_percent, 100.0) <= r.ef_hi_percent
+        assert r.ef_hi_percent > r.ef_lo_percent
+        assert r.edv_lo_ml <= r.edv_ml <= r.edv_hi_ml and r.esv_lo_ml <= r.esv_ml <= r.esv_hi_ml
+
+
+def test_no_calibrate_and_too_few_validation_patients_train_without_intervals(phantom_data, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="lunet.inference.calibrate")
+    skipped = tmp_path / "skipped"
+    common = ("--epochs", 1, "--max-steps", 1)
+    args = flags(phantom_data, skipped, tmp_path / "cache", *common, "--calibration-level", 0.6)
+    assert main(["train", *args, "--no-calibrate"]) == 0
+    assert (skipped / "predictions").is_dir() and not (skipped / CALIBRATION_FILE).exists()
+    assert "EF/EDV/ESV intervals" not in caplog.text
+    few = tmp_path / "few"  # the default 90 % needs 9 validation patients; the fold has 2
+    assert main(["train", *flags(phantom_data, few, tmp_path / "cache", *common)]) == 0
+    assert (few / "predictions").is_dir() and (few / "model.safetensors").is_file()
+    assert not (few / CALIBRATION_FILE).exists() and not (few / PASSES_FILE).exists()
+    lines = [r.getMessage() for r in caplog.records if "EF/EDV/ESV intervals" in r.getMessage()]
+    assert lines == [
+        f"{few}: no EF/EDV/ESV intervals: 90 % intervals need at least 9 validation patients, fold 1 has 2; "
+        f"`lunet calibrate {few} --level 0.65` works with 2"
+    ]
+
+
+def test_bad_calibration_level_fails_before_training(phantom_data, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", *flags(phantom_data, out, tmp_path / "cache", "--calibration-level", 90)]) == 2
+    assert "--calibration-level: interval level must lie in (0, 1)" in capsys.readouterr().err
+    assert not (out / "model.safetensors").exists()
+
+
+def test_cv_calibrates_each_fold_after_training_and_done_folds_missing_it(phantom_data, tmp_path):
+    """A fold done already (weights + predictions) is not trained again; the hook still runs for it when it
+    has no calibration.json, and not when it has one."""
+    from lunet.training.cv import cross_validate
+
+    run = tmp_path / "cv"
+    for k in (1, 2):
+        (run / f"fold_{k}" / "predictions").mkdir(parents=True)
+        (run / f"fold_{k}" / "model.safetensors").write_bytes(b"")
+    (run / "fold_2" / CALIBRATION_FILE).write_text("{}")
+    config = TrainConfig.create(
+        model="unet1", data=str(phantom_data), cache=str(tmp_path / "cache"), n_folds=3
+    )
+    calls = []
+    cross_validate(config, run, "1-2", gather=False, after_fold=calls.append)
+    assert calls == [run / "fold_1"]

@@ -61,8 +61,20 @@ def test_paper_defaults():
         10.0,
         0.99,
     )
-    assert config.loss.dice_classes == (1, 2) and config.trainer.warmup_reference_box_epochs == 0
+    # the CAMUS label set: LV, myocardium and the left atrium (the papers: LV and myocardium)
+    assert config.loss.dice_classes == (1, 2, 3) and config.trainer.warmup_reference_box_epochs == 0
     assert not config.augment.enabled and config.model.box_margin == 0.05
+
+
+def test_a_config_naming_no_dice_classes_predates_the_atrium():
+    nested = TrainConfig().to_dict()
+    del nested["loss"]["dice_classes"]
+    assert TrainConfig.from_dict(nested).loss.dice_classes == (1, 2)
+    del nested["loss"]
+    assert TrainConfig.from_dict(nested).loss.dice_classes == (1, 2)
+    assert TrainConfig.from_dict(TrainConfig().to_dict()).loss.dice_classes == (1, 2, 3)
+    flat = {"model": "unet1", "data": "x"}  # format 1 without the field
+    assert TrainConfig.from_dict(flat).loss.dice_classes == (1, 2)
 
 
 def test_replace_ignores_unset_flags_and_rejects_unknown_fields():

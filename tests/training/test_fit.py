@@ -135,8 +135,9 @@ def test_box_models_write_boxes_and_o1(model, phantom_data, tmp_path):
     assert (run / "predictions_o1").is_dir() == (model == "lunet")
     meta = load_bundle(run)[1]
     assert "margin" not in meta["overrides"]
-    assert TrainConfig.from_dict(meta["config"]).model.box_margin == 0.05
-    assert meta["overrides"]["box_margin"] == 0.05  # the margin lives in the model
+    margin = 0.15 if model == "lunet" else 0.05  # the robust recipe's m15; the oracle's constructor m5
+    assert TrainConfig.from_dict(meta["config"]).model.box_margin == margin
+    assert meta["overrides"]["box_margin"] == margin  # the margin lives in the model
     if model == "lunet":  # RUN/predictions (ROI from the cache's 2S source) == `lunet predict` on the files
         from lunet.inference.predict import PredictOptions, predict_paths
 

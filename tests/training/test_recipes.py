@@ -16,6 +16,7 @@ def test_new_lunet_config_gets_the_default_recipe() -> None:
     config = TrainConfig().replace(model="lunet")
     assert DEFAULT_RECIPE == "robust" and config.model.recipe == "robust"
     assert config.model.overrides["box_source"] == "segmentation"
+    assert config.model.box_margin == 0.15  # the paper's m15, chosen on validation patients
     assert config.trainer.train_crop == RECIPE_SETTINGS["robust"]["train_crop"] == "predicted"
     assert config.trainer.reference_box_jitter == 0.0
 
@@ -57,10 +58,18 @@ def test_a_config_from_before_recipes_loads_as_the_paper() -> None:
 
 
 def test_switching_recipes_drops_the_options_the_old_one_set() -> None:
-    robust = TrainConfig.create(model="lunet", margin=0.15)
+    robust = TrainConfig.create(model="lunet", model_overrides={"dil": 3})
     paper = robust.replace(recipe="paper")
-    assert paper.model.overrides == {"box_margin": 0.15} and paper.trainer.train_crop == "predicted"
+    assert paper.model.overrides == {"dil": 3} and paper.trainer.train_crop == "predicted"
+    assert paper.model.box_margin == 0.05  # the constructor's m5, the paper's default
     assert paper.replace(recipe="robust").model == robust.model
+    explicit = robust.replace(recipe="paper", margin=0.1)  # a margin given with the switch wins
+    assert explicit.model.box_margin == 0.1
+
+
+def test_an_explicit_margin_wins_over_the_robust_recipe() -> None:
+    assert TrainConfig.create(model="lunet", margin=0.05).model.box_margin == 0.05
+    assert TrainConfig.create(model="lunet", margin=0.05).model.overrides["box_source"] == "segmentation"
 
 
 def test_unknown_recipe_is_refused() -> None:

@@ -17,7 +17,8 @@ wrote before the sections existed (format 1; still read, see :meth:`TrainConfig.
 
 Paper defaults (Leclerc et al., TUFFC 2020, Sec. IV-C): Adam, lr 1e-3 (or 1e-4), early stopping with patience
 20 on the validation loss, best validation checkpoint kept, localization term weighted 10, L1 box loss clipped
-at 0.99, multi-class Dice over LV and myocardium. The batch size is not given in the paper; 16 is our default.
+at 0.99, multi-class Dice over LV and myocardium (lunet adds the left atrium by default,
+``LossConfig.dice_classes``). The batch size is not given in the paper; 16 is our default.
 """
 
 from __future__ import annotations
@@ -73,6 +74,9 @@ logger = logging.getLogger(__name__)
 
 #: ``config.json`` layout written by this version (1: the flat layout of lunet ≤ 0.1).
 CONFIG_FORMAT = 2
+#: ``dice_classes`` of a ``config.json`` that names none: written before the left atrium was trained by
+#: default (every lunet-written config names it; the rule keeps hand-written and older files as they trained).
+LEGACY_DICE_CLASSES = (1, 2)
 
 #: The sections of a TrainConfig, in JSON order.
 SECTIONS: dict[str, type] = {
@@ -242,6 +246,7 @@ class TrainConfig:
         unknown = sorted(set(values) - {f.name for f in dataclasses.fields(cls)})
         if unknown:
             raise ConfigError(f"{source}: unknown config field(s) {', '.join(unknown)}")
+        values.setdefault("loss", {})
         try:
             kwargs: dict[str, Any] = {}
             for name, value in values.items():
@@ -251,6 +256,8 @@ class TrainConfig:
                 elif not isinstance(value, dict):
                     raise ConfigError(f"{source}: {name} must be a JSON object, got {value!r}")
                 else:
+                    if name == "loss":  # written before the LA default: the loss covered LV and MYO
+                        value = {"dice_classes": LEGACY_DICE_CLASSES, **value}
                     kwargs[name] = section(**value)
             return cls(**kwargs)
         except (TypeError, ConfigError) as err:
@@ -272,6 +279,7 @@ class TrainConfig:
             )
         values["model_overrides"] = overrides
         values.setdefault("recipe", "paper")  # format 1 predates recipes: the paper's LU-Net
+        values.setdefault("dice_classes", LEGACY_DICE_CLASSES)  # ... and the LA default
         try:
             return cls.create(**values)
         except (TypeError, ConfigError) as err:

@@ -141,7 +141,10 @@ class LossConfig:
         box_clip: clip of the L1 box loss (0.99 in the paper).
         box_clip_mode: ``"value"`` clips each of the 4 absolute errors, ``"sum"`` clips their sum (see
             :mod:`lunet.training.losses` for why ``"value"`` is the default).
-        dice_classes: classes in the multi-class Dice loss (LV=1, MYO=2 in the paper).
+        dice_classes: classes in the multi-class Dice loss. Default LV=1, MYO=2 and LA=3: the CAMUS label
+            set, so every model segments the left atrium (the papers trained LV=1, MYO=2 only; their Tables
+            I–IV score the LV alone either way). A ``config.json`` that names no ``dice_classes`` predates the
+            LA default and is read as ``(1, 2)`` (:meth:`lunet.config.TrainConfig.from_dict`).
         ul2_mode: U-L1/U-L2 loss, ``"mu"`` (box + segmentation) or ``"mo"`` (box only).
         lunet_o2_loss: add a Dice term on LU-Net's pasted full-image output o2 (not in the paper; off).
     """
@@ -153,7 +156,9 @@ class LossConfig:
         default="value",
         metadata=opt("clip each box error (value) or their sum", choices=BOX_CLIP_MODES),
     )
-    dice_classes: tuple[int, ...] = field(default=(1, 2), metadata=opt("classes of the Dice loss, e.g. 1,2"))
+    dice_classes: tuple[int, ...] = field(
+        default=(1, 2, 3), metadata=opt("classes of the Dice loss (default 1,2,3: LV, myocardium, LA)")
+    )
     ul2_mode: str = field(
         default="mu",
         metadata=opt("U-L1/U-L2 loss: box+segmentation (mu) or box only (mo)", choices=UL2_MODES),

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lunet.evaluation.tables import DIST_METRICS, SEG_METRICS, SYNTHETIC_NOTE
+from lunet.evaluation.tables import DIST_METRICS, LA_METRICS, SEG_METRICS, SYNTHETIC_NOTE
 
 CLINICAL_NAMES = (("edv_ml", "EDV ml"), ("esv_ml", "ESV ml"), ("ef_percent", "EF %"))
 #: Fewest patients for which a quality stratum of Table III shows a correlation and limits of agreement
@@ -142,8 +142,20 @@ def _table4(block: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+def _table_la(block: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """The left atrium (``table_la``): Dice, d_m, d_H of the LA and the agreement of its ES volume."""
+    header = [*_lead_header(block["rows"]), "LA D", "LA d_m mm", "LA d_H mm"]
+    header += ["LA ESV ml corr", "LA ESV ml loa", "LA ESV ml mae"]
+    rows = [
+        [*_lead(r), *(mean_sd(r[m], 3 if m.endswith("dice") else 1) for m in LA_METRICS),
+         *agreement_cells(r["la_esv_ml"])]
+        for r in block["rows"]
+    ]  # fmt: skip
+    return header, rows
+
+
 _BUILDERS = {"table1": _table1, "table2": _table2, "table3": _table3, "table4": _table4,
-             "table2_quality": _table2, "table3_quality": _table3}  # fmt: skip
+             "table2_quality": _table2, "table3_quality": _table3, "table_la": _table_la}  # fmt: skip
 TABLE_KEYS = tuple(_BUILDERS)
 
 

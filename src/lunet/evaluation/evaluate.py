@@ -22,8 +22,10 @@ import numpy as np
 from lunet.boxes import DEFAULT_BOX_MARGIN, read_boxes_csv
 from lunet.config import flat_view
 from lunet.data.labels import Label
+from lunet.evaluation.atrium import patient_la_volumes
 from lunet.evaluation.clinical import SimpsonOptions, patient_volumes
 from lunet.evaluation.display import tables_markdown
+from lunet.evaluation.interval_calibration import IntervalCalibration, run_intervals, with_intervals
 from lunet.evaluation.outliers import (
     ANATOMICAL_BOUND_SOURCES,
     OutlierThresholds,
@@ -94,11 +96,19 @@ def score_model(
     refs: References,
     boxes: Mapping[Key, np.ndarray] | None = None,
     box_margin: float = DEFAULT_BOX_MARGIN,
+    atrium: bool | None = None,
 ) -> tuple[list[tuple[ImageRecord, bool]], list[ClinicalRecord]]:
     """Image records (outlier flags not yet set; with whether a reference exists) and clinical records of
-    one model's prediction folder."""
+    one model's prediction folder.
+
+    ``atrium``: the model was trained on the left atrium (its LA is scored: ``la_*`` and ``la_esv_ml``);
+    ``None``: when one of its predictions holds label 3; ``False``: LA columns NaN.
+    """
     images: list[tuple[ImageRecord, bool]] = []
     lv_masks: dict[str, dict[tuple[str, str], tuple[np.ndarray, tuple[float, float]]]] = {}
+    label_maps: dict[str, dict[tuple[str, str], tuple[np.ndarray, tuple[float, float]]]] = {}
+    ref_maps: dict[str, dict[tuple[str, str], tuple[np.ndarray, tuple[float, float]]]] = {}
+    any_atrium = False
     for key, path in sorted(find_predictions(pred_dir).items()):
         ref, ref_spacing = refs.label(key)
         pred, pred_spacing = _read_prediction(path, None if ref is None else ref.shape)
@@ -109,7 +119,8 @@ def score_model(
         box = None if boxes is None else boxes.get(key)
         values: dict[str, object] = {"model": model, "patient": key[0], "view": key[1], "instant": key[2]}
         values["quality"] = refs.quality(key[0])
-        scores = score_image(pred, ref, spacing, box, box_margin)
+        scores = score_image(pred, ref, spacing, box, box_margin, atrium=atrium is not False)
+        any_atrium = any_atrium or bool((pred == Label.LA).any())
         if "bb_out" in scores:
             scores["bb_out"] = None if math.isnan(scores["bb_out"]) else bool(scores["bb_out"])
         for name in ("components", "holes"):
@@ -118,11 +129,21 @@ def score_model(
         values.update({f"ref_{k}": v for k, v in refs.shape(key).items()})
         images.append((record_from(ImageRecord, values), ref is not None))
         lv_masks.setdefault(key[0], {})[(key[1], key[2])] = (pred == Label.LV, spacing)
+        if key[2] == "ES":  # the LA volume is measured at end-systole
+            label_maps.setdefault(key[0], {})[(key[1], key[2])] = (pred, spacing)
+            if ref is not None:
+                ref_maps.setdefault(key[0], {})[(key[1], key[2])] = (ref, spacing)
+    scored_atrium = atrium if atrium is not None else any_atrium
+    if not scored_atrium:  # a model that never outputs the LA: its LA columns stay NaN, never a Dice of 0
+        images = [(replace(r, la_dice=math.nan, la_mad_mm=math.nan, la_hd_mm=math.nan), h) for r, h in images]
     clinical = []
     for patient, masks in lv_masks.items():
         entry: dict[str, object] = {"model": model, "patient": patient, "quality": refs.quality(patient)}
         entry.update(patient_volumes(masks, refs.simpson))
         entry.update(refs.clinical(patient))
+        if scored_atrium:
+            entry["la_esv_ml"] = patient_la_volumes(label_maps.get(patient, {}))["la_esv_ml"]
+        entry["ref_la_esv_ml"] = patient_la_volumes(ref_maps.get(patient, {}))["la_esv_ml"]
         clinical.append(record_from(ClinicalRecord, entry))
     return images, clinical
 
@@ -156,6 +177,8 @@ def evaluate_models(
     simpson: SimpsonOptions | None = None,
     anatomical_bounds: str = "auto",
     network_size: int | None = None,
+    atrium: bool | Mapping[str, bool] | None = None,
+    intervals: Mapping[str, tuple[IntervalCalibration, Mapping[str, Mapping[str, float]]]] | None = None,
 ) -> dict[str, object]:
     """Evaluate several prediction folders (one table row each) and write the evaluation files.
 
@@ -177,6 +200,12 @@ def evaluate_models(
             through the ``network_size`` grid; ``"auto"``: ``"resampled"`` (``"reference"`` without a
             network size) on synthetic data, ``"paper"`` otherwise.
         network_size: the network input size ``S`` of the predictions (for ``"resampled"``).
+        atrium: whether the models were trained on the left atrium (``la_*`` scores, ``la_esv_ml``), or
+            ``{row name: bool}``; ``None`` (or a row not in the mapping): a model whose predictions hold
+            label 3 somewhere (:func:`score_model`).
+        intervals: ``{row name: (calibration, {patient: spreads})}``
+            (:func:`lunet.evaluation.interval_calibration.run_intervals`): that row's ``clinical.csv`` gets
+            ``ef_lo_percent`` … ``esv_hi_ml``; other rows keep NaN.
 
     Returns:
         The tables dict written to ``tables.json``.
@@ -192,7 +221,10 @@ def evaluate_models(
         box_path = (boxes or {}).get(name)
         box_map = read_boxes_csv(box_path) if box_path and Path(box_path).is_file() else None
         margin = box_margin.get(name, DEFAULT_BOX_MARGIN) if isinstance(box_margin, Mapping) else box_margin
-        images, volumes = score_model(name, Path(pred_dir), refs, box_map, margin)
+        la = atrium.get(name) if isinstance(atrium, Mapping) else atrium
+        images, volumes = score_model(name, Path(pred_dir), refs, box_map, margin, la)
+        if intervals and name in intervals:
+            volumes = with_intervals(volumes, *intervals[name])
         scored += images
         clinical += volumes
         logger.info("%s: %d images, %d patients scored", name, len(images), len(volumes))
@@ -235,13 +267,15 @@ def evaluate_folder(
 class RunSettings:
     """What the evaluation needs from a run's ``config.json``: model name, data folder, box margin, network
     input size and test fold (``model``, ``data``, ``margin``, ``size``, ``fold`` of
-    :func:`lunet.config.flat_view`, which reads either config format)."""
+    :func:`lunet.config.flat_view`, which reads either config format), and whether the run trained the left
+    atrium (label 3 in ``dice_classes``; a config naming none predates the LA: False)."""
 
     model: str
     data: Path
     margin: float
     size: int | None
     fold: int = 1
+    atrium: bool = False
 
 
 def run_settings(run_dir: str | os.PathLike[str]) -> RunSettings:
@@ -261,11 +295,12 @@ def run_settings(run_dir: str | os.PathLike[str]) -> RunSettings:
         margin = float(config.get("margin", DEFAULT_BOX_MARGIN))
         size = int(config["size"]) if config.get("size") else None
         fold = int(config.get("fold") or 1)
+        atrium = int(Label.LA) in [int(c) for c in config.get("dice_classes") or ()]
     except (json.JSONDecodeError, KeyError, TypeError, ValueError):
         raise EvaluationError(f"{config_path}: not a JSON object with a 'data' entry") from None
     if not data.is_absolute() and not data.is_dir():
         data = run_dir / data
-    return RunSettings(str(config.get("model", run_dir.name)), data, margin, size, fold)
+    return RunSettings(str(config.get("model", run_dir.name)), data, margin, size, fold, atrium)
 
 
 def evaluate_run(
@@ -274,7 +309,8 @@ def evaluate_run(
     """Evaluate a run folder (``config.json`` as :func:`run_settings` reads it; ``predictions/``).
 
     Rows: the model name; with ``predictions_o1/`` the rows ``<model>-o1`` and ``<model>-o2``.
-    The default ``out_dir`` is ``RUN/evaluation``.
+    The default ``out_dir`` is ``RUN/evaluation``. With ``RUN/calibration.json`` (``lunet calibrate``) the
+    final row's ``clinical.csv`` holds the EF/EDV/ESV intervals.
     """
     run_dir = Path(run_dir)
     settings = run_settings(run_dir)
@@ -286,6 +322,10 @@ def evaluate_run(
         boxes = {f"{name}-o2": run_dir / "predictions" / "boxes.csv"}
     out = Path(out_dir) if out_dir else run_dir / "evaluation"
     kwargs.setdefault("network_size", settings.size)
+    kwargs.setdefault("atrium", settings.atrium)
+    calibrated = run_intervals(run_dir)  # RUN/calibration.json of `lunet calibrate`
+    if calibrated is not None:
+        kwargs.setdefault("intervals", {list(models)[-1]: calibrated})
     return evaluate_models(models, settings.data, out, boxes, box_margin=settings.margin, **kwargs)  # type: ignore[arg-type]
 
 

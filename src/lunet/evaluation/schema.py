@@ -31,7 +31,8 @@ from lunet.io import write_text_atomic
 
 #: Version of the evaluation files (``tables.json["schema_version"]``); raised on any change of a record or
 #: of the tables' keys.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 4  # 3: the left atrium (la_* of ImageRecord, la_esv_ml of ClinicalRecord, table_la)
+# 4: EF/EDV/ESV intervals (ef_lo_percent … esv_hi_ml of ClinicalRecord)
 
 NAN = math.nan
 
@@ -47,7 +48,9 @@ class ImageRecord:
     Segmentation scores (LU-Net TUFFC 2020, Sec. IV-B2) are NaN without a reference; Dice of two empty
     masks is NaN (:func:`lunet.evaluation.segmentation.dice_from_counts`). Shape scores (RU-Net eqs. 2–3)
     of the prediction: ``lv_*`` LV cavity, ``myo_*`` myocardium, ``epi_*`` LV ∪ myocardium; ``ref_*`` the
-    same on the reference mask. Box scores only for models with a box. Outlier flags by
+    same on the reference mask. ``la_*``: Dice, d_m, d_H of the left atrium (label 3), only for a model
+    trained on it (:func:`lunet.evaluation.segmentation.atrium_scores`), NaN otherwise. Box scores only for
+    models with a box. Outlier flags by
     :mod:`lunet.evaluation.outliers`: ``geometric_lv_endo`` / ``geometric_lv_epi`` (a d_m or d_H of that
     structure above its instant's bound), ``geometric`` (either), ``anatomical`` (needs no reference).
     """
@@ -63,6 +66,9 @@ class ImageRecord:
     lv_epi_dice: float = NAN
     lv_epi_mad_mm: float = NAN
     lv_epi_hd_mm: float = NAN
+    la_dice: float = NAN
+    la_mad_mm: float = NAN
+    la_hd_mm: float = NAN
     lv_simplicity: float = NAN
     lv_convexity: float = NAN
     lv_components: int = 0
@@ -130,6 +136,10 @@ class ClinicalRecord:
 
     ``edv_ml`` … from the predicted masks; ``simpson_*`` the same rule on the reference masks, ``cfg_*`` the
     values of the ``Info_*.cfg`` files (CAMUS), ``truth_*`` the analytic phantom values (synthetic data).
+    ``la_esv_ml``: left-atrial volume at end-systole (biplane area–length, :mod:`lunet.evaluation.atrium`) of
+    a model trained on the LA, ``ref_la_esv_ml`` the same on the reference masks (where they hold an LA).
+    ``ef_lo_percent`` … ``esv_hi_ml``: the split-conformal interval of the run's ``calibration.json``
+    (:mod:`lunet.evaluation.interval_calibration`, at its level; NaN without a calibration).
     NaN where unavailable.
     """
 
@@ -139,6 +149,12 @@ class ClinicalRecord:
     edv_ml: float = NAN
     esv_ml: float = NAN
     ef_percent: float = NAN
+    ef_lo_percent: float = NAN
+    ef_hi_percent: float = NAN
+    edv_lo_ml: float = NAN
+    edv_hi_ml: float = NAN
+    esv_lo_ml: float = NAN
+    esv_hi_ml: float = NAN
     simpson_edv_ml: float = NAN
     simpson_esv_ml: float = NAN
     simpson_ef_percent: float = NAN
@@ -148,6 +164,8 @@ class ClinicalRecord:
     truth_edv_ml: float = NAN
     truth_esv_ml: float = NAN
     truth_ef_percent: float = NAN
+    la_esv_ml: float = NAN
+    ref_la_esv_ml: float = NAN
 
     def value(self, reference: str, index: str) -> float:
         """Reference value ``{reference}_{index}`` (``reference`` in :data:`CLINICAL_REFERENCES`)."""

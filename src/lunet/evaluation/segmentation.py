@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 from scipy.spatial import cKDTree
 
-from lunet.data.labels import Structure, structure_mask
+from lunet.data.labels import Label, Structure, structure_mask
 from lunet.data.preprocess import check_spacing
 
 #: Structures scored by :func:`segmentation_scores`, with their column prefix.
@@ -197,3 +197,28 @@ def segmentation_scores(
         scores[f"{key}_mad_mm"] = _mad_from(a, b)
         scores[f"{key}_hd_mm"] = _hd_from(a, b)
     return scores
+
+
+def atrium_scores(
+    pred_labels: np.ndarray, ref_labels: np.ndarray, spacing: tuple[float, float]
+) -> dict[str, float]:
+    """Dice, ``d_m`` and ``d_H`` of the left atrium (label 3) for one pair of label maps.
+
+    The CAMUS challenge's LA scores; not part of the papers' Tables I–IV. Score only a model trained on the
+    LA: one that never outputs label 3 would get Dice 0 here, a meaningless number (the evaluation leaves
+    its LA columns NaN instead).
+
+    Args:
+        pred_labels: (rows, cols) integer label map (CAMUS labels).
+        ref_labels: (rows, cols) reference label map on the same grid.
+        spacing: (row_mm, col_mm) pixel size.
+
+    Returns:
+        ``{"la_dice", "la_mad_mm", "la_hd_mm"}``; Dice NaN when both are empty, distances NaN when either is.
+    """
+    pred_labels, ref_labels = np.asarray(pred_labels), np.asarray(ref_labels)
+    if pred_labels.shape != ref_labels.shape:
+        raise ValueError(f"label maps differ in shape: {pred_labels.shape} vs {ref_labels.shape}")
+    pred, ref = pred_labels == Label.LA, ref_labels == Label.LA
+    a, b = directed_contour_distances(pred, ref, spacing)
+    return {"la_dice": dice(pred, ref), "la_mad_mm": _mad_from(a, b), "la_hd_mm": _hd_from(a, b)}

@@ -7,6 +7,10 @@
   :mod:`lunet.evaluation.agreement`); its title names the Simpson convention (``ef_convention``).
 - Table IV, all patients: d_m, d_H of both structures; geometric, anatomical and both outliers.
 - ``table2_quality`` / ``table3_quality``: Tables II and III per image quality (Good, Medium, Poor).
+- ``table_la``: the left atrium (CAMUS label 3; in no paper's table), Table II's style, good + medium quality:
+  Dice, d_m, d_H of the LA over images, and the agreement (corr, bias ± 1.96·SD, MAE; ml) of the LA volume
+  at end-systole with the same rule on the reference masks (``la_esv_ml``); one row per model that was
+  trained on the LA (finite ``la_dice``). Tables I–IV never read the LA.
 
 Values are mean ± SD (SD with ddof=1) over images, NaN skipped. Outlier counts (:mod:`outliers`): per image
 — the papers' published column (``geometric_images``: either structure; ``anatomical_images``;
@@ -16,10 +20,10 @@ good/medium.
 
 ``tables.json`` keys: ``schema_version``, ``synthetic``, ``data_note``, ``thresholds`` (the bounds used,
 :class:`OutlierThresholds` fields), ``thresholds_text``, ``clinical_reference`` (the reference of the report's
-clinical plots), ``table1`` … ``table4``, ``table2_quality``, ``table3_quality`` (each ``{"title", "subset",
-"rows"}``), ``paper`` (:mod:`lunet.evaluation.paper`). Row keys: ``model`` and the metric names above; a
-statistic is ``{"mean", "sd", "n"}``, a count ``{"count", "total", "percent"}``, an agreement the fields of
-:class:`lunet.evaluation.clinical.Agreement`.
+clinical plots), ``table1`` … ``table4``, ``table2_quality``, ``table3_quality``, ``table_la`` (each
+``{"title", "subset", "rows"}``), ``paper`` (:mod:`lunet.evaluation.paper`). Row keys: ``model`` and the
+metric names above; a statistic is ``{"mean", "sd", "n"}``, a count ``{"count", "total", "percent"}``, an
+agreement the fields of :class:`lunet.evaluation.clinical.Agreement`.
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ from lunet.evaluation.schema import (
 SYNTHETIC_NOTE = "SYNTHETIC phantom data — not CAMUS"
 SEG_METRICS = tuple(f"{s}_{m}" for s in ("lv_endo", "lv_epi") for m in ("dice", "mad_mm", "hd_mm"))
 DIST_METRICS = tuple(f"{s}_{m}" for s in ("lv_endo", "lv_epi") for m in ("mad_mm", "hd_mm"))
+#: Columns of the LA table (``table_la``), from :class:`ImageRecord`.
+LA_METRICS = ("la_dice", "la_mad_mm", "la_hd_mm")
 BOX_METRICS = ("box_iou", "box_xc_mm", "box_yc_mm", "box_h_mm", "box_w_mm")
 QUALITIES = ("Good", "Medium", "Poor")
 #: Order in which the report's clinical plots pick their reference: analytic truth, experts' cfg values,
@@ -88,6 +94,19 @@ def _table2_row(model: str, images: Sequence[ImageRecord], patients: Sequence[Pa
     row: dict[str, object] = {"model": model, "patients": len({r.patient for r in scored})}
     row.update({m: _stat([getattr(r, m) for r in scored]) for m in SEG_METRICS})
     row.update(_geometric_counts(scored, [p for p in patients if p.geometric is not None]))
+    return row
+
+
+def _la_row(model: str, images: Sequence[ImageRecord], clinical: Sequence[ClinicalRecord]) -> dict | None:
+    """The LA row of one model (good + medium images), or None for a model not trained on the LA."""
+    scored = [r for r in images if r.has_reference and math.isfinite(r.la_dice)]
+    if not scored:
+        return None
+    row: dict[str, object] = {"model": model, "patients": len({r.patient for r in scored})}
+    row.update({m: _stat([getattr(r, m) for r in scored]) for m in LA_METRICS})
+    predicted = np.asarray([c.la_esv_ml for c in clinical], dtype=np.float64)
+    reference = np.asarray([c.ref_la_esv_ml for c in clinical], dtype=np.float64)
+    row["la_esv_ml"] = asdict(agreement(predicted, reference))
     return row
 
 
@@ -177,6 +196,14 @@ def build_tables(
         keep = (lambda q: good_medium(q)) if quality is None else (lambda q: q == quality)
         return _table3_rows(model, [c for c in volumes[model] if keep(c.quality)], ci_seed)
 
+    la_rows = [
+        _la_row(
+            m,
+            [r for r in images[m] if good_medium(r.quality)],
+            [c for c in volumes[m] if good_medium(c.quality)],
+        )
+        for m in models
+    ]
     t3_note = f"(Simpson: {ef_convention} convention; [95 % CI]: {CI_METHOD})"
     ci = {"confidence": 0.95, "method": CI_METHOD, "n_resamples": 2000, "seed": ci_seed}
     t3_keys = {"ef_convention": ef_convention, "ci": ci}
@@ -202,4 +229,7 @@ def build_tables(
                            "rows": _by_quality(models, t2)},
         "table3_quality": {"title": f"Table III by image quality {t3_note}{suffix}", "subset": "each quality",
                            "rows": _by_quality(models, t3), **t3_keys},
+        "table_la": {"title": f"Left atrium (not in the papers), {GOOD_MEDIUM}: segmentation and ES volume "
+                              f"(biplane area-length) vs the reference masks{suffix}",
+                     "subset": GOOD_MEDIUM, "rows": [r for r in la_rows if r is not None]},
     }  # fmt: skip

@@ -1,4 +1,5 @@
-"""CLI of the inference area: ``lunet predict`` and ``lunet export`` (heavy imports inside the functions)."""
+"""CLI of the inference area: ``lunet predict``, ``lunet calibrate`` and ``lunet export`` (heavy imports
+inside the functions)."""
 
 from __future__ import annotations
 
@@ -82,6 +83,7 @@ def run_predict(args: argparse.Namespace) -> int:
         ef_convention=args.ef_convention,
         cines="frames" if args.frame_indices is not None else "sequence",
         sequence=sequence_options(args),
+        intervals=not getattr(args, "no_intervals", False),
     )
     result = predict_paths(args.model, args.inputs, args.out, options)
     summary = Path(args.out) / "summary.csv"
@@ -112,6 +114,21 @@ def run_predict_sequences(args: argparse.Namespace, limits: SizeLimits | None = 
     return exit_status(done, len(rows) - done)
 
 
+def run_calibrate(args: argparse.Namespace) -> int:
+    """``lunet calibrate RUN``: EF/EDV/ESV intervals calibrated on the run's validation patients."""
+    from lunet.inference.calibrate import calibrate_run
+    from lunet.inference.tta import DEFAULT_PASSES
+
+    passes = DEFAULT_PASSES[: args.passes]
+    cal = calibrate_run(args.run, args.level, args.score, passes, args.ensemble, args.backend, args.threads,
+                        test=not args.no_test)  # fmt: skip
+    ef = cal.indices["ef_percent"]
+    unit = "× the passes' EF SD" if cal.needs_spread else "EF points"
+    print(f"{Path(args.run) / 'calibration.json'}: {100 * cal.level:g} % intervals, {cal.score} score, "
+          f"quantile {ef.quantile:.2f} {unit}, from {cal.n_patients} validation patients")  # fmt: skip
+    return 0
+
+
 def run_export(args: argparse.Namespace) -> int:
     from lunet.inference.export import DEFAULT_OPSET, export_onnx
 
@@ -126,6 +143,17 @@ def run_export(args: argparse.Namespace) -> int:
         raise ValueError("--model is required (run folder, model bundle or checkpoints/*.ckpt)")
     path = export_onnx(model, args.out, opset=args.opset or DEFAULT_OPSET, fixed_batch=args.fixed_batch)
     print(path)
+    from lunet.bundle import run_folder
+    from lunet.evaluation.interval_calibration import CALIBRATION_FILE, read_calibration
+
+    folder = run_folder(model)
+    calibration = read_calibration(folder)  # the bundle folder carries it: predict reads it from there
+    if calibration is None:
+        hint = f"`lunet calibrate {model}`"
+        print(f"no {CALIBRATION_FILE} in {folder}: predict gives null EF intervals ({hint})")
+    else:
+        print(f"{folder / CALIBRATION_FILE}: {100 * calibration.level:g} % EF/EDV/ESV intervals "
+              f"({calibration.score} score, {len(calibration.passes)} passes)")  # fmt: skip
     if args.int8:
         from lunet.inference.quantize import export_int8
 
@@ -134,7 +162,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``predict`` and ``export`` to the ``lunet`` command line."""
+    """Add ``predict``, ``calibrate`` and ``export`` to the ``lunet`` command line."""
     from lunet.data.commands import add_limit_arguments
 
     p = subparsers.add_parser(
@@ -176,10 +204,40 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="Simpson convention of the patients' EDV/ESV/EF: geometric (per-instant long "
                    "axis, default) or camus (the CAMUS reference procedure: one disc height a patient)",
                    )  # fmt: skip
+    p.add_argument("--no-intervals", action="store_true",
+                   help="no EF/EDV/ESV intervals even when the bundle has a calibration.json (no extra "
+                   "test-time augmentation passes)")  # fmt: skip
     from lunet.inference.sequence_commands import add_sequence_arguments
 
     add_sequence_arguments(p)
     p.set_defaults(func=run_predict)
+
+    c = subparsers.add_parser(
+        "calibrate", help="calibrate EF/EDV/ESV intervals on a run's validation patients (calibration.json)"
+    )
+    c.add_argument("run", help="trained run folder (its fold's validation patients calibrate)")
+    c.add_argument("--level", type=float, default=0.90, help="nominal coverage (default 0.90)")
+    c.add_argument("--score", choices=("auto", "absolute", "normalised"), default="auto",
+                   help="conformity score: |error| (absolute), |error| / SD of the passes (normalised), or "
+                   "auto: the narrower by leave-one-out on the validation patients (default)")  # fmt: skip
+    c.add_argument("--passes", type=int, choices=range(1, 8), default=7, metavar="1..7",
+                   help="test-time augmentation passes (default 7: identity, zoom 0.95/1.05, shift ±3 %%, "
+                   "gamma 0.85/1.15); 1 allows the absolute score only")  # fmt: skip
+    c.add_argument(
+        "--ensemble",
+        nargs="*",
+        default=(),
+        metavar="BUNDLE",
+        help="other bundles (e.g. the other folds of lunet cv) whose passes join the spread",
+    )
+    c.add_argument("--backend", choices=("auto", "onnx", "torch", "int8"), default="torch")
+    c.add_argument("--threads", type=int, default=None, help="CPU threads")
+    c.add_argument(
+        "--no-test",
+        action="store_true",
+        help="do not predict the test patients' passes (calibration_passes.csv, for evaluate)",
+    )
+    c.set_defaults(func=run_calibrate)
 
     e = subparsers.add_parser("export", help="export a trained model (whole pipeline) to ONNX")
     e.add_argument("--model", default=None, help="run folder, model bundle or checkpoints/*.ckpt (required)")

@@ -5,7 +5,9 @@ Inputs: ``image`` ``(B, 1, S, S)`` and, for LU-Net and the oracle with ``crop_gr
 ``lunet.data.preprocess.crop_source_size``); a dynamic batch axis. Outputs, whichever the model has:
 ``logits`` ``(B, C, S, S)`` (full-image logits, o2 for two-stage models) and ``box`` ``(B, 4)`` (normalised);
 a native-crop model exports ``roi_logits`` ``(B, C, h, w)`` and ``box`` instead, and the runtime composes the
-ROI on the original image grid (:func:`lunet.models.postprocess.frame_prediction`), as torch does. For LU-Net
+ROI on the original image grid (:func:`lunet.models.postprocess.frame_prediction`), as torch does. An LU-Net
+trained on the left atrium (``model.json`` ``labels``, :attr:`lunet.bundle.Bundle.atrium`) also exports
+``coarse_logits`` (o1), the source of its LA outside the box. For LU-Net
 the graph holds the localizer, the differentiable crop (``grid_sample``) and U-Net1, so ONNX Runtime
 reproduces the torch model. BatchNorm is folded into the convolutions (eval-mode export). The file records the
 model name, input size and the SHA-256 of the weights it was exported from, so ``lunet predict`` never uses a

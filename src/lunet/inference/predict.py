@@ -4,9 +4,14 @@ Per frame: read (any supported format) → :func:`lunet.data.preprocess.prepare_
 model's S×S, then ``normalize_intensity``, as in training; for LU-Net with ``crop_grid="native"`` also at 2S,
 the crop source, as in the training cache) → model → probabilities back on the original grid
 (:func:`lunet.models.postprocess.frame_prediction`, the rule of the run's own predictions: the S×S logits
-resized bilinearly, ``align_corners=False``, or the ROI pasted from its box) → argmax. Frames go through in
-batches; each batch is written and dropped before the next is read, so memory is bounded by the batch,
-whatever the number of inputs.
+resized bilinearly, ``align_corners=False``, or the ROI pasted from its box) → argmax. Labels written: 0 BG,
+1 LV, 2 MYO and, for a model trained on the left atrium (``model.json`` ``labels``,
+:attr:`lunet.bundle.Bundle.atrium`), 3 LA, with its area, its QC (:mod:`lunet.inference.qc`) and the
+patient's ``la_volume_ml``; a model trained on LV and myocardium only (every bundle written before the LA)
+predicts 0–2 as it always did.
+
+Frames go through in batches; each batch is written and dropped before the next is read, so memory is bounded
+by the batch, whatever the number of inputs.
 An unreadable input is logged, listed in ``summary.csv`` with its error, and skipped.
 
 A cine (a multi-frame NIfTI/MHD/DICOM) is predicted as a whole sequence by default (``cines="sequence"``:
@@ -14,7 +19,8 @@ every frame, LV area curve, ED/ES, ``sequences/<name>.json``, as ``lunet predict
 ``frames`` given, or ``cines="frames"``, the chosen frames are predicted as separate images.
 
 Outputs under ``OUT``: ``masks/<name>.{nii.gz,mhd,png}``, ``overlays/<name>.png``, ``json/<name>.json``,
-``patients/<patient_id>.json`` (EDV/ESV/EF when a patient's 2CH/4CH ED/ES are all predicted), ``summary.csv``;
+``patients/<patient_id>.json`` (EDV/ESV/EF when a patient's 2CH/4CH ED/ES are all predicted, with their
+intervals when the bundle has a ``calibration.json``: :mod:`lunet.inference.patients`), ``summary.csv``;
 for cines the outputs of :mod:`lunet.inference.sequence_outputs` (``sequences/summary.csv`` among them).
 """
 
@@ -46,7 +52,8 @@ __all__ = ["PredictOptions", "PredictResult", "network_inputs", "predict_paths"]
 
 SUMMARY_FIELDS = (
     "name", "input", "frame", "status", "error", "backend", "rows", "cols", "row_mm", "col_mm",
-    "lv_area_mm2", "myo_area_mm2", "lv_epi_area_mm2", "box_x_min", "box_y_min", "box_x_max", "box_y_max",
+    "lv_area_mm2", "myo_area_mm2", "lv_epi_area_mm2", "la_area_mm2", "box_x_min", "box_y_min", "box_x_max",
+    "box_y_max",
     "qc_pass", "qc_flags", "mask", "overlay", "json",
 )  # fmt: skip
 
@@ -68,6 +75,7 @@ class PredictOptions:
     ef_convention: str = "geometric"  # Simpson convention of the patients' EDV/ESV/EF (or "camus")
     cines: str = "sequence"  # multi-frame inputs: "sequence" (whole-sequence outputs) or "frames" (images)
     sequence: SequenceOptions = field(default_factory=SequenceOptions)  # for cines="sequence"
+    intervals: bool = True  # EF/EDV/ESV intervals from the bundle's calibration.json (TTA passes if needed)
 
 
 @dataclass
@@ -106,7 +114,8 @@ class WriteContext:
         out_dir: output folder. backend: the back-end that ran (``torch``, ``onnx``, ``int8``).
         model: registry name of the model. overlay: write ``overlays/<name>.png``.
         thresholds: QC bounds (:func:`lunet.inference.qc.default_thresholds`).
-        patients: gathers each CAMUS patient's four frames into its volumes.
+        patients: gathers each CAMUS patient's four frames into its volumes (and their intervals).
+        atrium: the model was trained on the left atrium (label 3 written, its area, QC and volume).
     """
 
     out_dir: Path
@@ -115,12 +124,19 @@ class WriteContext:
     overlay: bool
     thresholds: OutlierThresholds
     patients: PatientAccumulator
+    atrium: bool = False
 
 
 def _write_one(
-    loaded: LoadedImage, name: str, outputs: dict[str, np.ndarray], index: int, ctx: WriteContext
+    loaded: LoadedImage,
+    name: str,
+    outputs: dict[str, np.ndarray],
+    index: int,
+    ctx: WriteContext,
+    pass_masks: Sequence[np.ndarray] = (),
 ) -> dict[str, Any]:
-    """Masks, overlay, JSON of one frame; returns its summary row."""
+    """Masks, overlay, JSON of one frame; returns its summary row. ``pass_masks``: the frame's LV masks of the
+    extra TTA passes (:func:`_pass_masks`), for its patient's EF interval."""
     from lunet.inference.qc import qc_report
     from lunet.inference.writers import (
         MASK_SUFFIX,
@@ -134,7 +150,7 @@ def _write_one(
 
     out_dir = ctx.out_dir
     item, spacing, shape = loaded.item, loaded.spacing, loaded.image.shape
-    frame = frame_prediction(outputs, index, shape)
+    frame = frame_prediction(outputs, index, shape, ctx.atrium)
     label, box = frame.labels, frame.box
     row: dict[str, Any] = {
         "name": name, "input": str(item.path), "frame": item.frame, "status": "ok", "error": "",
@@ -148,14 +164,15 @@ def _write_one(
     }  # fmt: skip
     if label is not None:
         mask_path = write_mask(output_path(out_dir, "masks", name, MASK_SUFFIX[item.kind]), label, spacing)
-        qc = qc_report(label, spacing, ctx.thresholds, loaded.image)
-        areas = areas_mm2(label, spacing)
+        qc = qc_report(label, spacing, ctx.thresholds, loaded.image, atrium=ctx.atrium)
+        areas = areas_mm2(label, spacing, atrium=ctx.atrium)
         record.update(
             mask=mask_path.relative_to(out_dir.resolve()), areas_mm2=areas, qc=qc, qc_pass=qc["qc_pass"]
         )
         row.update(
             lv_area_mm2=areas["lv"], myo_area_mm2=areas["myo"], lv_epi_area_mm2=areas["lv_epi"],
-            qc_pass=qc["qc_pass"], qc_flags=";".join(qc["flags"]), mask=record["mask"],
+            la_area_mm2=areas.get("la"), qc_pass=qc["qc_pass"], qc_flags=";".join(qc["flags"]),
+            mask=record["mask"],
         )  # fmt: skip
     if box is not None:
         record["box"] = box_report(box, shape, spacing)
@@ -168,7 +185,11 @@ def _write_one(
     json_path = write_json(output_path(out_dir, "json", name, ".json"), record)
     row["json"] = json_path.relative_to(out_dir.resolve())
     if label is not None and item.patient_id and item.frame is None:
-        ctx.patients.add(item.patient_id, item.view, item.instant, label == 1, spacing, name, row["qc_pass"])
+        if ctx.atrium:
+            ctx.patients.add_atrium(item.patient_id, item.view, item.instant, label, spacing)
+        ctx.patients.add(
+            item.patient_id, item.view, item.instant, label == 1, spacing, name, row["qc_pass"], pass_masks,
+        )  # fmt: skip
     return row
 
 
@@ -214,6 +235,59 @@ def write_summary(path: Path, rows: list[dict[str, Any]]) -> Path:
     return path
 
 
+def _interval_setup(
+    model_path: str | os.PathLike[str], options: PredictOptions, backend: str
+) -> tuple[Any, tuple, str]:
+    """``(calibration or None, extra TTA passes to run, note)`` of a bundle; the note (why there are no
+    intervals, or why they may not hold their level) is logged once."""
+    from lunet.bundle import run_folder
+    from lunet.evaluation.interval_calibration import CALIBRATION_FILE, read_calibration
+    from lunet.inference.tta import passes_by_name
+
+    folder = run_folder(model_path)
+    calibration, note = read_calibration(folder), ""
+    if not options.intervals:
+        calibration, note = None, "intervals not asked for (--no-intervals)"
+    elif calibration is None:
+        note = f"no {CALIBRATION_FILE} in {folder}: EF/EDV/ESV intervals are null (run `lunet calibrate RUN`)"
+    elif calibration.models > 1:
+        note = (f"{folder / CALIBRATION_FILE} was calibrated on an ensemble of {calibration.models} models; "
+                "predict runs one model, so its intervals would not hold their level: null")  # fmt: skip
+        calibration = None
+    elif calibration.needs_spread and (calibration.backend == "int8") != (backend == "int8"):
+        note = (f"{folder / CALIBRATION_FILE} was calibrated with the {calibration.backend} back-end, this "
+                f"run predicts with {backend}: the passes' spread differs (INT8's was 4x torch's on the "
+                "phantom), so the intervals may not hold their level; run "
+                f"`lunet calibrate RUN --backend {backend}`")  # fmt: skip
+    if note:
+        logger.info("%s", note)
+    extra = (
+        passes_by_name(calibration.passes)[1:] if calibration is not None and calibration.needs_spread else ()
+    )
+    return calibration, extra, note
+
+
+def _pass_masks(
+    predictor: Any, loaded: list[tuple[LoadedImage, str]], inputs: list[list[np.ndarray]], tta: tuple,
+    batch_size: int,
+) -> dict[int, list[np.ndarray]]:  # fmt: skip
+    """LV masks of the extra TTA passes for the frames of a batch that enter a patient's EF
+    (``{position in batch: [mask per pass]}``); nothing for other frames or without passes."""
+    from lunet.inference.tta import pass_labels
+
+    wanted = [i for i, (image, _) in enumerate(loaded) if image.item.patient_id and image.item.frame is None]
+    if not tta or not wanted:
+        return {}
+    shapes = [loaded[i][0].image.shape for i in wanted]
+    out: dict[int, list[np.ndarray]] = {i: [] for i in wanted}
+    for each in tta:
+        labels = pass_labels(predictor, [inputs[i] for i in wanted], shapes, each, batch_size)
+        for i, label in zip(wanted, labels):
+            if label is not None:
+                out[i].append(label == 1)
+    return out
+
+
 def predict_paths(
     model_path: str | os.PathLike[str],
     inputs: Sequence[str | os.PathLike[str]],
@@ -233,6 +307,7 @@ def predict_paths(
     """
     from tqdm import tqdm
 
+    from lunet.bundle import atrium_trained
     from lunet.inference.backends import load_predictor
     from lunet.inference.patients import PatientAccumulator
     from lunet.inference.qc import default_thresholds
@@ -253,9 +328,10 @@ def predict_paths(
     result.rows.extend(
         _failure(None, raw, names.claim(InputItem(Path(raw), "").stem), msg) for raw, msg in errors
     )
+    calibration, tta, note = _interval_setup(model_path, options, predictor.backend)
     ctx = WriteContext(
         out, predictor.backend, predictor.model_name, options.overlay, default_thresholds(),
-        PatientAccumulator(out, options.ef_convention),
+        PatientAccumulator(out, options.ef_convention, calibration, note), atrium_trained(predictor.meta),
     )  # fmt: skip
     with tqdm(total=len(items), unit="img", disable=not options.progress, desc="predict") as bar:
         for chunk in _batches(items, options.batch_size):
@@ -273,9 +349,11 @@ def predict_paths(
                     result.rows.append(_failure(item, str(item.path), name, err))
             if loaded:
                 outputs = predictor(*(np.stack(arrays)[:, None] for arrays in zip(*inputs_arr)))
+                pass_masks = _pass_masks(predictor, loaded, inputs_arr, tta, options.batch_size)
                 for index, (image, name) in enumerate(loaded):
                     try:
-                        result.rows.append(_write_one(image, name, outputs, index, ctx))
+                        row = _write_one(image, name, outputs, index, ctx, pass_masks.get(index, ()))
+                        result.rows.append(row)
                     except (ValueError, OSError) as err:
                         result.rows.append(_failure(image.item, str(image.item.path), name, err))
             del loaded, inputs_arr

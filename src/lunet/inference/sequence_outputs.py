@@ -5,6 +5,13 @@ NIfTI for DICOM), ``sequences/<name>.json``, ``sequences/<name>_curve.png``, ``s
 (overlay animation, plays in any browser), ``patients/<patient_id>_sequence.json`` and ``_volume.png``
 for a patient with both views, and ``sequences/summary.csv``. Frame numbers in every output are
 **1-based, in the file's frame order**, as in the CAMUS cfg files.
+
+A model trained on the left atrium (:func:`lunet.bundle.atrium_trained`) writes label 3 in the masks; each
+sequence JSON then has ``la_area_mm2`` (per frame), ``la_area_max_mm2`` / ``la_area_max_frame``, ``la_es_qc``
+(the LA flags of :mod:`lunet.inference.qc` on each ES frame), and ``la_volume_ml`` with ``la_volume_note``
+(the patient's biplane volume, or null and why); the patient JSON has the fields of
+:func:`lunet.inference.sequence.atrium_volumes` (LA volume at the detected ES and the largest over the cine).
+An older model's outputs have none of these keys.
 """
 
 from __future__ import annotations
@@ -20,7 +27,14 @@ from typing import Any
 
 import numpy as np
 
-from lunet.inference.sequence import SequenceOptions, SequenceResult, biplane_volumes, predict_cine
+from lunet.inference.sequence import (
+    SequenceOptions,
+    SequenceResult,
+    atrium_es_qc,
+    atrium_volumes,
+    biplane_volumes,
+    predict_cine,
+)
 from lunet.limits import SizeLimits
 
 logger = logging.getLogger(__name__)
@@ -37,7 +51,9 @@ def sequence_record(result: SequenceResult, extra: dict[str, Any] | None = None)
     """The JSON of one sequence (fields listed in the module docstring of ``docs`` and tested).
 
     ``temporal_flags``: the CAMUS authors' temporal-consistency check of the predicted masks
-    (:func:`lunet.evaluation.temporal.temporal_flags`; frames 1-based).
+    (:func:`lunet.evaluation.temporal.temporal_flags`; frames 1-based). For a model trained on the LA: the
+    LA keys of the module docstring, ``la_volume_ml`` null until :func:`predict_cine_groups` knows the
+    patient's views.
     """
     from lunet.evaluation.temporal import temporal_flags
 
@@ -57,8 +73,40 @@ def sequence_record(result: SequenceResult, extra: dict[str, Any] | None = None)
         "flagged_frames": [f + 1 for f in phases.flagged],
         "beat_period_frames": phases.period_frames,
         "temporal_flags": temporal_flags(result.labels, cine.spacing),
+        **_atrium_record(result),
         **(extra or {}),
     }  # fmt: skip
+
+
+def _atrium_record(result: SequenceResult) -> dict[str, Any]:
+    """The per-sequence LA keys of an LA-trained model (module docstring); ``{}`` for an older model."""
+    if result.la_area_mm2 is None:
+        return {}
+    area = result.la_area_mm2
+    return {
+        "la_area_mm2": area.tolist(), "la_area_max_mm2": float(area.max()),
+        "la_area_max_frame": int(np.argmax(area)) + 1, "la_es_qc": atrium_es_qc(result),
+        "la_volume_ml": None,
+        "la_volume_note": "the biplane area-length volume needs the 2CH and 4CH cines of one patient",
+    }  # fmt: skip
+
+
+def _atrium_volume_note(views: dict[str, SequenceResult], patient: dict[str, Any] | None) -> str:
+    """Why a sequence's ``la_volume_ml`` is what it is (the patient's value, or null)."""
+    if patient is not None:
+        where = f"patients/{patient['patient_id']}_sequence.json"
+        if math.isfinite(patient.get("la_volume_ml", math.nan)):
+            return f"the patient's LA volume at the detected ES (biplane area-length of 2CH and 4CH): {where}"
+        return f"null: no ES frame pair with an LA in both views (la_qc_flags in {where})"
+    if not views:
+        return (
+            "null: no CAMUS patient and view in the file name (patientXXXX_2CH/4CH_...); the biplane "
+            "area-length volume needs the 2CH and 4CH cines of one patient"
+        )
+    return (
+        f"null: only the {'/'.join(sorted(views))} cine of this patient was predicted; the biplane "
+        "area-length volume needs the 2CH and 4CH cines"
+    )
 
 
 def _marks(ax: Any, x: np.ndarray, y: np.ndarray, frames: Sequence[int], marker: str, label: str) -> None:
@@ -170,6 +218,8 @@ def write_patient(
     from lunet.inference.writers import output_path, write_json
 
     volumes = biplane_volumes(views["2CH"], views["4CH"], ef_convention)
+    if all(v.la_area_mm2 is not None for v in views.values()):  # a model trained on the left atrium
+        volumes.update(atrium_volumes(views["2CH"], views["4CH"]))
     plot = write_curve_plot(
         output_path(out, "patients", f"{patient_id}_volume", ".png"), list(views.values()), volumes
     )
@@ -247,7 +297,7 @@ def predict_cine_groups(
         The rows of ``sequences/summary.csv`` (one per input, ``status`` ``ok`` or ``error``).
     """
     from lunet.inference.sequence_io import read_cine
-    from lunet.inference.writers import NameRegistry
+    from lunet.inference.writers import NameRegistry, output_path, write_json
 
     options = options or SequenceOptions()
     out = Path(out_dir)
@@ -261,6 +311,7 @@ def predict_cine_groups(
     rows = list(rows or [])
     for group in groups:
         views: dict[str, SequenceResult] = {}
+        atria: list[tuple[str, dict[str, Any]]] = []  # (name, JSON record) of an LA-trained model's cines
         for path in group:
             name = names.claim(path.name.split(".")[0])
             try:
@@ -283,10 +334,19 @@ def predict_cine_groups(
             })  # fmt: skip
             if result.cine.patient_id and result.cine.view:
                 views[result.cine.view] = result
+            if result.la_area_mm2 is not None:
+                atria.append((name, record))
+        patient = None
         if set(views) == {"2CH", "4CH"}:
             patient_id = views["2CH"].cine.patient_id or "patient"
             patient = write_patient(out, patient_id, views, meta, options.ef_convention)
             logger.info("%s: EF %.1f %% from the sequences", patient["patient_id"], patient["ef_percent"])
+        if atria:  # each cine's JSON says the patient's LA volume, or why it has none
+            note = _atrium_volume_note(views, patient)
+            volume = patient.get("la_volume_ml") if patient is not None else None
+            for name, record in atria:
+                record.update(la_volume_ml=volume, la_volume_note=note)
+                write_json(output_path(out, "sequences", name, ".json"), record)
     _summary(out / "sequences" / "summary.csv", rows)
     return rows
 

@@ -21,8 +21,8 @@ from lunet.io import atomic_path, json_safe, write_text_atomic
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 #: Mask suffix per input kind (DICOM masks are NIfTI: a DICOM segmentation object is out of scope).
 MASK_SUFFIX = {"nifti": ".nii.gz", "mhd": ".mhd", "png": ".png", "dicom": ".nii.gz"}
-#: Overlay colours (RGB): LV contour, LV_Epi contour, predicted box.
-COLOURS = {"lv": (255, 64, 64), "lv_epi": (64, 255, 64), "box": (255, 220, 0)}
+#: Overlay colours (RGB): LV contour, LV_Epi contour, LA contour, predicted box.
+COLOURS = {"lv": (255, 64, 64), "lv_epi": (64, 255, 64), "la": (64, 160, 255), "box": (255, 220, 0)}
 
 
 class OutputPathError(ValueError):
@@ -84,7 +84,8 @@ def _boundary(mask: np.ndarray) -> np.ndarray:
 
 
 def overlay_rgb(image: np.ndarray, label: np.ndarray, box: np.ndarray | None = None) -> np.ndarray:
-    """(rows, cols, 3) uint8 picture: the image (1–99 % window), LV and LV_Epi contours, the box (normalised).
+    """(rows, cols, 3) uint8 picture: the image (1–99 % window), LV, LV_Epi and LA (label 3, when present)
+    contours, the box (normalised).
 
     Args:
         image: (rows, cols) float image.
@@ -97,6 +98,7 @@ def overlay_rgb(image: np.ndarray, label: np.ndarray, box: np.ndarray | None = N
     rgb = np.repeat(grey.astype(np.uint8)[..., None], 3, axis=-1)
     lv = label == Label.LV
     epi = lv | (label == Label.MYO)
+    rgb[_boundary(label == Label.LA)] = COLOURS["la"]
     rgb[_boundary(epi)] = COLOURS["lv_epi"]
     rgb[_boundary(lv)] = COLOURS["lv"]
     if box is not None and np.isfinite(box).all():
@@ -131,15 +133,19 @@ def box_report(box: np.ndarray, shape: tuple[int, int], spacing: tuple[float, fl
     }
 
 
-def areas_mm2(label: np.ndarray, spacing: tuple[float, float]) -> dict[str, float]:
-    """Areas in mm² of LV, myocardium and LV_Epi (the atrium is never output: no ``la`` key)."""
+def areas_mm2(label: np.ndarray, spacing: tuple[float, float], atrium: bool = False) -> dict[str, float]:
+    """Areas in mm² of LV, myocardium and LV_Epi, and of the left atrium (``la``) for a model trained on it
+    (``atrium``; no ``la`` key otherwise)."""
     pixel = float(spacing[0]) * float(spacing[1])
     counts = np.bincount(np.asarray(label, dtype=np.uint8).ravel(), minlength=4)
-    return {
+    areas = {
         "lv": float(counts[Label.LV]) * pixel,
         "myo": float(counts[Label.MYO]) * pixel,
         "lv_epi": float(counts[Label.LV] + counts[Label.MYO]) * pixel,
     }
+    if atrium:
+        areas["la"] = float(counts[Label.LA]) * pixel
+    return areas
 
 
 def _json_default(value: object) -> object:

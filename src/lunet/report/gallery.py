@@ -3,7 +3,8 @@
 For every run, the worst, median and best image by the LV_Epi Hausdorff distance d_H (the score that makes
 geometric outliers; lowest is best) are shown; runs without d_H fall back to the mean of the LV_Endo and
 LV_Epi Dice (highest is best). Colours follow the paper: prediction LV_Endo green and LV_Epi purple,
-reference yellow and cyan, predicted box red.
+reference yellow and cyan, predicted box red. The left atrium (label 3; the ranking never uses it) of a run
+trained on it (a finite ``la_dice`` in its records) is drawn too: predicted orange, reference pink.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lunet.data.labels import Structure, structure_mask
+from lunet.data.labels import Label, Structure, structure_mask
 from lunet.evaluation.schema import ImageRecord
 
 logger = logging.getLogger(__name__)
@@ -23,6 +24,8 @@ logger = logging.getLogger(__name__)
 PRED_COLOURS = {Structure.LV_ENDO: "#00c000", Structure.LV_EPI: "#a020f0"}
 REF_COLOURS = {Structure.LV_ENDO: "#ffff00", Structure.LV_EPI: "#00ffff"}
 BOX_COLOUR = "#ff0000"
+LA_PRED_COLOUR = "#ff8000"
+LA_REF_COLOUR = "#ff80c0"
 RANKS = ("worst", "median", "best")
 
 
@@ -101,6 +104,7 @@ def draw_case(
     prediction: np.ndarray | None,
     box: np.ndarray | None,
     title: str,
+    atrium: bool = False,
 ) -> None:
     """Draw one gallery panel.
 
@@ -108,6 +112,7 @@ def draw_case(
         ax: matplotlib axes. image: ``(rows, cols)`` float. spacing: ``(row_mm, col_mm)`` (sets the aspect).
         reference, prediction: ``(rows, cols)`` uint8 label maps on the image grid, or None.
         box: the predicted normalised box, or None. title: panel title.
+        atrium: also draw the left atrium (label 3) of both label maps (a run trained on it).
     """
     from matplotlib.patches import Rectangle
 
@@ -116,6 +121,10 @@ def draw_case(
         _contours(ax, reference, REF_COLOURS, "solid")
     if prediction is not None:
         _contours(ax, prediction, PRED_COLOURS, "solid")
+    for labels, colour in ((reference, LA_REF_COLOUR), (prediction, LA_PRED_COLOUR)):
+        la = None if labels is None or not atrium else (np.asarray(labels) == Label.LA).astype(np.float32)
+        if la is not None and la.any():
+            ax.contour(la, levels=[0.5], colors=[colour], linewidths=1.2, linestyles="solid")
     if box is not None:
         col0, row0, width, height = box_outline(box, image.shape)
         ax.add_patch(Rectangle((col0, row0), width, height, fill=False, edgecolor=BOX_COLOUR, linewidth=1.5))
@@ -138,6 +147,11 @@ class ImageSource:
         """``(image, reference label or None, spacing)`` of a frame (``KeyError``: unknown patient)."""
         frame = self.dataset.patient(patient).load(view, instant)
         return frame.image, frame.label, frame.spacing
+
+
+def trained_atrium(series) -> bool:
+    """Whether a series' model was trained on the left atrium: its evaluation scored the LA (``la_dice``)."""
+    return any(math.isfinite(r.la_dice) for r in series.per_image)
 
 
 def draw_panel(
@@ -168,7 +182,7 @@ def draw_panel(
             prediction = None
     else:
         notes.append(f"{series.label}: no prediction file {path}")
-    draw_case(ax, image, spacing, reference, prediction, series.boxes.get(key), title)
+    draw_case(ax, image, spacing, reference, prediction, series.boxes.get(key), title, trained_atrium(series))
     return True
 
 
@@ -203,12 +217,12 @@ def gallery_figure(runs: list, sources: list[ImageSource | None]) -> tuple[bytes
     if drawn == 0:
         figure.clear()
         return None, notes
-    add_legend(figure)
+    add_legend(figure, any(trained_atrium(run) for run, _, _ in rows))
     return figure_png(figure, dpi=100), notes
 
 
-def add_legend(figure) -> None:
-    """The colour legend of the gallery panels, below the figure."""
+def add_legend(figure, atrium: bool = False) -> None:
+    """The colour legend of the gallery panels, below the figure (with the LA's colours when ``atrium``)."""
     from matplotlib.lines import Line2D
 
     handles = [
@@ -218,4 +232,10 @@ def add_legend(figure) -> None:
         Line2D([], [], color=REF_COLOURS[Structure.LV_EPI], label="reference LV_Epi"),
         Line2D([], [], color=BOX_COLOUR, label="predicted box"),
     ]
-    figure.legend(handles=handles, loc="outside lower center", ncol=5, fontsize=8, facecolor="0.85")
+    if atrium:
+        handles += [
+            Line2D([], [], color=LA_PRED_COLOUR, label="predicted LA"),
+            Line2D([], [], color=LA_REF_COLOUR, label="reference LA"),
+        ]
+    columns = len(handles)
+    figure.legend(handles=handles, loc="outside lower center", ncol=columns, fontsize=8, facecolor="0.85")

@@ -185,7 +185,7 @@ def _gallery_sections(series: list[Series], runs: list[RunData], data_dirs: list
 
 def _clinical_sections(series: list[Series], runs: list[RunData]) -> list[str]:
     """EDV, ESV, EF: correlation and Bland–Altman against the reference of each run."""
-    from lunet.report.plots import clinical_figure
+    from lunet.report.plots import clinical_figure, clinical_intervals
 
     plotted = [(s, s.run.tables["clinical_reference"]) for s in series]
     references = "; ".join(f"{s.label}: {ref or 'none'}" for s, ref in plotted)
@@ -194,13 +194,18 @@ def _clinical_sections(series: list[Series], runs: list[RunData]) -> list[str]:
         '<h2 id="clinical">Clinical indices</h2>',
         _figure_section(
             "EDV, ESV, EF: correlation and Bland–Altman (good + medium quality patients, as Table III)",
-            clinical_figure([(s.label, s.clinical_pairs(ref)) for s, ref in plotted if ref]),
+            clinical_figure(
+                [(s.label, s.clinical_pairs(ref)) for s, ref in plotted if ref],
+                [clinical_intervals(s.clinical) for s, ref in plotted if ref],
+            ),
             "clinical agreement",
             "Simpson's biplane volumes from the predicted 2CH and 4CH LV masks of the good + medium quality "
             f"patients (Table III's set) against the reference ({references}; truth = analytic phantom "
             "values, cfg = Info_*.cfg values, simpson = the same rule on the reference masks); one colour "
             "per model. Solid line: bias; dashed: bias ± 1.96 SD. Simpson convention: "
-            f"{', '.join(conventions)}; 95 % bootstrap confidence intervals of corr and MAE: Table III.",
+            f"{', '.join(conventions)}; 95 % bootstrap confidence intervals of corr and MAE: Table III. "
+            "Vertical bars (runs calibrated by `lunet calibrate`): each patient's split-conformal interval "
+            "at the run's calibration level, with how many of them contain the reference.",
         ),
     ]
 

@@ -61,12 +61,47 @@ def _finite_pairs(pairs: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.
     return pred[keep], ref[keep]
 
 
-def clinical_figure(runs: list[tuple[str, dict[str, tuple[np.ndarray, np.ndarray]]]]) -> bytes | None:
+def clinical_intervals(records: list) -> dict[str, tuple[np.ndarray, np.ndarray]] | None:
+    """``{index: (lo, hi)}`` of EDV, ESV (ml) and EF (%) from clinical records (``ef_lo_percent`` …), in
+    record order; None when no record has a finite interval (a run without ``calibration.json``)."""
+    from lunet.evaluation.interval_calibration import INTERVAL_COLUMNS
+
+    out = {
+        index: tuple(np.array([getattr(r, c) for r in records], dtype=np.float64) for c in names)
+        for index, names in INTERVAL_COLUMNS.items()
+    }
+    return out if any(np.isfinite(lo).any() for lo, _ in out.values()) else None  # type: ignore[return-value]
+
+
+def _draw_intervals(
+    top, bottom, pred: np.ndarray, ref: np.ndarray, bounds: tuple[np.ndarray, np.ndarray], colour_: str
+) -> str:
+    """Vertical interval bars at each patient (correlation: around the prediction; Bland–Altman: around the
+    difference); returns the legend text ``"interval covers k/n"``."""
+    lo, hi = bounds
+    ok = np.isfinite(lo) & np.isfinite(hi)
+    if not ok.any():
+        return ""
+    err = np.vstack([pred[ok] - lo[ok], hi[ok] - pred[ok]])
+    style = {"fmt": "none", "ecolor": colour_, "alpha": 0.35, "elinewidth": 0.8, "capsize": 0}
+    top.errorbar(ref[ok], pred[ok], yerr=err, **style)
+    bottom.errorbar((pred[ok] + ref[ok]) / 2, pred[ok] - ref[ok], yerr=err, **style)
+    hits = int(((lo[ok] <= ref[ok]) & (ref[ok] <= hi[ok])).sum())
+    return f"; interval covers {hits}/{int(ok.sum())}"
+
+
+def clinical_figure(
+    runs: list[tuple[str, dict[str, tuple[np.ndarray, np.ndarray]]]],
+    intervals: list[dict[str, tuple[np.ndarray, np.ndarray]] | None] | None = None,
+) -> bytes | None:
     """Correlation (top) and Bland–Altman (bottom) plots of EDV, ESV and EF, one colour per run.
 
     Args:
         runs: ``(label, {index: (predicted, reference)})`` per run, indices ``edv_ml``, ``esv_ml`` (ml) and
             ``ef_percent`` (%); pairs with a NaN are left out.
+        intervals: per run (same order), ``{index: (lo, hi)}`` aligned with its pairs
+            (:func:`clinical_intervals`), or None: drawn as vertical bars, with the share of patients whose
+            reference the interval contains in the legend.
 
     Returns:
         PNG bytes, or None when no run has a finite pair.
@@ -81,15 +116,23 @@ def clinical_figure(runs: list[tuple[str, dict[str, tuple[np.ndarray, np.ndarray
         top, bottom = axes[0, column], axes[1, column]
         low, high = math.inf, -math.inf
         for index, (label, values) in enumerate(runs):
-            pred, ref = _finite_pairs(values[quantity])
+            raw_pred, raw_ref = values[quantity]
+            keep = np.isfinite(raw_pred) & np.isfinite(raw_ref)
+            pred, ref = raw_pred[keep], raw_ref[keep]
             if pred.size == 0:
                 continue
             stats = agreement(pred, ref)
             low = min(low, pred.min(), ref.min())
             high = max(high, pred.max(), ref.max())
+            bounds = (intervals or [])[index] if index < len(intervals or []) else None
+            covers = ""
+            if bounds is not None and quantity in bounds:
+                lo, hi = (np.asarray(b, dtype=np.float64)[keep] for b in bounds[quantity])
+                covers = _draw_intervals(top, bottom, pred, ref, (lo, hi), colour(index))
             top.scatter(
-                ref, pred, s=12, alpha=0.7, color=colour(index), label=f"{label} (r={stats.corr:.3f})"
-            )
+                ref, pred, s=12, alpha=0.7, color=colour(index),
+                label=f"{label} (r={stats.corr:.3f}{covers})",
+            )  # fmt: skip
             mean, diff = (pred + ref) / 2, pred - ref
             bottom.scatter(mean, diff, s=12, alpha=0.7, color=colour(index), label=label)
             for level, style in ((stats.bias, "-"), (stats.loa_low, "--"), (stats.loa_high, "--")):

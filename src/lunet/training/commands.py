@@ -84,13 +84,27 @@ def _add_train_flags(parser: argparse.ArgumentParser) -> None:
         extra = {"choices": leaf.choices} if leaf.choices else {}
         add_field_flag(parser, leaf.flag, leaf.type, leaf.help, leaf.option, **extra)
     parser.add_argument("--no-progress", dest="progress_bar", action="store_false", help="no progress bar")
-    parser.add_argument("--margin", type=float, help="box margin, the model option box_margin (default 0.05)")
+    parser.add_argument(
+        "--margin",
+        type=float,
+        help="box margin, the model option box_margin (default: 0.15 for LU-Net's robust recipe, else 0.05)",
+    )
     parser.add_argument(
         "--override", action="append", default=[], metavar="KEY=JSON", help="model option, e.g. dil=30"
     )
     parser.add_argument(
         "--resume", action="store_true", help="continue the run in --out from its last checkpoint"
     )
+    parser.add_argument(
+        "--no-calibrate", dest="calibrate", action="store_false",
+        help="no EF/EDV/ESV interval calibration after training (default: `lunet calibrate` on the fold's "
+        "validation patients when they are enough for --calibration-level)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--calibration-level", type=float, default=0.90, metavar="LEVEL",
+        help="nominal coverage of the intervals calibrated after training (default 0.90: needs 9 "
+        "validation patients; 0.80 needs 4)",
+    )  # fmt: skip
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -144,11 +158,25 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
     return config
 
 
+def _calibrator(args: argparse.Namespace) -> Any:
+    """The step after training (``RUN`` → calibration.json or None), or None with ``--no-calibrate``.
+
+    The CLI layer above the areas provides it (``args.after_training``, set by :mod:`lunet.commands`: the
+    EF interval calibration of ``lunet calibrate``, an inference job that training never imports).
+    """
+    factory = getattr(args, "after_training", None)
+    if not args.calibrate or factory is None:
+        return None
+    return factory(args)
+
+
 def run_train(args: argparse.Namespace) -> int:
     from lunet.training.fit import train
 
+    config = build_config(args)
+    calibrate = _calibrator(args)
     try:
-        run = train(build_config(args), args.out, resume=args.resume)
+        run = train(config, args.out, resume=args.resume)
     except SystemExit as err:  # Lightning's SIGTERMException: stopped by a scheduler or `kill`
         if type(err).__name__ != "SIGTERMException":
             raise
@@ -157,6 +185,8 @@ def run_train(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 143
+    if calibrate is not None:
+        calibrate(run)
     print(run)
     return 0
 
@@ -171,6 +201,8 @@ def run_cv(args: argparse.Namespace) -> int:
     else:
         # one fold per job (SLURM array) does not gather; `lunet cv --gather` does, once all have finished
         every = args.folds is None or len(parse_folds(args.folds, n_folds)) == n_folds
-        run = cross_validate(config, args.out, args.folds, resume=args.resume, gather=every)
+        run = cross_validate(
+            config, args.out, args.folds, resume=args.resume, gather=every, after_fold=_calibrator(args)
+        )
     print(run)
     return 0

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,15 +47,28 @@ def cross_validate(
     *,
     resume: bool = False,
     gather: bool = True,
+    after_fold: Callable[[Path], object] | None = None,
 ) -> Path:
     """Train ``RUN/fold_K`` for every fold K in turn, then gather the out-of-fold predictions in ``RUN``.
 
     A fold whose ``model.safetensors`` exists is skipped (so a re-run after a crash, or with ``resume=True``
     after a kill, only finishes what is missing).
 
+    Args:
+        config: the configuration of every fold (its ``fold`` replaced by K).
+        run_dir: the folder ``RUN``.
+        folds: the folds to train (``"1-10"``, ``"3"``, ``"2,5"`` or ints; None: all).
+        resume: continue each unfinished fold from its last checkpoint.
+        gather: gather the out-of-fold predictions afterwards.
+        after_fold: called with ``RUN/fold_K`` once the fold is trained and has predicted, and for a fold done
+            already that has no ``calibration.json``: ``lunet cv`` calibrates the fold's EF intervals there
+            (:func:`lunet.inference.calibrate.calibrate_after_training`; training does not import inference).
+
     Returns:
         the folder ``RUN``; ``RUN/predictions`` holds every test patient of the gathered folds.
     """
+    from lunet.evaluation.interval_calibration import CALIBRATION_FILE
+
     check_config(config)
     run_dir = Path(run_dir)
     n_folds = config.data.n_folds
@@ -64,11 +77,15 @@ def cross_validate(
         fold_dir = run_dir / f"fold_{k}"
         if (fold_dir / "model.safetensors").is_file() and (fold_dir / "predictions").is_dir():
             logger.info("%s: done already, skipped", fold_dir)
+            if after_fold is not None and not (fold_dir / CALIBRATION_FILE).is_file():
+                after_fold(fold_dir)
             continue
         logger.info("cross-validation: fold %d of %s", k, numbers)
         train(
             config.replace(fold=k), fold_dir, resume=resume or (fold_dir / CHECKPOINTS / "last.ckpt").exists()
         )
+        if after_fold is not None:
+            after_fold(fold_dir)
     if gather:
         gather_predictions(config, run_dir, range(1, n_folds + 1))
     return run_dir

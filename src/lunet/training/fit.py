@@ -367,4 +367,5 @@ def _predict_test(
         needs_reference_box=needs_reference_box,
         batch_size=max(1, config.data.batch_size),
         device=device,
+        atrium=3 in config.loss.dice_classes,
     )

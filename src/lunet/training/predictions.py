@@ -47,6 +47,7 @@ def predict_rows(
     needs_reference_box: bool | None = None,
     batch_size: int = 8,
     device: str | torch.device = "cpu",
+    atrium: bool = False,
 ) -> Path:
     """Predict cache ``rows`` and write ``out_dir/predictions`` (+ ``boxes.csv``, ``predictions_o1``).
 
@@ -59,6 +60,9 @@ def predict_rows(
             fed box0 enlarged by its ``box_margin``); kept for callers that pass it.
         batch_size: frames per forward pass.
         device: torch device.
+        atrium: the model was trained on the left atrium (label 3 in its Dice loss): the LA is written
+            (label 3; LU-Net's from o1 outside its box, :func:`lunet.models.postprocess.frame_prediction`),
+            else merged into the background.
 
     Returns:
         ``out_dir / "predictions"``.
@@ -69,7 +73,7 @@ def predict_rows(
     out_dir = Path(out_dir)
     pred_dir, o1_dir = out_dir / "predictions", out_dir / "predictions_o1"
     size = int(np.asarray(cache.images[0]).shape[-1]) if len(cache.images) else 0
-    predictor = Predictor.from_model(model, size, device=str(device), first_stage=True)
+    predictor = Predictor.from_model(model, size, device=str(device), atrium=atrium, first_stage=True)
     margin = box_margin_of(model)
     boxes: dict[tuple[str, str, str], list[float]] = {}
     rows = [int(r) for r in rows]
@@ -87,7 +91,7 @@ def predict_rows(
             shape = tuple(int(v) for v in cache.original_shape[row])  # type: ignore[attr-defined]
             spacing = tuple(float(v) for v in cache.original_spacing[row])  # type: ignore[attr-defined]
             folder, name = frame_name(entry)
-            frame = frame_prediction(outputs, i, shape)
+            frame = frame_prediction(outputs, i, shape, atrium)
             if frame.labels is not None:
                 write_image(pred_dir / folder / name, frame.labels, spacing)
             if frame.coarse_labels is not None:
