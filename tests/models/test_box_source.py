@@ -91,7 +91,7 @@ def test_cascade_on_a_perfect_first_box_returns_it_unchanged() -> None:
     model = create_model("lunet", box_source="segmentation", crop_grid="network", refine_steps=1).eval()
     model.segmenter = ThresholdSegmenter()
     o1 = one_hot_logits(label)
-    model.localizer.forward = lambda x: type("L", (), {"box": reference, "seg_logits": o1})()
+    model.localizer.forward = lambda x: type("L", (), {"box": reference, "logits": o1})()
     out = model(image)
     torch.testing.assert_close(out.box, reference, atol=1.5 / 64, rtol=0)  # within a pixel of resampling
     first = create_model("lunet", box_source="segmentation", crop_grid="network").eval()
@@ -107,7 +107,7 @@ def test_cascade_moves_a_loose_first_box_onto_the_structure() -> None:
     model = create_model("lunet", box_source="segmentation", crop_grid="network", refine_steps=1).eval()
     model.segmenter = ThresholdSegmenter()
     empty = one_hot_logits(np.zeros_like(label))
-    model.localizer.forward = lambda x: type("L", (), {"box": loose, "seg_logits": empty})()  # o1 empty
+    model.localizer.forward = lambda x: type("L", (), {"box": loose, "logits": empty})()  # o1 empty
     out = model(image)
     want = torch.from_numpy(box_from_mask(label, 0.05)).float()[None]
     torch.testing.assert_close(out.box, want, atol=1.5 / 64, rtol=0)

@@ -174,3 +174,15 @@ def test_model_options_are_checked_in_one_place_and_the_margin_goes_to_box_model
     with pytest.raises(UnknownModelError, match="has no option nope"):
         create_model("runet", nope=1)
     check_options("runet", ["dil", "shift"])
+
+
+def test_every_output_names_its_segmentation_logits() -> None:
+    """One name per concept (#25): the localizers' segmentation is ``logits`` like every other output's;
+    the old ``seg_logits`` still reads it, with a DeprecationWarning."""
+    from lunet.models.outputs import LocalizerOutput, final_logits
+
+    logits = torch.randn(1, 4, 8, 8)
+    output = LocalizerOutput(box=torch.zeros(1, 4), logits=logits)
+    assert final_logits(output) is logits
+    with pytest.warns(DeprecationWarning, match="seg_logits"):
+        assert output.seg_logits is logits

@@ -99,8 +99,11 @@ def run_evaluate_folder(args: argparse.Namespace) -> int:
         if not frames_too:
             return 0
 
+    from lunet.boxes import DEFAULT_BOX_MARGIN
+
+    margin = DEFAULT_BOX_MARGIN if args.margin is None else args.margin
     tables = evaluate_folder(
-        args.pred, args.ref, args.out, model_name=args.name, boxes_csv=args.boxes, box_margin=args.margin,
+        args.pred, args.ref, args.out, model_name=args.name, boxes_csv=args.boxes, box_margin=margin,
         **threshold_options(args), **simpson_options(args),
     )  # fmt: skip
     print_summary(tables, args.out)
@@ -147,7 +150,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--boxes", help="boxes.csv of predicted boxes (patient,view,instant,x_min,y_min,x_max,y_max)"
     )
-    p.add_argument("--margin", type=float, default=0.05, help="margin of the reference boxes (0.05)")
+    p.add_argument("--margin", type=float, default=None,
+                   help="margin of the reference boxes (default: DEFAULT_BOX_MARGIN, 0.05)")  # fmt: skip
     add_threshold_options(p)
     add_ef_convention(p)
     p.set_defaults(func=run_evaluate_folder)

@@ -329,24 +329,6 @@ def evaluate_run(
     return evaluate_models(models, settings.data, out, boxes, box_margin=settings.margin, **kwargs)  # type: ignore[arg-type]
 
 
-def oracle_box_study(
-    pred_dirs: Mapping[int, str | os.PathLike[str]],
-    ref_dir: str | os.PathLike[str],
-    out_dir: str | os.PathLike[str],
-    **kwargs: object,
-) -> dict[str, object]:
-    """Motivation study of LU-Net (Table II, "BB-m5/-m15/-m30"): U-Net1 fed reference boxes of margin ``m`` %.
-
-    Args:
-        pred_dirs: ``{margin in %: prediction folder of a unet1-oracle run with that margin}``, e.g.
-            ``{5: ..., 15: ..., 30: ...}``.
-        ref_dir: reference CAMUS-style folder.
-        out_dir: destination of the evaluation files; table rows are named ``BB-m5`` …
-    """
-    models = {f"BB-m{int(m)}": Path(p) for m, p in sorted(pred_dirs.items())}
-    return evaluate_models(models, ref_dir, out_dir, **kwargs)  # type: ignore[arg-type]
-
-
 def reference_volumes(
     data_dir: str | os.PathLike[str], simpson: SimpsonOptions | None = None
 ) -> dict[str, object]:

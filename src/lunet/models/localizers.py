@@ -135,7 +135,7 @@ class VGGLocalizer(nn.Module):
 class UL1(nn.Module):
     """U-L1: U-Net1 segmenting (4-class logits) whose bottleneck feeds FC 1024-256-32-4.
 
-    Shapes: ``(B, 1, H, W)`` → :class:`LocalizerOutput` (box ``(B, 4)``, seg_logits ``(B, C, H, W)``).
+    Shapes: ``(B, 1, H, W)`` → :class:`LocalizerOutput` (box ``(B, 4)``, logits ``(B, C, H, W)``).
     """
 
     def __init__(
@@ -151,7 +151,7 @@ class UL1(nn.Module):
 
     def forward(self, image: Tensor) -> LocalizerOutput:
         features, logits = self.unet.forward_features(image)
-        return LocalizerOutput(box=self.head(features[-1]), seg_logits=logits)
+        return LocalizerOutput(box=self.head(features[-1]), logits=logits)
 
 
 class UL2(nn.Module):
@@ -189,7 +189,7 @@ class UL2(nn.Module):
         probs = logits.softmax(dim=1)
         if self.detach_branch:
             probs = probs.detach()
-        return LocalizerOutput(box=self.head(self.branch(probs)), seg_logits=logits)
+        return LocalizerOutput(box=self.head(self.branch(probs)), logits=logits)
 
 
 #: Where LU-Net's box comes from: the U-L2 regression head (the paper) or the bounding box of U-L2's own
@@ -235,7 +235,7 @@ def main_component(mask: Tensor, score: Tensor, grid: int = COMPONENT_GRID) -> T
 
 
 def box_from_segmentation(
-    seg_logits: Tensor,
+    logits: Tensor,
     box_margin: float,
     fallback: Tensor | None = None,
     labels: tuple[int, ...] = (1, 2),
@@ -251,7 +251,7 @@ def box_from_segmentation(
     by its own Dice term).
 
     Args:
-        seg_logits: ``(B, C, H, W)`` logits.
+        logits: ``(B, C, H, W)`` logits.
         box_margin: margin ``m`` (fraction of each axis' extent, both sides).
         fallback: ``(B, 4)`` boxes for images whose segmentation holds none of ``labels``;
             ``None`` = the whole image.
@@ -259,20 +259,20 @@ def box_from_segmentation(
         min_extent: smallest box side (see :func:`order_box`).
 
     Returns:
-        ``(B, 4)`` normalised boxes ``(x_min, y_min, x_max, y_max)``, dtype of ``seg_logits``.
+        ``(B, 4)`` normalised boxes ``(x_min, y_min, x_max, y_max)``, dtype of ``logits``.
     """
-    _, _, height, width = seg_logits.shape
-    arg = seg_logits.argmax(dim=1)
+    _, _, height, width = logits.shape
+    arg = logits.argmax(dim=1)
     inside = torch.zeros_like(arg, dtype=torch.bool)
     for label in labels:
         inside = inside | (arg == label)
-    probs = seg_logits.softmax(dim=1)
+    probs = logits.softmax(dim=1)
     inside = main_component(inside, probs[:, list(labels)].sum(dim=1))
     cols = inside.any(dim=1)  # (B, W)
     rows = inside.any(dim=2)  # (B, H)
-    dtype = seg_logits.dtype
-    col_idx = torch.arange(width, device=seg_logits.device, dtype=dtype).expand_as(cols)
-    row_idx = torch.arange(height, device=seg_logits.device, dtype=dtype).expand_as(rows)
+    dtype = logits.dtype
+    col_idx = torch.arange(width, device=logits.device, dtype=dtype).expand_as(cols)
+    row_idx = torch.arange(height, device=logits.device, dtype=dtype).expand_as(rows)
     x0 = torch.where(cols, col_idx, torch.full_like(col_idx, width)).amin(dim=1) / width
     x1 = (torch.where(cols, col_idx, torch.full_like(col_idx, -1)).amax(dim=1) + 1) / width
     y0 = torch.where(rows, row_idx, torch.full_like(row_idx, height)).amin(dim=1) / height
@@ -282,5 +282,5 @@ def box_from_segmentation(
     box = order_box(box.clamp(0.0, 1.0), min_extent)
     found = cols.any(dim=1, keepdim=True)
     if fallback is None:
-        fallback = torch.tensor([[0.0, 0.0, 1.0, 1.0]], dtype=dtype, device=seg_logits.device)
+        fallback = torch.tensor([[0.0, 0.0, 1.0, 1.0]], dtype=dtype, device=logits.device)
     return torch.where(found, box, fallback.to(dtype).expand_as(box))

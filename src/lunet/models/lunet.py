@@ -123,11 +123,11 @@ class LUNet(RoiModel, nn.Module):
         check_input(image, "lunet", multiple=32 * self.localizer_scale)
         if self.localizer_scale == 1:
             located = self.localizer(image)
-            coarse = located.seg_logits
+            coarse = located.logits
         else:
             located = self.localizer(F.avg_pool2d(image, self.localizer_scale))
             coarse = F.interpolate(
-                located.seg_logits, size=image.shape[-2:], mode="bilinear", align_corners=False
+                located.logits, size=image.shape[-2:], mode="bilinear", align_corners=False
             )
         predicted = located.box
         if self.box_source == "segmentation":

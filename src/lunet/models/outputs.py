@@ -7,6 +7,7 @@ Boxes are normalised ``(x_min, y_min, x_max, y_max)`` in [0, 1] (see :mod:`lunet
 
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple
 
 from torch import Tensor
@@ -17,10 +18,18 @@ class BoxOutput(NamedTuple):
 
 
 class LocalizerOutput(NamedTuple):
-    """U-L1 / U-L2: a box and the localizer's own LV+myocardium segmentation."""
+    """U-L1 / U-L2: a box and the localizer's own segmentation ``logits`` (``seg_logits`` before #25)."""
 
     box: Tensor  # (B, 4)
-    seg_logits: Tensor  # (B, C, H, W)
+    logits: Tensor  # (B, C, H, W)
+
+    @property
+    def seg_logits(self) -> Tensor:
+        """Deprecated spelling of :attr:`logits` (every output type names its segmentation ``logits``)."""
+        warnings.warn(
+            "LocalizerOutput.seg_logits is deprecated: use .logits", DeprecationWarning, stacklevel=2
+        )
+        return self.logits
 
 
 class SHGOutput(NamedTuple):
@@ -69,8 +78,6 @@ def final_logits(output: ModelOutput) -> Tensor:
     """Full-image segmentation logits of any model output (o2 for two-stage models)."""
     if isinstance(output, Tensor):
         return output
-    if isinstance(output, LocalizerOutput):
-        return output.seg_logits
     if isinstance(output, BoxOutput):
         raise TypeError("a box regressor has no segmentation output")
     return output.logits  # type: ignore[attr-defined]

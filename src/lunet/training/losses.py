@@ -156,7 +156,7 @@ def composite_loss(
     elif isinstance(output, LocalizerOutput):
         total = box(output.box, cfg.loc_weight)
         if cfg.ul2_mode == "mu":
-            total = total + dice("dice", output.seg_logits)
+            total = total + dice("dice", output.logits)
     elif isinstance(output, BoxOutput):
         total = box(output.box, 1.0)
     elif isinstance(output, LUNetOutput):
