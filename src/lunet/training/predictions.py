@@ -87,9 +87,9 @@ def predict_rows(
         ref = enlarge_box(stack("box0", chunk), margin) if "crop_box" in predictor.inputs else None
         outputs = predictor(stack("images", chunk)[:, None], source, ref)
         for i, row in enumerate(chunk):
-            entry = cache.index[row]  # type: ignore[attr-defined]
-            shape = tuple(int(v) for v in cache.original_shape[row])  # type: ignore[attr-defined]
-            spacing = tuple(float(v) for v in cache.original_spacing[row])  # type: ignore[attr-defined]
+            entry = cache.index[row]
+            shape = tuple(int(v) for v in cache.original_shape[row])
+            spacing = tuple(float(v) for v in cache.original_spacing[row])
             folder, name = frame_name(entry)
             frame = frame_prediction(outputs, i, shape, atrium)
             if frame.labels is not None:
