@@ -29,12 +29,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lunet.bundle import make_session, physical_cores, save_bundle
+from lunet.bundle import save_bundle
 from lunet.data.preprocess import crop_source_size
 from lunet.inference.export import export_onnx
 from lunet.models import MODELS, create_model
 from lunet.models.outputs import final_logits, predicted_box
 from lunet.models.roi import uses_crop_source
+from lunet.predictor import make_session, physical_cores
 
 
 def _sync(device: str) -> None:

@@ -112,12 +112,13 @@ def lv_dice(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def bench_model(name: str, bundle: Path, pair: dict, args: argparse.Namespace, tmp: Path) -> list[dict]:
-    from lunet.bundle import Bundle, Predictor, make_session
+    from lunet.bundle import Bundle
     from lunet.inference.export import export_onnx
     from lunet.inference.predict import network_inputs
     from lunet.inference.quantize import phantom_calibration, quantize_onnx
     from lunet.inference.sequence import SequenceOptions, analyse, predict_cine
     from lunet.inference.sequence_io import Cine
+    from lunet.predictor import Predictor, make_session
 
     fp32 = export_onnx(bundle, tmp / f"{name}.onnx")
     int8 = quantize_onnx(fp32, tmp / f"{name}.int8.onnx", phantom_calibration(args.calibration, SIZE))

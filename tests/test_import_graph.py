@@ -134,6 +134,8 @@ def area_of(module: str) -> str:
         return "core"
     if module in ("lunet.cli", "lunet.__main__", "lunet.commands"):
         return "cli"
+    if module == "lunet.predictor":  # runs what lunet.bundle opens: the same layer
+        return "bundle"
     if module == "lunet.data.synthetic" or module.startswith("lunet.data.synthetic."):
         return "data.synthetic"
     return module.split(".")[1]

@@ -37,7 +37,7 @@ def exported(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
 def test_onnx_matches_torch(exported: Path) -> None:
     import torch
 
-    from lunet.bundle import output_getters
+    from lunet.predictor import output_getters
 
     onnx_pred = load_predictor(exported, backend="onnx")
     assert onnx_pred.backend == "onnx"

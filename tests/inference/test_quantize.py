@@ -14,8 +14,8 @@ pytest.importorskip("onnxruntime")
 def test_export_int8_writes_a_qdq_model_close_to_fp32(tmp_path, capsys):
     import onnx
 
-    from lunet.bundle import make_session, onnx_metadata
     from lunet.inference.quantize import INT8_FILE, phantom_calibration
+    from lunet.predictor import make_session, onnx_metadata
 
     bundle = make_bundle(tmp_path / "run", "unet1")
     assert main(["export", str(bundle), "--int8"]) == 0

@@ -131,9 +131,10 @@ def test_predictor_runs_every_model_under_the_names_of_model_io(name):
     returns, under the names :func:`lunet.bundle.model_io` gives every back-end."""
     import numpy as np
 
-    from lunet.bundle import Predictor, model_io
+    from lunet.bundle import model_io
     from lunet.models.registry import spec_of
     from lunet.models.roi import uses_crop_source
+    from lunet.predictor import Predictor
 
     model, spec = _shared_model(name), MODELS[name]
     assert spec_of(model) is spec

@@ -1,14 +1,15 @@
-"""Prediction back-ends of ``lunet predict``: a path to a :class:`lunet.bundle.Predictor`.
+"""Prediction back-ends of ``lunet predict``: a path to a :class:`lunet.predictor.Predictor`.
 
 The back-ends themselves (torch, ONNX Runtime, INT8) and the stale-export rule live with the model they run:
-:class:`lunet.bundle.Bundle` and :meth:`lunet.bundle.Predictor.from_bundle`.
+:class:`lunet.bundle.Bundle` and :meth:`lunet.predictor.Predictor.from_bundle`.
 """
 
 from __future__ import annotations
 
 import os
 
-from lunet.bundle import BACKENDS, Bundle, Predictor
+from lunet.bundle import Bundle
+from lunet.predictor import BACKENDS, Predictor
 
 __all__ = ["BACKENDS", "Predictor", "load_predictor"]
 

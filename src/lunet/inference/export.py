@@ -34,7 +34,7 @@ DEFAULT_OPSET = 17
 def _wrapper(model: Any, inputs: list[str], names: list[str]) -> Any:
     import torch
 
-    from lunet.bundle import output_getters
+    from lunet.predictor import output_getters
 
     getters = output_getters()
 

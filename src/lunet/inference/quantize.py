@@ -8,7 +8,7 @@ pre-processing (shape inference, graph optimisation), as the ORT documentation r
 
 The INT8 file sits next to the fp32 export as ``model.int8.onnx`` and carries the same metadata
 (model name, input size, weights hash), plus ``quantization = int8-qdq`` and the calibration set used;
-``lunet predict --backend int8`` (:meth:`lunet.bundle.Predictor.from_bundle`) refuses it once the weights
+``lunet predict --backend int8`` (:meth:`lunet.predictor.Predictor.from_bundle`) refuses it once the weights
 change, as it refuses a stale fp32 export.
 """
 

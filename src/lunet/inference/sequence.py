@@ -80,7 +80,7 @@ def segment_frames(
     """Labels of every frame.
 
     Args:
-        predictor: a :class:`lunet.bundle.Predictor` (``(B,1,S,S) → {"logits"}`` or, with the crop source,
+        predictor: a :class:`lunet.predictor.Predictor` (``(B,1,S,S) → {"logits"}`` or, with the crop source,
             ``→ {"roi_logits", "box"}``, and LU-Net's ``"coarse_logits"`` (o1) when trained on the LA;
             :func:`lunet.models.postprocess.frame_scores` reads them).
         frames: ``(T, rows, cols)`` images. spacing: ``(row_mm, col_mm)``.

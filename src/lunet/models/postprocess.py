@@ -1,5 +1,5 @@
 """Model outputs → labels and box on the original image grid: one rule for a run's predictions,
-`lunet predict` and sequences (:func:`frame_prediction` over what :class:`lunet.bundle.Predictor`
+`lunet predict` and sequences (:func:`frame_prediction` over what :class:`lunet.predictor.Predictor`
 returns).
 
 The networks keep the 4-class head of CAMUS (BG, LV, MYO, LA). Whether the left-atrium channel means anything
@@ -153,7 +153,7 @@ class FramePrediction:
         labels: ``(rows, cols)`` uint8 labels, or ``None`` for a box regressor.
         box: ``(4,)`` float64 normalised box ``(x_min, y_min, x_max, y_max)``, or ``None`` without a box.
         coarse_labels: ``(rows, cols)`` uint8 labels of o1 (the first stage of a two-stage model) when the
-            outputs carry ``o1_logits`` (:data:`lunet.bundle.FIRST_STAGE`), else ``None``.
+            outputs carry ``o1_logits`` (:data:`lunet.predictor.FIRST_STAGE`), else ``None``.
     """
 
     labels: np.ndarray | None
@@ -166,7 +166,7 @@ def frame_prediction(
 ) -> FramePrediction:
     """Frame ``index`` of a batch of model outputs on its original grid ``shape`` ``(rows, cols)``.
 
-    ``outputs`` as :class:`lunet.bundle.Predictor` returns them: ``{"roi_logits", "box"}``, or
+    ``outputs`` as :class:`lunet.predictor.Predictor` returns them: ``{"roi_logits", "box"}``, or
     ``{"logits"}`` and/or ``{"box"}``, optionally ``{"o1_logits"}`` (o1); labels by :func:`frame_labels`
     (``atrium``: a model trained on the left atrium, its LA kept, LU-Net's from ``coarse_logits``).
     """

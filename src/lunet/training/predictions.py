@@ -6,7 +6,7 @@ labels, original shape and spacing), ``OUT/predictions/boxes.csv`` for models wi
 ``OUT/predictions_o1/`` with the same layout.
 
 The same code as ``lunet predict --backend torch``: the model runs behind
-:meth:`lunet.bundle.Predictor.from_model` and every frame goes back to its original grid by
+:meth:`lunet.predictor.Predictor.from_model` and every frame goes back to its original grid by
 :func:`lunet.models.postprocess.frame_prediction` (the softmax probabilities ``(C, S, S)`` resized bilinearly,
 ``align_corners=False``, the pixel-edge convention of the cache, to the original ``(rows, cols)``, then the
 argmax; for LU-Net and the oracle with ``crop_grid="native"`` the ROI cropped from the cache's crop source
@@ -25,9 +25,9 @@ import numpy as np
 import torch
 
 from lunet.boxes import enlarge_box, write_boxes_csv
-from lunet.bundle import Predictor
 from lunet.data.cache import CachedImages
 from lunet.models.postprocess import frame_prediction
+from lunet.predictor import Predictor
 
 logger = logging.getLogger(__name__)
 
