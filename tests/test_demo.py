@@ -3,7 +3,8 @@ import math
 import pytest
 
 from lunet.cli import main
-from lunet.demo import DemoSettings, check_settings, disk_usage, format_summary, run_demo
+from lunet.demo import DemoSettings, check_settings, run_demo
+from lunet.demo_summary import disk_usage, format_summary
 from lunet.models.registry import UnknownModelError
 
 

@@ -136,6 +136,8 @@ def area_of(module: str) -> str:
         return "cli"
     if module == "lunet.predictor":  # runs what lunet.bundle opens: the same layer
         return "bundle"
+    if module == "lunet.demo_summary":  # the demo's summary text
+        return "demo"
     if module == "lunet.data.synthetic" or module.startswith("lunet.data.synthetic."):
         return "data.synthetic"
     return module.split(".")[1]

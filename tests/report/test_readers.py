@@ -55,7 +55,7 @@ def test_labels_are_unique(fake_setup, tmp_path):
 
 
 def test_demo_summary_reads_the_evaluation_by_exact_key(fake_setup):
-    from lunet.demo import summarise_run
+    from lunet.demo_summary import summarise_run
 
     row = summarise_run(fake_setup["run_b"])
     assert row["model"] == "lunet-o2" and row["images"] == 12
