@@ -44,6 +44,8 @@ class SequenceOptions:
         phase_sigma: Gaussian smoothing of the area curve before ED/ES detection, in frames.
         batch_size: frames per network call. animation: write the overlay GIF.
         ef_convention: Simpson convention of EDV/ESV/EF (``geometric`` or ``camus``, as ``lunet predict``).
+        intervals: EF/EDV/ESV intervals in the patient JSON from the bundle's ``calibration.json``
+            (:mod:`lunet.inference.sequence_intervals`; False: ``--no-intervals``).
     """
 
     kind: str = "auto"
@@ -52,6 +54,7 @@ class SequenceOptions:
     batch_size: int = 8
     animation: bool = True
     ef_convention: str = "geometric"
+    intervals: bool = True
 
 
 @dataclass(frozen=True, eq=False)

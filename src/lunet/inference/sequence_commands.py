@@ -40,4 +40,5 @@ def sequence_options(args: argparse.Namespace) -> SequenceOptions:
     return SequenceOptions(
         kind=args.sequence_kind, temporal_sigma=args.temporal_sigma, batch_size=args.batch_size,
         animation=not args.no_overlay, ef_convention=args.ef_convention or "geometric",
+        intervals=not getattr(args, "no_intervals", False),
     )  # fmt: skip

@@ -12,6 +12,12 @@ sequence JSON then has ``la_area_mm2`` (per frame), ``la_area_max_mm2`` / ``la_a
 (the patient's biplane volume, or null and why); the patient JSON has the fields of
 :func:`lunet.inference.sequence.atrium_volumes` (LA volume at the detected ES and the largest over the cine).
 An older model's outputs have none of these keys.
+
+The patient JSON also carries the EF/EDV/ESV intervals of the bundle's ``calibration.json``
+(``ef_interval_percent``, ``edv_interval_ml``, ``esv_interval_ml`` as ``[lo, hi]`` or ``[null, null]``,
+``interval_level``, ``interval_score``, ``interval_passes``, ``interval_flags``, ``interval_note``;
+:mod:`lunet.inference.sequence_intervals`), drawn in the volume plot's title. The calibration was made on
+annotated ED/ES frames, not on the detected ones: ``interval_note`` says so.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from lunet.inference.sequence import (
     biplane_volumes,
     predict_cine,
 )
+from lunet.inference.sequence_intervals import NO_MODEL_NOTE, SequenceIntervalSetup, patient_intervals
 from lunet.limits import SizeLimits
 
 logger = logging.getLogger(__name__)
@@ -146,15 +153,25 @@ def write_curve_plot(
         vx.plot(volumes["phase"], volumes["volume_ml"], "k.-")
         vx.set_xlabel("cardiac phase (ED = 0, ES = 0.5)")
         vx.set_ylabel("LV volume, Simpson biplane (ml)")
-        vx.set_title(
-            f"EF {volumes['ef_percent']:.1f} %" if math.isfinite(volumes["ef_percent"]) else "EF n/a"
-        )
+        vx.set_title(_ef_title(volumes), fontsize=9)
         vx.grid(alpha=0.3)
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=90)
     plt.close(fig)
     return path
+
+
+def _ef_title(volumes: dict[str, Any]) -> str:
+    """``EF 55.2 % (90 % interval 49.1–61.3)`` when the patient has an interval, else ``EF 55.2 %``."""
+    ef = volumes["ef_percent"]
+    if not math.isfinite(ef):
+        return "EF n/a"
+    lo, hi = volumes.get("ef_interval_percent") or (None, None)
+    level = volumes.get("interval_level")
+    if lo is None or hi is None or level is None or not (math.isfinite(lo) and math.isfinite(hi)):
+        return f"EF {ef:.1f} %"
+    return f"EF {ef:.1f} % ({100 * level:g} % interval {lo:.1f}–{hi:.1f})"
 
 
 def write_animation(path: Path, result: SequenceResult) -> Path:
@@ -213,13 +230,25 @@ def write_patient(
     views: dict[str, SequenceResult],
     meta: dict[str, Any],
     ef_convention: str = "geometric",
+    intervals: SequenceIntervalSetup | None = None,
+    predictor: Any = None,
+    batch_size: int = 8,
 ) -> dict[str, Any]:
-    """``patients/<id>_sequence.json`` and ``_volume.png`` of a patient with both views."""
+    """``patients/<id>_sequence.json`` and ``_volume.png`` of a patient with both views.
+
+    ``intervals`` (:func:`lunet.inference.sequence_intervals.interval_setup`): the JSON gets the interval
+    keys (the extra TTA passes of a ``normalised`` calibration run with ``predictor``, ``batch_size`` frames
+    per call); None: no interval keys.
+    """
     from lunet.inference.writers import output_path, write_json
 
-    volumes = biplane_volumes(views["2CH"], views["4CH"], ef_convention)
+    a2c, a4c = views["2CH"], views["4CH"]
+    volumes = biplane_volumes(a2c, a4c, ef_convention)
+    if intervals is not None:
+        point = {k: volumes[k] for k in ("edv_ml", "esv_ml", "ef_percent")}
+        volumes.update(patient_intervals(intervals, a2c, a4c, point, predictor, ef_convention, batch_size))
     if all(v.la_area_mm2 is not None for v in views.values()):  # a model trained on the left atrium
-        volumes.update(atrium_volumes(views["2CH"], views["4CH"]))
+        volumes.update(atrium_volumes(a2c, a4c))
     plot = write_curve_plot(
         output_path(out, "patients", f"{patient_id}_volume", ".png"), list(views.values()), volumes
     )
@@ -257,6 +286,9 @@ def predict_sequences(
 ) -> list[dict[str, Any]]:
     """Segment whole cines and write their outputs (module docstring); returns one summary row per sequence.
 
+    The patients' intervals come from ``model_path``'s ``calibration.json`` unless ``options.intervals`` is
+    False (:func:`lunet.inference.sequence_intervals.interval_setup`).
+
     Args:
         model_path: run folder, bundle or checkpoint. inputs: cine files and folders (every cine under a
             folder, whatever its name; :func:`lunet.inference.sequence_io.expand_sequence_inputs`).
@@ -266,14 +298,17 @@ def predict_sequences(
         limits: size limits of each input file (``--max-pixels``, ``--max-frames``, ``--max-decoded-mb``).
     """
     from lunet.inference.backends import load_predictor
+    from lunet.inference.sequence_intervals import interval_setup
     from lunet.inference.sequence_io import expand_sequence_inputs
 
+    options = options or SequenceOptions()
     predictor = load_predictor(model_path, backend, device, threads)
+    setup = interval_setup(model_path, predictor.backend, options.intervals)
     groups, errors = expand_sequence_inputs(inputs, limits)
     rows: list[dict[str, Any]] = [
         {"name": "", "input": raw, "status": "error", "error": msg} for raw, msg in errors
     ]
-    return predict_cine_groups(predictor, groups, out_dir, options, spacing, limits, rows)
+    return predict_cine_groups(predictor, groups, out_dir, options, spacing, limits, rows, setup)
 
 
 def predict_cine_groups(
@@ -284,6 +319,7 @@ def predict_cine_groups(
     spacing: tuple[float, float] | None = None,
     limits: SizeLimits | None = None,
     rows: list[dict[str, Any]] | None = None,
+    intervals: SequenceIntervalSetup | None = None,
 ) -> list[dict[str, Any]]:
     """Segment groups of cines (a patient's views, or one file) with a loaded predictor; write the outputs.
 
@@ -292,6 +328,10 @@ def predict_cine_groups(
         groups: lists of cine files (:func:`lunet.inference.sequence_io.group_cines`).
         out_dir, options, spacing, limits: as :func:`predict_sequences`.
         rows: summary rows already known (inputs refused before reading), written first.
+        intervals: where the patients' intervals come from
+            (:func:`lunet.inference.sequence_intervals.interval_setup` of the model's folder); None: null
+            intervals with :data:`lunet.inference.sequence_intervals.NO_MODEL_NOTE` (no folder to read
+            ``calibration.json`` from), or the ``--no-intervals`` note when ``options.intervals`` is False.
 
     Returns:
         The rows of ``sequences/summary.csv`` (one per input, ``status`` ``ok`` or ``error``).
@@ -307,6 +347,9 @@ def predict_cine_groups(
         "backend": predictor.backend,
         "temporal_sigma": options.temporal_sigma,
     }
+    if intervals is None:
+        note = NO_MODEL_NOTE if options.intervals else "intervals not asked for (--no-intervals)"
+        intervals = SequenceIntervalSetup(None, (), note)
     names = NameRegistry()
     rows = list(rows or [])
     for group in groups:
@@ -339,7 +382,8 @@ def predict_cine_groups(
         patient = None
         if set(views) == {"2CH", "4CH"}:
             patient_id = views["2CH"].cine.patient_id or "patient"
-            patient = write_patient(out, patient_id, views, meta, options.ef_convention)
+            patient = write_patient(out, patient_id, views, meta, options.ef_convention, intervals,
+                                    predictor, options.batch_size)  # fmt: skip
             logger.info("%s: EF %.1f %% from the sequences", patient["patient_id"], patient["ef_percent"])
         if atria:  # each cine's JSON says the patient's LA volume, or why it has none
             note = _atrium_volume_note(views, patient)
