@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from lunet.evaluation.schema import ImageRecord
-from lunet.report.gallery import ImageSource, add_legend, draw_panel
+from lunet.report.gallery import ImageSource, add_legend, draw_panel, trained_atrium
 
 CASE_NAMES = ("(a) similar", "(b) last model better", "(c) hardest for the last model")
 
@@ -56,7 +56,9 @@ def comparison_figure(series: list, sources: list[ImageSource | None]) -> tuple[
         series: :class:`lunet.report.series.Series` list (two or more). sources: image source per series.
 
     Returns:
-        PNG bytes (None with fewer than two series, no data, or no common scored image) and notes.
+        PNG bytes (None with fewer than two series, no data, or no common scored image) and notes. The
+        left atrium of a series trained on it is drawn (:func:`lunet.report.gallery.draw_panel`), and then
+        the legend lists its colours.
     """
     from lunet.report.plots import figure_png, new_figure
 
@@ -79,5 +81,5 @@ def comparison_figure(series: list, sources: list[ImageSource | None]) -> tuple[
     if drawn == 0:
         figure.clear()
         return None, notes
-    add_legend(figure)
+    add_legend(figure, any(trained_atrium(one) for one, _ in usable))  # LA entries when an LA is drawn
     return figure_png(figure, dpi=100), notes
