@@ -84,6 +84,9 @@ def test_clinical_figure_draws_the_intervals():
     pred, ref = np.array([60.0, 59.0, 58.0]), np.array([61.0, 70.0, 53.0])
     text = _draw_intervals(top, bottom, pred, ref, bounds["ef_percent"], "#1f77b4")
     assert text == "; interval covers 2/3" and len(top.containers) == len(bottom.containers) == 1
+    assert _draw_intervals(top, bottom, pred, ref, bounds["ef_percent"], "#1f77b4", 0.9) == (
+        "; 90 % interval covers 2/3"
+    )
     clinical = {k: (np.array([getattr(r, k) for r in records]), np.array([61.0, 70.0, 53.0])) for k in bounds}
     plain = clinical_figure([("a", clinical)])
     drawn = clinical_figure([("a", clinical)], [bounds])

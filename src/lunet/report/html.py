@@ -10,11 +10,12 @@ import datetime as _dt
 import html
 import json
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lunet import __version__
-from lunet.report.plots import png_img
+from lunet.report.plots import level_percent, png_img
 from lunet.report.readers import ReportInputError, RunData, load_run, unique_labels
 from lunet.report.thresholds import geometric_bounds, thresholds_html
 
@@ -183,20 +184,65 @@ def _gallery_sections(series: list[Series], runs: list[RunData], data_dirs: list
     return sections
 
 
+def _interval_level(run_dir: Path) -> float | None:
+    """The nominal level (0–1) of the intervals in a run's ``clinical.csv``: that of the calibration the
+    evaluation applied (:func:`lunet.evaluation.interval_calibration.run_intervals`: ``RUN/calibration.json``,
+    or the folds' of a gathered cross-validation); None without one, or when it cannot be read (logged)."""
+    from lunet.evaluation.interval_calibration import run_intervals
+
+    try:
+        found = run_intervals(run_dir)
+    except (OSError, ValueError) as err:
+        logger.warning("%s: the intervals' level is not known (%s)", run_dir, err)
+        return None
+    if found is None:
+        return None
+    calibration = found[0]
+    calibrations = list(calibration.values()) if isinstance(calibration, Mapping) else [calibration]
+    levels = {float(c.level) for c in calibrations}
+    return levels.pop() if len(levels) == 1 else None
+
+
+def interval_caption(levels: dict[str, float | None]) -> str:
+    """The clinical figure's sentence on its interval bars, with each level as a number.
+
+    Args:
+        levels: ``{series label: nominal level (0–1), None when not known}`` of the series whose records
+            hold intervals (an empty dict: no series has one).
+    """
+    if not levels:
+        return "No interval bars: no run has EF/EDV/ESV intervals (`lunet calibrate` writes them)."
+    found = set(levels.values())
+    if len(found) == 1 and None not in found:
+        what = f"Vertical bars: each patient's split-conformal {level_percent(found.pop())} interval"
+    else:
+        each = "; ".join(
+            f"{k}: {level_percent(v) if v is not None else 'not found'}" for k, v in levels.items()
+        )
+        what = (
+            f"Vertical bars: each patient's split-conformal interval at its run's calibration level ({each})"
+        )
+    return f"{what} (`lunet calibrate`), with how many of them contain the reference."
+
+
 def _clinical_sections(series: list[Series], runs: list[RunData]) -> list[str]:
-    """EDV, ESV, EF: correlation and Bland–Altman against the reference of each run."""
+    """EDV, ESV, EF: correlation and Bland–Altman against the reference of each run, with the intervals of
+    calibrated runs at their level."""
     from lunet.report.plots import clinical_figure, clinical_intervals
 
     plotted = [(s, s.run.tables["clinical_reference"]) for s in series]
     references = "; ".join(f"{s.label}: {ref or 'none'}" for s, ref in plotted)
     conventions = sorted({str(run.tables["table3"]["ef_convention"]) for run in runs})
+    drawn = [(s, clinical_intervals(s.clinical)) for s, ref in plotted if ref]
+    levels = {s.label: _interval_level(s.run.run_dir) for s, bounds in drawn if bounds is not None}
     return [
         '<h2 id="clinical">Clinical indices</h2>',
         _figure_section(
             "EDV, ESV, EF: correlation and Bland–Altman (good + medium quality patients, as Table III)",
             clinical_figure(
                 [(s.label, s.clinical_pairs(ref)) for s, ref in plotted if ref],
-                [clinical_intervals(s.clinical) for s, ref in plotted if ref],
+                [bounds for _, bounds in drawn],
+                [levels.get(s.label) for s, _ in drawn],
             ),
             "clinical agreement",
             "Simpson's biplane volumes from the predicted 2CH and 4CH LV masks of the good + medium quality "
@@ -204,8 +250,7 @@ def _clinical_sections(series: list[Series], runs: list[RunData]) -> list[str]:
             "values, cfg = Info_*.cfg values, simpson = the same rule on the reference masks); one colour "
             "per model. Solid line: bias; dashed: bias ± 1.96 SD. Simpson convention: "
             f"{', '.join(conventions)}; 95 % bootstrap confidence intervals of corr and MAE: Table III. "
-            "Vertical bars (runs calibrated by `lunet calibrate`): each patient's split-conformal interval "
-            "at the run's calibration level, with how many of them contain the reference.",
+            + interval_caption(levels),
         ),
     ]
 

@@ -73,11 +73,23 @@ def clinical_intervals(records: list) -> dict[str, tuple[np.ndarray, np.ndarray]
     return out if any(np.isfinite(lo).any() for lo, _ in out.values()) else None  # type: ignore[return-value]
 
 
+def level_percent(level: float) -> str:
+    """A nominal coverage level (0–1) as the report prints it: 0.9 → ``"90 %"``, 0.875 → ``"87.5 %"``."""
+    return f"{100 * level:.4g} %"
+
+
 def _draw_intervals(
-    top, bottom, pred: np.ndarray, ref: np.ndarray, bounds: tuple[np.ndarray, np.ndarray], colour_: str
+    top,
+    bottom,
+    pred: np.ndarray,
+    ref: np.ndarray,
+    bounds: tuple[np.ndarray, np.ndarray],
+    colour_: str,
+    level: float | None = None,
 ) -> str:
     """Vertical interval bars at each patient (correlation: around the prediction; Bland–Altman: around the
-    difference); returns the legend text ``"interval covers k/n"``."""
+    difference); returns the legend text ``"; 90 % interval covers k/n"`` (the nominal ``level`` (0–1) as a
+    number when it is given, else ``"; interval covers k/n"``)."""
     lo, hi = bounds
     ok = np.isfinite(lo) & np.isfinite(hi)
     if not ok.any():
@@ -87,12 +99,14 @@ def _draw_intervals(
     top.errorbar(ref[ok], pred[ok], yerr=err, **style)
     bottom.errorbar((pred[ok] + ref[ok]) / 2, pred[ok] - ref[ok], yerr=err, **style)
     hits = int(((lo[ok] <= ref[ok]) & (ref[ok] <= hi[ok])).sum())
-    return f"; interval covers {hits}/{int(ok.sum())}"
+    name = f"{level_percent(level)} interval" if level is not None else "interval"
+    return f"; {name} covers {hits}/{int(ok.sum())}"
 
 
 def clinical_figure(
     runs: list[tuple[str, dict[str, tuple[np.ndarray, np.ndarray]]]],
     intervals: list[dict[str, tuple[np.ndarray, np.ndarray]] | None] | None = None,
+    levels: list[float | None] | None = None,
 ) -> bytes | None:
     """Correlation (top) and Bland–Altman (bottom) plots of EDV, ESV and EF, one colour per run.
 
@@ -102,6 +116,8 @@ def clinical_figure(
         intervals: per run (same order), ``{index: (lo, hi)}`` aligned with its pairs
             (:func:`clinical_intervals`), or None: drawn as vertical bars, with the share of patients whose
             reference the interval contains in the legend.
+        levels: per run (same order), the nominal level (0–1) of its intervals, named in the legend; None
+            (or a shorter list): the legend names no level.
 
     Returns:
         PNG bytes, or None when no run has a finite pair.
@@ -128,7 +144,8 @@ def clinical_figure(
             covers = ""
             if bounds is not None and quantity in bounds:
                 lo, hi = (np.asarray(b, dtype=np.float64)[keep] for b in bounds[quantity])
-                covers = _draw_intervals(top, bottom, pred, ref, (lo, hi), colour(index))
+                level = (levels or [])[index] if index < len(levels or []) else None
+                covers = _draw_intervals(top, bottom, pred, ref, (lo, hi), colour(index), level)
             top.scatter(
                 ref, pred, s=12, alpha=0.7, color=colour(index),
                 label=f"{label} (r={stats.corr:.3f}{covers})",
