@@ -101,12 +101,21 @@ def run_evaluate_folder(args: argparse.Namespace) -> int:
 
     from lunet.boxes import DEFAULT_BOX_MARGIN
 
+    intervals = None
+    if args.intervals is not None:  # read first: a bad JSON stops the command before any scoring
+        from lunet.evaluation.predicted_intervals import read_predicted_intervals
+
+        intervals = read_predicted_intervals(args.intervals)
     margin = DEFAULT_BOX_MARGIN if args.margin is None else args.margin
     tables = evaluate_folder(
         args.pred, args.ref, args.out, model_name=args.name, boxes_csv=args.boxes, box_margin=margin,
-        **threshold_options(args), **simpson_options(args),
+        intervals_dir=intervals, **threshold_options(args), **simpson_options(args),
     )  # fmt: skip
     print_summary(tables, args.out)
+    if intervals is not None:
+        level = "no level" if intervals.level is None else f"{100 * intervals.level:g} %"
+        print(f"EF/EDV/ESV intervals ({level}) of {intervals.patients_with_intervals} of {intervals.files} "
+              f"patient JSONs in {intervals.folder}: clinical.csv ef_lo_percent … esv_hi_ml")  # fmt: skip
     return 0
 
 
@@ -152,6 +161,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--margin", type=float, default=None,
                    help="margin of the reference boxes (default: DEFAULT_BOX_MARGIN, 0.05)")  # fmt: skip
+    p.add_argument(
+        "--intervals", metavar="DIR", default=None,
+        help="a lunet predict output folder (or its patients/ folder): the EF/EDV/ESV intervals of its "
+        "patients/<patient_id>.json fill clinical.csv's ef_lo_percent ... esv_hi_ml for those patients (one "
+        "interval_level for all; the same --ef-convention as predict's)",
+    )  # fmt: skip
     add_threshold_options(p)
     add_ef_convention(p)
     p.set_defaults(func=run_evaluate_folder)

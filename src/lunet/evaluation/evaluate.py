@@ -33,6 +33,11 @@ from lunet.evaluation.outliers import (
     patient_records,
 )
 from lunet.evaluation.paper import paper_comparison
+from lunet.evaluation.predicted_intervals import (
+    PredictedIntervals,
+    read_predicted_intervals,
+    with_predicted_intervals,
+)
 from lunet.evaluation.records import score_image
 from lunet.evaluation.references import Key, References
 from lunet.evaluation.schema import (
@@ -179,6 +184,7 @@ def evaluate_models(
     network_size: int | None = None,
     atrium: bool | Mapping[str, bool] | None = None,
     intervals: Mapping[str, tuple[IntervalCalibration, Mapping[str, Mapping[str, float]]]] | None = None,
+    predicted_intervals: Mapping[str, PredictedIntervals] | None = None,
 ) -> dict[str, object]:
     """Evaluate several prediction folders (one table row each) and write the evaluation files.
 
@@ -206,6 +212,9 @@ def evaluate_models(
         intervals: ``{row name: (calibration, {patient: spreads})}``
             (:func:`lunet.evaluation.interval_calibration.run_intervals`): that row's ``clinical.csv`` gets
             ``ef_lo_percent`` … ``esv_hi_ml``; other rows keep NaN.
+        predicted_intervals: ``{row name: intervals of lunet predict's patient JSONs}``
+            (:func:`lunet.evaluation.predicted_intervals.read_predicted_intervals`): that row's patients with
+            a JSON get its ``ef_lo_percent`` … ``esv_hi_ml`` (the others keep NaN).
 
     Returns:
         The tables dict written to ``tables.json``.
@@ -215,6 +224,14 @@ def evaluate_models(
             f"anatomical_bounds must be one of {ANATOMICAL_BOUND_SOURCES}, got {anatomical_bounds!r}"
         )
     refs = References(ref_dir, simpson)
+    for name, given in (predicted_intervals or {}).items():
+        if given.ef_convention is not None and given.ef_convention != refs.simpson.convention:
+            raise EvaluationError(
+                f"{given.folder}: the patients' EF/EDV/ESV (and their intervals) are in the "
+                f"{given.ef_convention} Simpson convention, this evaluation of {name} uses "
+                f"{refs.simpson.convention}: pass --ef-convention {given.ef_convention} (or predict with "
+                f"--ef-convention {refs.simpson.convention})"
+            )
     scored: list[tuple[ImageRecord, bool]] = []
     clinical: list[ClinicalRecord] = []
     for name, pred_dir in models.items():
@@ -225,6 +242,8 @@ def evaluate_models(
         images, volumes = score_model(name, Path(pred_dir), refs, box_map, margin, la)
         if intervals and name in intervals:
             volumes = with_intervals(volumes, *intervals[name])
+        if predicted_intervals and name in predicted_intervals:
+            volumes = with_predicted_intervals(volumes, predicted_intervals[name])
         scored += images
         clinical += volumes
         logger.info("%s: %d images, %d patients scored", name, len(images), len(volumes))
@@ -257,9 +276,21 @@ def evaluate_folder(
     out_dir: str | os.PathLike[str],
     model_name: str = "prediction",
     boxes_csv: str | os.PathLike[str] | None = None,
+    intervals_dir: str | os.PathLike[str] | PredictedIntervals | None = None,
     **kwargs: object,
 ) -> dict[str, object]:
-    """Evaluate one prediction folder against ``ref_dir``; see :func:`evaluate_models` for the outputs."""
+    """Evaluate one prediction folder against ``ref_dir``; see :func:`evaluate_models` for the outputs.
+
+    ``intervals_dir``: a ``lunet predict`` output folder (or its ``patients/`` folder, or what
+    :func:`lunet.evaluation.predicted_intervals.read_predicted_intervals` read from one): its
+    ``patients/<patient_id>.json`` give ``clinical.csv``'s ``ef_lo_percent`` … ``esv_hi_ml`` of those
+    patients.
+    """
+    if intervals_dir is not None:
+        given = intervals_dir
+        if not isinstance(given, PredictedIntervals):
+            given = read_predicted_intervals(given)
+        kwargs["predicted_intervals"] = {model_name: given}
     return evaluate_models({model_name: pred_dir}, ref_dir, out_dir, {model_name: boxes_csv}, **kwargs)  # type: ignore[arg-type]
 
 
