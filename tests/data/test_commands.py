@@ -81,6 +81,7 @@ def test_summary_and_preprocess_take_the_size_limits(nifti_root, tmp_path, capsy
     unreadable = json.loads(capsys.readouterr().out)["unreadable"]
     assert len(unreadable) == 12
     assert all("pixels per frame" in u and "beyond the limit" in u for u in unreadable)
+    assert all(u.endswith("(lunet data summary --max-pixels raises it)") for u in unreadable)
     assert main(["data", "summary", str(nifti_root), "--json", "--max-pixels", "1e6"]) == 0
     assert json.loads(capsys.readouterr().out)["unreadable"] == []
     cache = tmp_path / "cache"
@@ -89,3 +90,4 @@ def test_summary_and_preprocess_take_the_size_limits(nifti_root, tmp_path, capsy
     assert "every patient was skipped" in capsys.readouterr().err
     skipped = json.loads((cache / "index.json").read_text())["skipped"]
     assert len(skipped) == 3 and all("5 frames is beyond the limit of 4" in str(s) for s in skipped)
+    assert all("(lunet preprocess --max-frames raises it)" in str(s) for s in skipped)

@@ -59,6 +59,40 @@ def test_limits_phrase_names_size_and_limit() -> None:
         SizeLimits(max_pixels=0)
 
 
+def test_the_refusal_names_the_command_whose_flag_raises_the_limit() -> None:
+    from lunet.cli import build_parser
+    from lunet.data.commands import limits_of
+    from lunet.limits import LIMIT_COMMANDS
+
+    assert (
+        SizeLimits(command="lunet data summary")
+        .problem(50, 50, 3000)
+        .endswith("(lunet data summary --max-frames raises it)")
+    )
+    assert "(lunet preprocess --max-decoded-mb raises it)" in SizeLimits(
+        max_bytes=2**20, command="lunet preprocess"
+    ).problem(1000, 1000, 2)
+    # limits set by no command (dataset readers, training, evaluate): every command that takes the flag
+    assert (
+        SizeLimits()
+        .problem(5000, 5000)
+        .endswith(
+            "(the --max-pixels option of lunet predict, lunet preprocess or lunet data summary raises it)"
+        )
+    )
+    # each command named takes the flags, and its limits name it
+    parser = build_parser()
+    argv = {
+        "lunet predict": ["predict", "--model", "m", "--out", "o", "x"],
+        "lunet preprocess": ["preprocess", "x", "--cache", "c"],
+        "lunet data summary": ["data", "summary", "x"],
+    }
+    assert set(argv) == set(LIMIT_COMMANDS)
+    for command, args in argv.items():
+        limits = limits_of(parser.parse_args([*args, "--max-pixels", "100"]))
+        assert limits.command == command and f"({command} --max-pixels raises it)" in limits.problem(20, 20)
+
+
 def test_png_bomb(tmp_path: Path) -> None:
     path = png_bomb(tmp_path / "bomb.png", side=8000)
     assert path.stat().st_size < 200_000  # 64 MB of pixels
@@ -145,6 +179,8 @@ def test_folder_with_bombs_still_predicts_the_rest(tmp_path: Path) -> None:
     bad = {"bomb.png", "bomb.nii.gz", "liar.mhd", "long.dcm"}
     assert {name for name, r in rows.items() if r["status"] == "error"} == bad
     assert all(name in rows[name]["error"] for name in bad)
+    assert "3000 frames is beyond" in rows["long.dcm"]["error"]
+    assert rows["long.dcm"]["error"].endswith("(lunet predict --max-frames raises it)")
     assert code == 3  # some inputs bad, the rest predicted
     only_bad = ["predict", "--model", str(bundle), str(folder / "bomb.png"), str(folder / "liar.mhd")]
     assert main([*only_bad, "--out", str(tmp_path / "out2"), *args]) == 2  # every input bad

@@ -34,13 +34,15 @@ def add_limit_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"refuse files of more frames (default {DEFAULT_MAX_FRAMES})")  # fmt: skip
     parser.add_argument("--max-decoded-mb", type=_positive, default=default_mb,
                         help=f"refuse files decoding to more MiB (default {default_mb})")  # fmt: skip
+    parser.set_defaults(limits_command=parser.prog)  # "lunet data summary": named by a refusal
 
 
 def limits_of(args: argparse.Namespace) -> SizeLimits:
-    """The :class:`lunet.limits.SizeLimits` of the ``--max-*`` flags."""
+    """The :class:`lunet.limits.SizeLimits` of the ``--max-*`` flags, naming the command that took them."""
     from lunet.limits import SizeLimits
 
-    return SizeLimits(args.max_pixels, args.max_frames, args.max_decoded_mb * 2**20)
+    command = getattr(args, "limits_command", "")
+    return SizeLimits(args.max_pixels, args.max_frames, args.max_decoded_mb * 2**20, command)
 
 
 def _summary(args: argparse.Namespace) -> int:
