@@ -200,9 +200,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         f"inputs unreadable or refused (listed in summary.csv), the rest predicted; {EXIT_ALL_BAD} no input "
         "could be predicted"
     )
-    p.add_argument("--ef-convention", choices=("geometric", "camus"), default="geometric",
+    p.add_argument("--ef-convention", choices=("geometric", "camus", "camus-arc"), default="geometric",
                    help="Simpson convention of the patients' EDV/ESV/EF: geometric (per-instant long "
-                   "axis, default) or camus (the CAMUS reference procedure: one disc height a patient)",
+                   "axis, default), camus (the CAMUS authors' published procedure: one disc height a "
+                   "patient, first disc on the mitral plane) or camus-arc (lunet's earlier variant of it: "
+                   "first disc above the mitral arc at full width)",
                    )  # fmt: skip
     p.add_argument("--no-intervals", action="store_true",
                    help="no EF/EDV/ESV intervals even when the bundle has a calibration.json (no extra "
