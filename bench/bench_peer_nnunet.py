@@ -34,8 +34,12 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from lunet.data.cache import CachedImages, CacheEntry
 
 from _common import make_phantom, print_header, print_table, quiet_lightning, setup_torch
 from _heldout import heldout_folds, model_figures
@@ -53,23 +57,29 @@ DATASET_NAME = f"Dataset{DATASET_ID}_LunetPhantom"
 LABELS = {"background": 0, "LV": 1, "MYO": 2, "LA": 3}
 
 
-def case_id(entry: dict) -> str:
+def case_id(entry: CacheEntry) -> str:
     """nnU-Net case identifier of a cache entry."""
     return f"{entry['patient_id']}_{entry['view']}_{entry['instant']}"
 
 
-def export_raw(cache: object, rows: np.ndarray, raw: Path) -> list[str]:
+def spacing_mm(values: np.ndarray) -> tuple[float, float]:
+    """``(row_mm, col_mm)`` of a cache spacing row."""
+    row_mm, col_mm = (float(v) for v in values)
+    return row_mm, col_mm
+
+
+def export_raw(cache: CachedImages, rows: np.ndarray, raw: Path) -> list[str]:
     """Write cache ``rows`` as an nnU-Net raw dataset (imagesTr, labelsTr, dataset.json); returns case ids."""
     from lunet.data.camus_io import write_image
 
     folder = raw / DATASET_NAME
     cases = []
     for row in rows:
-        entry = cache.index[row]  # type: ignore[attr-defined]
-        spacing = tuple(float(v) for v in cache.spacing[row])  # type: ignore[attr-defined]
+        entry = cache.index[row]
+        spacing = spacing_mm(cache.spacing[row])
         case = case_id(entry)
-        write_image(folder / "imagesTr" / f"{case}_0000.nii.gz", np.asarray(cache.images[row]), spacing)  # type: ignore[attr-defined]
-        write_image(folder / "labelsTr" / f"{case}.nii.gz", np.asarray(cache.labels[row]), spacing)  # type: ignore[attr-defined]
+        write_image(folder / "imagesTr" / f"{case}_0000.nii.gz", np.asarray(cache.images[row]), spacing)
+        write_image(folder / "labelsTr" / f"{case}.nii.gz", np.asarray(cache.labels[row]), spacing)
         cases.append(case)
     dataset = {
         "channel_names": {"0": "US"},
@@ -133,7 +143,7 @@ def train_nnunet(
     return seconds, facts
 
 
-def predict_nnunet(model_dir: str, cache: object, rows: np.ndarray, out: Path) -> float:
+def predict_nnunet(model_dir: str, cache: CachedImages, rows: np.ndarray, out: Path) -> float:
     """nnU-Net's predictor on cache ``rows``: labels on the original grid written to ``out``; s/image."""
     import torch
     from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor
@@ -149,8 +159,8 @@ def predict_nnunet(model_dir: str, cache: object, rows: np.ndarray, out: Path) -
         model_dir, use_folds=(0,), checkpoint_name="checkpoint_final.pth"
     )
     start = time.perf_counter()
-    images = [np.asarray(cache.images[row], dtype=np.float32)[None, None] for row in rows]  # type: ignore[attr-defined]  # (c, z, y, x)
-    properties = [{"spacing": [999.0, *(float(v) for v in cache.spacing[row])]} for row in rows]  # type: ignore[attr-defined]
+    images = [np.asarray(cache.images[row], dtype=np.float32)[None, None] for row in rows]  # (c, z, y, x)
+    properties = [{"spacing": [999.0, *(float(v) for v in cache.spacing[row])]} for row in rows]
     # One call for all images: nnU-Net's batched path (predict_single_npy_array sets up its preprocessing
     # pipeline anew for every image, ~10 s each on this machine).
     results = predictor.predict_from_list_of_npy_arrays(
@@ -158,9 +168,9 @@ def predict_nnunet(model_dir: str, cache: object, rows: np.ndarray, out: Path) -
         num_processes_segmentation_export=1,
     )  # fmt: skip
     for row, (_, probabilities) in zip(rows, results, strict=True):
-        shape = tuple(int(v) for v in cache.original_shape[row])  # type: ignore[attr-defined]
-        original_spacing = tuple(float(v) for v in cache.original_spacing[row])  # type: ignore[attr-defined]
-        folder, name = frame_name(cache.index[row])  # type: ignore[attr-defined]
+        shape = tuple(int(v) for v in cache.original_shape[row])
+        original_spacing = spacing_mm(cache.original_spacing[row])
+        folder, name = frame_name(cache.index[row])
         labels = labels_on_grid(torch.from_numpy(np.asarray(probabilities)[:, 0]), shape)
         write_image(out / folder / name, labels, original_spacing)
     return (time.perf_counter() - start) / len(rows)
