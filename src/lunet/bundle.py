@@ -73,6 +73,22 @@ def run_folder(path: str | os.PathLike[str]) -> Path:
     return path.parent
 
 
+def cv_members(path: str | os.PathLike[str]) -> list[Path]:
+    """The trained folds of a cross-validation run folder (``lunet cv``): ``fold_K`` folders holding
+    ``model.safetensors``, by K. Anything else (a run, a bundle, a checkpoint, a cross-validation none of
+    whose folds has finished) gives ``[]``. A folder with its own ``model.json`` is a model, not an
+    ensemble."""
+    path = Path(path)
+    if not path.is_dir() or (path / META_FILE).is_file() or (path / WEIGHTS_FILE).is_file():
+        return []
+    folds = []
+    for child in path.iterdir():
+        number = child.name.removeprefix("fold_")
+        if child.name.startswith("fold_") and number.isdigit() and (child / WEIGHTS_FILE).is_file():
+            folds.append((int(number), child))
+    return [folder for _, folder in sorted(folds)]
+
+
 def model_io(spec: ModelSpec, crop_source: bool, atrium: bool = False) -> tuple[list[str], list[str]]:
     """Input and output names of a model (ONNX graph names, :class:`Predictor` keys).
 

@@ -50,6 +50,14 @@ def calibrator(args: argparse.Namespace) -> Any:
     return lambda run: calibrate_after_training(run, args.calibration_level)
 
 
+def cv_calibrator(args: argparse.Namespace) -> Any:
+    """``lunet cv``'s step after gathering: ``RUN`` → the CV+ calibration of the folds' ensemble at
+    ``--calibration-level`` (:func:`lunet.inference.calibrate_cv.calibrate_cv_after_gathering`)."""
+    from lunet.inference.calibrate_cv import calibrate_cv_after_gathering
+
+    return lambda run: calibrate_cv_after_gathering(run, args.calibration_level)
+
+
 def run_demo(args: argparse.Namespace) -> int:
     from lunet.demo import DemoSettings
     from lunet.demo import run_demo as demo
@@ -94,3 +102,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     for name in ("train", "cv"):
         if name in subparsers.choices:
             subparsers.choices[name].set_defaults(after_training=calibrator)
+    if "cv" in subparsers.choices:
+        subparsers.choices["cv"].set_defaults(after_gathering=cv_calibrator)

@@ -21,21 +21,36 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
-from lunet.evaluation.intervals import SCORES, ConformalCalibration, apply_interval, calibrate
+from lunet.evaluation.interval_indices import (
+    FORMAT,
+    INDICES,
+    INTERVAL_COLUMNS,
+    SPREAD_FLOORS,
+    VALUE_KEYS,
+    CalibrationFileError,
+    PatientPasses,
+)
+from lunet.evaluation.intervals import SCORES, ConformalCalibration, apply_interval, calibrate, choose_score
+
+if TYPE_CHECKING:
+    from lunet.evaluation.cv_plus import CvPlusCalibration
 
 Record = TypeVar("Record")
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "CALIBRATION_FILE",
+    "GATHERED_FILE",
     "INDICES",
     "INTERVAL_COLUMNS",
     "PASSES_FILE",
@@ -47,33 +62,20 @@ __all__ = [
     "calibrate_indices",
     "calibrate_passes",
     "choose_score",
+    "gathered_intervals",
     "read_calibration",
     "read_passes",
+    "run_intervals",
+    "with_intervals",
     "write_calibration",
     "write_passes",
 ]
 
 CALIBRATION_FILE = "calibration.json"
-FORMAT = 1
-#: Indices with an interval, their column stem, unit and bounds.
-INDICES: dict[str, tuple[str, str, tuple[float, float]]] = {
-    "ef_percent": ("ef", "percent", (0.0, 100.0)),
-    "edv_ml": ("edv", "ml", (0.0, math.inf)),
-    "esv_ml": ("esv", "ml", (0.0, math.inf)),
-}
-#: Output columns ``{index: (lo, hi)}``: ``ef_lo_percent`` … ``esv_hi_ml``.
-INTERVAL_COLUMNS = {k: (f"{s}_lo_{u}", f"{s}_hi_{u}") for k, (s, u, _) in INDICES.items()}
-#: Spreads below these are raised to them in the ``normalised`` score (EF points, ml): a patient whose passes
-#: all agree would otherwise get a zero-width interval. About a tenth of the phantom's typical pass SD.
-SPREAD_FLOORS = {"ef_percent": 0.25, "edv_ml": 0.5, "esv_ml": 0.5}
 #: Per-pass values of a run's validation and test patients, next to ``calibration.json``.
 PASSES_FILE = "calibration_passes.csv"
-#: Columns of a pass: EDV (ml), ESV (ml), EF (%).
-VALUE_KEYS = ("edv_ml", "esv_ml", "ef_percent")
-
-
-class CalibrationFileError(ValueError):
-    """A ``calibration.json`` that cannot be read; the message names the file and what is wrong."""
+#: The folds whose predictions a cross-validation run gathered (``lunet.training.cv``), one folder a line.
+GATHERED_FILE = "folds_gathered.txt"
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,8 @@ class IntervalCalibration:
     ef_convention: str = "geometric"
     score_choice: dict[str, object] = field(default_factory=dict)
     backend: str = "torch"  # the prediction back-end the passes were measured with
+
+    method = "split"  # split-conformal on validation patients (``cv+``: :mod:`lunet.evaluation.cv_plus`)
 
     @property
     def needs_spread(self) -> bool:
@@ -121,6 +125,7 @@ class IntervalCalibration:
         """The ``calibration.json`` object."""
         return {
             "format": FORMAT,
+            "method": self.method,
             "level": self.level,
             "score": self.score,
             "passes": list(self.passes),
@@ -140,37 +145,6 @@ class IntervalCalibration:
                 for k, c in self.indices.items()
             },
         }
-
-
-@dataclass
-class PatientPasses:
-    """EDV/ESV/EF of one patient under every pass.
-
-    Attributes:
-        patient: id.
-        values: ``(passes, 3)`` EDV (ml), ESV (ml), EF (%) per pass (models × TTA passes, the first model's
-            identity pass first); NaN where a mask is degenerate.
-        names: ``model<k>:<pass>`` per row.
-        seconds: wall time of the patient's passes (model calls, inverse maps and Simpson).
-    """
-
-    patient: str
-    values: np.ndarray
-    names: list[str]
-    seconds: float = math.nan
-
-    def point(self) -> dict[str, float]:
-        """The first model's unaugmented pass: ``{"edv_ml", "esv_ml", "ef_percent"}``."""
-        return dict(zip(VALUE_KEYS, (float(v) for v in self.values[0])))
-
-    def spread(self) -> dict[str, float]:
-        """SD (ddof 1) over the finite passes of each index (NaN with fewer than two)."""
-        out = {}
-        for j, key in enumerate(VALUE_KEYS):
-            column = self.values[:, j]
-            finite = column[np.isfinite(column)]
-            out[key] = float(np.std(finite, ddof=1)) if finite.size > 1 else math.nan
-        return out
 
 
 def calibrate_passes(
@@ -237,42 +211,9 @@ def calibrate_indices(
     }
 
 
-def choose_score(
-    estimates: Sequence[float], truths: Sequence[float], spreads: Sequence[float], level: float, floor: float
-) -> tuple[str, dict[str, float]]:
-    """Pick the conformity score by leave-one-out on the calibration patients themselves.
-
-    Both scores give the same marginal coverage guarantee, so the better one is the one with narrower
-    intervals: each patient in turn is left out, the rest calibrate, and the left-out patient's interval
-    width is recorded. ``normalised`` is chosen only when its mean width is smaller (ties, or too few
-    patients to leave one out: ``absolute``, which needs no extra passes at prediction).
-
-    Args:
-        estimates, truths, spreads: (n,) EF (or a volume) of the calibration patients and the passes' SD.
-        level: nominal coverage.
-        floor: spread floor of the ``normalised`` score.
-
-    Returns:
-        ``(score, {"absolute": mean width, "normalised": mean width})`` (NaN widths when not computable).
-    """
-    y_hat, y, sigma = (np.asarray(v, dtype=np.float64) for v in (estimates, truths, spreads))
-    widths: dict[str, list[float]] = {"absolute": [], "normalised": []}
-    try:
-        for i in range(y.size):
-            keep = np.arange(y.size) != i
-            for score in SCORES:
-                s = None if score == "absolute" else sigma[keep]
-                cal = calibrate(y_hat[keep], y[keep], s, level, floor if s is not None else 0.0)
-                lo, hi = apply_interval(cal, y_hat[i : i + 1], None if s is None else sigma[i : i + 1])
-                widths[score].append(float(hi[0] - lo[0]))
-    except ValueError:
-        return "absolute", {k: math.nan for k in SCORES}
-    mean = {k: float(np.nanmean(v)) if np.isfinite(v).any() else math.nan for k, v in widths.items()}
-    normalised_better = math.isfinite(mean["normalised"]) and mean["normalised"] < mean["absolute"]
-    return ("normalised" if normalised_better else "absolute"), mean
-
-
-def write_calibration(folder: str | os.PathLike[str], calibration: IntervalCalibration) -> Path:
+def write_calibration(
+    folder: str | os.PathLike[str], calibration: IntervalCalibration | CvPlusCalibration
+) -> Path:
     """Write ``folder/calibration.json`` atomically; returns its path."""
     from lunet.io import write_text_atomic
 
@@ -319,36 +260,86 @@ def read_passes(path: str | os.PathLike[str], split: str | None = None) -> dict[
 
 def run_intervals(
     folder: str | os.PathLike[str],
-) -> tuple[IntervalCalibration, dict[str, dict[str, float]]] | None:
+) -> tuple[IntervalCalibration | dict[str, IntervalCalibration], dict[str, dict[str, float]]] | None:
     """A run's calibration and its test patients' spreads (``calibration_passes.csv``), or None without a
-    ``calibration.json``; what :func:`with_intervals` takes."""
+    split-conformal ``calibration.json``; what :func:`with_intervals` takes.
+
+    A gathered cross-validation (``lunet cv``: ``folds_gathered.txt``) gives each patient the calibration of
+    the fold that tested it (:func:`gathered_intervals`): its prediction in ``RUN/predictions`` is that
+    fold's, so that fold's split-conformal calibration is the one that holds for it (the run's own CV+
+    ``calibration.json`` is for the ensemble on new patients).
+    """
+    folder = Path(folder)
+    if (folder / GATHERED_FILE).is_file():
+        return gathered_intervals(folder)
     calibration = read_calibration(folder)
-    if calibration is None:
+    if calibration is None or calibration.method != "split":
         return None
-    path = Path(folder) / PASSES_FILE
+    path = folder / PASSES_FILE
     passes = read_passes(path, "test") if path.is_file() else {}
     return calibration, {pid: p.spread() for pid, p in passes.items()}
 
 
+def gathered_intervals(
+    folder: str | os.PathLike[str],
+) -> tuple[dict[str, IntervalCalibration], dict[str, dict[str, float]]] | None:
+    """Per patient of a gathered cross-validation, the split-conformal calibration of the fold that tested it
+    and the patient's spreads (from ``fold_K/calibration_passes.csv``'s test rows); None when no fold has a
+    calibration, or when the folds' levels differ (logged: one ``clinical.csv`` holds one level).
+    """
+    folder = Path(folder)
+    calibrations: dict[str, IntervalCalibration] = {}
+    spreads: dict[str, dict[str, float]] = {}
+    missing = []
+    for name in (folder / GATHERED_FILE).read_text().split():
+        found = run_intervals(folder / name)
+        if found is None or isinstance(found[0], dict):
+            missing.append(name)
+            continue
+        calibration, fold_spreads = found
+        for pid, spread in fold_spreads.items():
+            calibrations[pid], spreads[pid] = calibration, spread
+    if missing:
+        logger.info(
+            "%s: no intervals for the patients of %s (no calibration.json)", folder, ", ".join(missing)
+        )
+    levels = {c.level for c in calibrations.values()}
+    if len(levels) > 1:
+        logger.warning(
+            "%s: the folds were calibrated at different levels (%s): no intervals in clinical.csv; run "
+            "`lunet calibrate` on each fold at one level", folder, ", ".join(map(str, sorted(levels))),
+        )  # fmt: skip
+        return None
+    return (calibrations, spreads) if calibrations else None
+
+
 def with_intervals(
-    records: Sequence[Record], calibration: IntervalCalibration, spreads: Mapping[str, Mapping[str, float]]
+    records: Sequence[Record],
+    calibration: IntervalCalibration | Mapping[str, IntervalCalibration],
+    spreads: Mapping[str, Mapping[str, float]],
 ) -> list[Record]:
     """Clinical records (:class:`lunet.evaluation.schema.ClinicalRecord`) with ``ef_lo_percent`` …
     ``esv_hi_ml`` set from their own EDV/ESV/EF and, for a ``normalised`` calibration, the patient's spread
-    (a patient without passes keeps NaN intervals)."""
+    (a patient without passes keeps NaN intervals). ``calibration``: one for every record, or one per
+    patient id (a gathered cross-validation; a patient not in it keeps NaN intervals)."""
     out = []
     for record in records:
+        patient = record.patient  # type: ignore[attr-defined]
+        cal = calibration.get(patient) if isinstance(calibration, Mapping) else calibration
         estimates = {k: getattr(record, k) for k in VALUE_KEYS}
-        spread = spreads.get(record.patient)  # type: ignore[attr-defined]
-        if calibration.needs_spread and spread is None:
+        spread = spreads.get(patient)
+        if cal is None or (cal.needs_spread and spread is None):
             out.append(record)
             continue
-        out.append(replace(record, **calibration.intervals(estimates, spread)))  # type: ignore[type-var]
+        out.append(replace(record, **cal.intervals(estimates, spread)))  # type: ignore[type-var]
     return out
 
 
-def read_calibration(folder: str | os.PathLike[str]) -> IntervalCalibration | None:
+def read_calibration(folder: str | os.PathLike[str]) -> IntervalCalibration | CvPlusCalibration | None:
     """The ``calibration.json`` of a run or bundle folder, or None when it has none.
+
+    A cross-validation's ensemble calibration (``"method": "cv+"``) is returned as a
+    :class:`lunet.evaluation.cv_plus.CvPlusCalibration` (``method`` tells them apart; its ``models`` > 1).
 
     Raises:
         CalibrationFileError: the file exists but is not a calibration of this format.
@@ -360,6 +351,13 @@ def read_calibration(folder: str | os.PathLike[str]) -> IntervalCalibration | No
         data = json.loads(path.read_text())
         if data.get("format") != FORMAT:
             raise CalibrationFileError(f"{path}: format {data.get('format')!r}, this lunet reads {FORMAT}")
+        method = data.get("method", "split")
+        if method == "cv+":
+            from lunet.evaluation.cv_plus import parse_cv_plus
+
+            return parse_cv_plus(data, path)
+        if method != "split":
+            raise CalibrationFileError(f"{path}: method {method!r} is not split or cv+")
         level, score = float(data["level"]), str(data["score"])
         if score not in SCORES:
             raise CalibrationFileError(f"{path}: score {score!r} is not one of {SCORES}")

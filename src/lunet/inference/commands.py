@@ -120,6 +120,18 @@ def run_calibrate(args: argparse.Namespace) -> int:
     from lunet.inference.tta import DEFAULT_PASSES
 
     passes = DEFAULT_PASSES[: args.passes]
+    from lunet.bundle import cv_members
+
+    if members := cv_members(args.run):
+        from lunet.inference.calibrate_cv import calibrate_cv_run
+
+        if args.ensemble:
+            raise ValueError(f"{args.run}: a cross-validation is its own ensemble ({len(members)} folds); "
+                             "give no --ensemble")  # fmt: skip
+        cv = calibrate_cv_run(args.run, args.level, args.score, passes, args.backend, args.threads)
+        print(f"{Path(args.run) / 'calibration.json'}: CV+ {100 * cv.level:g} % intervals for the ensemble "
+              f"of {cv.models} folds, {cv.score} score, {cv.n_patients} out-of-fold patients")  # fmt: skip
+        return 0
     cal = calibrate_run(args.run, args.level, args.score, passes, args.ensemble, args.backend, args.threads,
                         test=not args.no_test)  # fmt: skip
     ef = cal.indices["ef_percent"]
@@ -217,7 +229,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     c = subparsers.add_parser(
         "calibrate", help="calibrate EF/EDV/ESV intervals on a run's validation patients (calibration.json)"
     )
-    c.add_argument("run", help="trained run folder (its fold's validation patients calibrate)")
+    c.add_argument(
+        "run",
+        help="trained run folder (its fold's validation patients calibrate), or a `lunet cv` "
+        "folder (CV+ on its out-of-fold patients, for the ensemble of its folds)",
+    )
     c.add_argument("--level", type=float, default=0.90, help="nominal coverage (default 0.90)")
     c.add_argument("--score", choices=("auto", "absolute", "normalised"), default="auto",
                    help="conformity score: |error| (absolute), |error| / SD of the passes (normalised), or "

@@ -41,7 +41,7 @@ from lunet.inference.inputs import network_inputs
 from lunet.inference.readers import InputItem, LoadedImage, expand_inputs, read_item
 from lunet.inference.sequence import SequenceOptions
 from lunet.limits import DEFAULT_LIMITS, SizeLimits
-from lunet.models.postprocess import frame_prediction
+from lunet.models.postprocess import FramePrediction, frame_prediction
 
 if TYPE_CHECKING:
     from lunet.evaluation.outliers import OutlierThresholds
@@ -130,13 +130,14 @@ class WriteContext:
 def _write_one(
     loaded: LoadedImage,
     name: str,
-    outputs: dict[str, np.ndarray],
-    index: int,
+    frame: FramePrediction,
     ctx: WriteContext,
     pass_masks: Sequence[np.ndarray] = (),
+    member_masks: Sequence[Sequence[np.ndarray]] = (),
 ) -> dict[str, Any]:
-    """Masks, overlay, JSON of one frame; returns its summary row. ``pass_masks``: the frame's LV masks of the
-    extra TTA passes (:func:`_pass_masks`), for its patient's EF interval."""
+    """Masks, overlay, JSON of one frame (``frame``: its prediction on the original grid); returns its summary
+    row. ``pass_masks``: the frame's LV masks of the extra TTA passes (:func:`_pass_masks`), for its patient's
+    EF interval; ``member_masks``: an ensemble's, per fold model its LV masks (unaugmented pass first)."""
     from lunet.inference.qc import qc_report
     from lunet.inference.writers import (
         MASK_SUFFIX,
@@ -150,7 +151,6 @@ def _write_one(
 
     out_dir = ctx.out_dir
     item, spacing, shape = loaded.item, loaded.spacing, loaded.image.shape
-    frame = frame_prediction(outputs, index, shape, ctx.atrium)
     label, box = frame.labels, frame.box
     row: dict[str, Any] = {
         "name": name, "input": str(item.path), "frame": item.frame, "status": "ok", "error": "",
@@ -189,6 +189,7 @@ def _write_one(
             ctx.patients.add_atrium(item.patient_id, item.view, item.instant, label, spacing)
         ctx.patients.add(
             item.patient_id, item.view, item.instant, label == 1, spacing, name, row["qc_pass"], pass_masks,
+            member_masks,
         )  # fmt: skip
     return row
 
@@ -209,9 +210,11 @@ def _failure(item: InputItem | None, raw: str, name: str, err: BaseException | s
 
 
 def _predict_cines(
-    predictor: Any, cines: list[Path], out: Path, options: PredictOptions
+    predictor: Any, cines: list[Path], out: Path, options: PredictOptions, intervals: Any = None
 ) -> list[dict[str, Any]]:
-    """The cines among the inputs, predicted as whole sequences (``sequences/*.json``, ``summary.csv``)."""
+    """The cines among the inputs, predicted as whole sequences (``sequences/*.json``, ``summary.csv``);
+    ``intervals``: predict's own interval setup
+    (:class:`lunet.inference.sequence_intervals.SequenceIntervalSetup`), read once for images and cines."""
     from lunet.inference.sequence_io import group_cines
     from lunet.inference.sequence_outputs import predict_cine_groups
 
@@ -220,7 +223,9 @@ def _predict_cines(
     sequence = options.sequence
     if sequence.batch_size != options.batch_size:
         sequence = SequenceOptions(**{**sequence.__dict__, "batch_size": options.batch_size})
-    return predict_cine_groups(predictor, group_cines(cines), out, sequence, options.spacing, options.limits)
+    return predict_cine_groups(
+        predictor, group_cines(cines), out, sequence, options.spacing, options.limits, intervals=intervals
+    )
 
 
 def write_summary(path: Path, rows: list[dict[str, Any]]) -> Path:
@@ -236,10 +241,11 @@ def write_summary(path: Path, rows: list[dict[str, Any]]) -> Path:
 
 
 def _interval_setup(
-    model_path: str | os.PathLike[str], options: PredictOptions, backend: str
+    model_path: str | os.PathLike[str], options: PredictOptions, backend: str, members: Sequence[str] = ()
 ) -> tuple[Any, tuple, str]:
-    """``(calibration or None, extra TTA passes to run, note)`` of a bundle; the note (why there are no
-    intervals, or why they may not hold their level) is logged once."""
+    """``(calibration or None, extra TTA passes to run, note)`` of a bundle, or of a cross-validation's
+    ensemble (``members``: its folds' names); the note (why there are no intervals, or why they may not hold
+    their level) is logged once."""
     from lunet.bundle import run_folder
     from lunet.evaluation.interval_calibration import CALIBRATION_FILE, read_calibration
     from lunet.inference.tta import passes_by_name
@@ -249,8 +255,13 @@ def _interval_setup(
     if not options.intervals:
         calibration, note = None, "intervals not asked for (--no-intervals)"
     elif calibration is None:
-        note = f"no {CALIBRATION_FILE} in {folder}: EF/EDV/ESV intervals are null (run `lunet calibrate RUN`)"
-    elif calibration.models > 1:
+        how = "`lunet calibrate RUN` (CV+ over its folds)" if members else "`lunet calibrate RUN`"
+        note = f"no {CALIBRATION_FILE} in {folder}: EF/EDV/ESV intervals are null (run {how})"
+    elif members and (calibration.method != "cv+" or list(calibration.members) != list(members)):
+        note = (f"{folder / CALIBRATION_FILE} is not the CV+ calibration of this ensemble's folds "
+                f"({', '.join(members)}): null intervals; run `lunet calibrate {folder}`")  # fmt: skip
+        calibration = None
+    elif not members and calibration.models > 1:
         note = (f"{folder / CALIBRATION_FILE} was calibrated on an ensemble of {calibration.models} models; "
                 "predict runs one model, so its intervals would not hold their level: null")  # fmt: skip
         calibration = None
@@ -297,7 +308,8 @@ def predict_paths(
     """Predict every frame of ``inputs`` with the model at ``model_path``; write the outputs to ``out_dir``.
 
     Args:
-        model_path: run folder, bundle or checkpoint.
+        model_path: run folder, bundle or checkpoint; or a ``lunet cv`` folder, whose fold models then
+            predict together (:mod:`lunet.inference.ensemble`; images only, cines are refused).
         inputs: files, folders, ``@list.txt`` (see :mod:`lunet.inference.readers`).
         out_dir: output folder (created).
         options: :class:`PredictOptions`.
@@ -307,10 +319,12 @@ def predict_paths(
     """
     from tqdm import tqdm
 
-    from lunet.bundle import atrium_trained
+    from lunet.bundle import atrium_trained, cv_members
     from lunet.inference.backends import load_predictor
+    from lunet.inference.ensemble import Ensemble, vote_frames
     from lunet.inference.patients import PatientAccumulator
     from lunet.inference.qc import default_thresholds
+    from lunet.inference.sequence_intervals import SequenceIntervalSetup
     from lunet.inference.writers import NameRegistry
 
     options = options or PredictOptions()
@@ -320,7 +334,13 @@ def predict_paths(
         raise ValueError(f"cines must be 'sequence' or 'frames', got {options.cines!r}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    predictor = load_predictor(model_path, options.backend, options.device, options.threads)
+    ensemble = None
+    if cv_members(model_path):  # a `lunet cv` folder: the ensemble of its fold models
+        ensemble = Ensemble.open(model_path, options.backend, options.device, options.threads)
+        predictors = ensemble.members
+    else:
+        predictors = [load_predictor(model_path, options.backend, options.device, options.threads)]
+    predictor = predictors[0]  # the input preparation, labels and back-end of every member
     cines: list[Path] | None = [] if options.cines == "sequence" else None
     items, errors = expand_inputs(inputs, options.frames, options.limits, options.region, cines)
     names = NameRegistry()
@@ -328,10 +348,12 @@ def predict_paths(
     result.rows.extend(
         _failure(None, raw, names.claim(InputItem(Path(raw), "").stem), msg) for raw, msg in errors
     )
-    calibration, tta, note = _interval_setup(model_path, options, predictor.backend)
+    members = ensemble.names if ensemble is not None else ()
+    calibration, tta, note = _interval_setup(model_path, options, predictor.backend, members)
     ctx = WriteContext(
         out, predictor.backend, predictor.model_name, options.overlay, default_thresholds(),
-        PatientAccumulator(out, options.ef_convention, calibration, note), atrium_trained(predictor.meta),
+        PatientAccumulator(out, options.ef_convention, calibration, note, members),
+        atrium_trained(predictor.meta),
     )  # fmt: skip
     with tqdm(total=len(items), unit="img", disable=not options.progress, desc="predict") as bar:
         for chunk in _batches(items, options.batch_size):
@@ -348,11 +370,21 @@ def predict_paths(
                 except (ValueError, OSError, MemoryError) as err:
                     result.rows.append(_failure(item, str(item.path), name, err))
             if loaded:
-                outputs = predictor(*(np.stack(arrays)[:, None] for arrays in zip(*inputs_arr)))
-                pass_masks = _pass_masks(predictor, loaded, inputs_arr, tta, options.batch_size)
+                batch = [np.stack(arrays)[:, None] for arrays in zip(*inputs_arr)]
+                outputs = [member(*batch) for member in predictors]
+                passes = [_pass_masks(m, loaded, inputs_arr, tta, options.batch_size) for m in predictors]
                 for index, (image, name) in enumerate(loaded):
                     try:
-                        row = _write_one(image, name, outputs, index, ctx, pass_masks.get(index, ()))
+                        shape = image.image.shape
+                        frames = [frame_prediction(o, index, shape, ctx.atrium) for o in outputs]
+                        if ensemble is None:
+                            row = _write_one(image, name, frames[0], ctx, passes[0].get(index, ()))
+                        else:
+                            member_masks = [
+                                [f.labels == 1, *p.get(index, ())] for f, p in zip(frames, passes)
+                                if f.labels is not None
+                            ]  # fmt: skip
+                            row = _write_one(image, name, vote_frames(frames), ctx, (), member_masks)
                         result.rows.append(row)
                     except (ValueError, OSError) as err:
                         result.rows.append(_failure(image.item, str(image.item.path), name, err))
@@ -361,8 +393,14 @@ def predict_paths(
     for pid, missing in ctx.patients.incomplete().items():
         logger.info("%s: no volumes (missing %s)", pid, ", ".join(missing))
     result.patients = ctx.patients.written
-    if cines:
-        result.sequences = _predict_cines(predictor, cines, out, options)
+    if cines and ensemble is not None:
+        message = (f"{model_path} is a cross-validation's ensemble, which predicts images only; predict "
+                   "cines with one fold (--model RUN/fold_K), or frames with --frame-indices")  # fmt: skip
+        result.rows.extend(_failure(None, str(path), names.claim(path.stem), message) for path in cines)
+        logger.error("%d cines not predicted: %s", len(cines), message)
+    elif cines:
+        setup = SequenceIntervalSetup(calibration, tta, note)
+        result.sequences = _predict_cines(predictor, cines, out, options, setup)
     result.n_failed = sum(row["status"] == "error" for row in result.rows)
     result.n_done = len(result.rows) - result.n_failed
     write_summary(out / "summary.csv", result.rows)

@@ -198,11 +198,16 @@ def run_cv(args: argparse.Namespace) -> int:
     n_folds = config.data.n_folds
     if args.gather:
         run = gather_predictions(config, args.out, range(1, n_folds + 1))
+        gathered = True
     else:
         # one fold per job (SLURM array) does not gather; `lunet cv --gather` does, once all have finished
-        every = args.folds is None or len(parse_folds(args.folds, n_folds)) == n_folds
+        gathered = args.folds is None or len(parse_folds(args.folds, n_folds)) == n_folds
         run = cross_validate(
-            config, args.out, args.folds, resume=args.resume, gather=every, after_fold=_calibrator(args)
+            config, args.out, args.folds, resume=args.resume, gather=gathered, after_fold=_calibrator(args)
         )
+    factory = getattr(args, "after_gathering", None)
+    if gathered and args.calibrate and factory is not None:
+        # the ensemble's CV+ intervals (lunet/commands.py: training never imports inference)
+        factory(args)(run)
     print(run)
     return 0
