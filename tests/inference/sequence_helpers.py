@@ -14,6 +14,7 @@ class DarkDiskPredictor:
     model_name = "dark-disk"
     backend = "test"
     size = SIZE
+    meta: dict = {"labels": [0, 1, 2]}  # noqa: RUF012 (read only)
 
     def __call__(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         dark = batch[:, 0] < 0.3

@@ -213,3 +213,22 @@ def test_cli_sequence_accepts_no_intervals(tmp_path: Path) -> None:
     assert main([*common, "--out", str(tmp_path / "o2"), "--backend", "torch", "--no-intervals"]) == 0
     data = json.loads((tmp_path / "o2" / "patients" / "patient0001_sequence.json").read_text())
     assert all(data[k] == [None, None] for k in KEYS) and "--no-intervals" in data["interval_note"]
+
+
+def test_plain_predict_hands_its_interval_setup_to_the_cines(
+    model: Path, tmp_path: Path, calls: list[str]
+) -> None:
+    """`lunet predict` (no --sequence) on a folder of cines: the sequences get predict's own calibration
+    (read once), so the patient's sequence JSON holds the same interval as `predict --sequence`."""
+    from lunet.inference.predict import PredictOptions, predict_paths
+
+    write_calibration(model, calibration("absolute", 4.0, passes=1))
+    expected = predicted(model, tmp_path)
+    options = PredictOptions(backend="torch", progress=False, overlay=False)
+    result = predict_paths(model, [tmp_path / "data"], tmp_path / "plain", options)
+    assert result.n_sequences_done == 2
+    data = json.loads((tmp_path / "plain" / "patients" / "patient0001_sequence.json").read_text())
+    assert data["interval_level"] == 0.9 and data["ef_interval_percent"] == pytest.approx(
+        expected["ef_interval_percent"]
+    )
+    assert calls == []
