@@ -21,8 +21,9 @@ Intervals: ``lunet train`` calibrates at 90 %, which split-conformal allows from
 (:func:`lunet.evaluation.intervals.min_calibration_size`); the demo's fold has 8, so the demo calibrates at
 ``interval_level`` = 80 % (4 patients needed) and says so in ``summary.md``, with how many test patients' EF
 each interval contains (the report draws them as bars on its clinical plots). ``--full`` (50 validation
-patients per fold) calibrates each fold at 90 %; its report reads the gathered cross-validation folder, which
-has no single calibration, so it draws no intervals.
+patients per fold) calibrates each fold at 90 %; its report reads the gathered cross-validation folder, whose
+``clinical.csv`` gives each patient its own fold's interval, and the folds' ensemble is calibrated by CV+
+(:func:`lunet.inference.calibrate_cv.calibrate_cv_after_gathering`) for ``lunet predict --model`` on it.
 
 Every number the demo prints is on SYNTHETIC data: it shows that the pipeline works, not how the methods do on
 CAMUS.
@@ -166,6 +167,9 @@ def _train_model(name: str, data: Path, out: Path, settings: DemoSettings) -> Pa
     start, cpu = time.monotonic(), time.process_time()
     if settings.cross_validate:
         cross_validate(config, run, resume=True, after_fold=calibrate)
+        from lunet.inference.calibrate_cv import calibrate_cv_after_gathering
+
+        calibrate_cv_after_gathering(run, settings.interval_level)
     else:
         train(config, run, resume=(run / "checkpoints" / "last.ckpt").exists())
         calibrate(run)
