@@ -169,19 +169,20 @@ def test_write_sequence_of_an_old_model_has_no_la_keys(tmp_path):
 
 @pytest.fixture(scope="module")
 def lunet_la_run(tmp_path_factory):
-    """Six phantom patients and one epoch of LU-Net with the default (4-class) loss (about 25 s)."""
+    """Three phantom patients (one per fold list) and one epoch of LU-Net with the default (4-class) loss;
+    no run predictions (the test predicts the cines itself): a few seconds."""
     from lunet.config import TrainConfig
     from lunet.training.fit import train
 
     synthetic = pytest.importorskip("lunet.data.synthetic.generate")
     root = tmp_path_factory.mktemp("sequence_atrium")
     data = root / "synth"
-    synthetic.generate_dataset(data, 6, size="256", seed=0, workers=1, progress=False)
+    synthetic.generate_dataset(data, 3, size="256", seed=0, workers=1, progress=False)
     config = TrainConfig.create(
         data=str(data), cache=str(root / "cache"), size=64, epochs=1, batch_size=4, n_folds=3,
         deterministic=True, progress_bar=False, patience=0, model="lunet",
     )  # fmt: skip
-    return train(config, root / "lunet"), data
+    return train(config, root / "lunet", predict=False), data
 
 
 def _predict(run, data, out):
