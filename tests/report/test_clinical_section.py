@@ -63,3 +63,19 @@ def test_interval_caption_names_each_level_when_they_differ():
     mixed = interval_caption({"unet1": 0.9, "lunet": 0.8, "old": None})
     assert "at its run's calibration level (unet1: 90 %; lunet: 80 %; old: not found)" in mixed
     assert interval_caption({}).startswith("No interval bars")
+
+
+def test_a_gathered_cross_validation_gives_its_folds_common_level(monkeypatch, tmp_path):
+    """``run_intervals`` of a gathered ``lunet cv`` run: per patient the calibration of its fold."""
+    from types import SimpleNamespace
+
+    import lunet.evaluation.interval_calibration as calibration
+    from lunet.report.html import _interval_level
+
+    folds = {"patient0001": SimpleNamespace(level=0.95), "patient0002": SimpleNamespace(level=0.95)}
+    monkeypatch.setattr(calibration, "run_intervals", lambda folder: (folds, {}))
+    assert _interval_level(tmp_path) == 0.95
+    folds["patient0002"] = SimpleNamespace(level=0.8)  # one clinical.csv holds one level: none known
+    assert _interval_level(tmp_path) is None
+    monkeypatch.setattr(calibration, "run_intervals", lambda folder: None)
+    assert _interval_level(tmp_path) is None
