@@ -122,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         "--cache", type=Path, default=None, help="JSON keeping the held-out passes for reruns"
     )
     parser.add_argument("--predict", action="store_true", help="also run `lunet predict --model CV` (90 %%)")
+    parser.add_argument("--predict-out", type=Path, default=None, help="keep predict's outputs there")
     args = parser.parse_args(argv)
 
     import torch
@@ -208,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         digits=1,
     )
     if args.predict:
-        _shipped(args.cv, heldout, refs, truths, quality)
+        _shipped(args.cv, heldout, refs, truths, quality, args.predict_out)
     return 0
 
 
@@ -232,7 +233,9 @@ def _gathered(oof: object, splits: list) -> list[tuple[dict, dict]]:
     ]
 
 
-def _shipped(cv: Path, heldout: list[str], refs: object, truths: dict, quality: dict) -> None:
+def _shipped(
+    cv: Path, heldout: list[str], refs: object, truths: dict, quality: dict, keep: Path | None
+) -> None:
     """``lunet predict --model CV`` (torch) on the held-out patients at 90 %: coverage of what it writes."""
     import tempfile
 
@@ -241,7 +244,8 @@ def _shipped(cv: Path, heldout: list[str], refs: object, truths: dict, quality: 
 
     cal = calibrate_cv_run(cv, 0.90)
     folders = [refs.records[p].info[next(iter(refs.records[p].info))].path.parent for p in heldout]  # type: ignore[attr-defined]
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = keep if keep is not None else Path(scratch)
         start = time.perf_counter()
         options = PredictOptions(backend="torch", progress=False, overlay=False, threads=1)
         predict_paths(cv, folders, tmp, options)

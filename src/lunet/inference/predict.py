@@ -72,7 +72,7 @@ class PredictOptions:
     progress: bool = True
     limits: SizeLimits = DEFAULT_LIMITS  # checked on every header before decoding
     region: int | None = None  # the DICOM B-mode region to segment (None: each one)
-    ef_convention: str = "geometric"  # Simpson convention of the patients' EDV/ESV/EF (or "camus")
+    ef_convention: str = "geometric"  # Simpson convention of the patients' EDV/ESV/EF ("camus", "camus-arc")
     cines: str = "sequence"  # multi-frame inputs: "sequence" (whole-sequence outputs) or "frames" (images)
     sequence: SequenceOptions = field(default_factory=SequenceOptions)  # for cines="sequence"
     intervals: bool = True  # EF/EDV/ESV intervals from the bundle's calibration.json (TTA passes if needed)

@@ -43,7 +43,8 @@ class SequenceOptions:
         temporal_sigma: Gaussian smoothing of the probabilities along time, in frames (0: off).
         phase_sigma: Gaussian smoothing of the area curve before ED/ES detection, in frames.
         batch_size: frames per network call. animation: write the overlay GIF.
-        ef_convention: Simpson convention of EDV/ESV/EF (``geometric`` or ``camus``, as ``lunet predict``).
+        ef_convention: Simpson convention of EDV/ESV/EF (``geometric``, ``camus`` or ``camus-arc``, as
+            ``lunet predict``).
         intervals: EF/EDV/ESV intervals in the patient JSON from the bundle's ``calibration.json``
             (:mod:`lunet.inference.sequence_intervals`; False: ``--no-intervals``).
     """
