@@ -138,6 +138,10 @@ def test_bounds_and_missing_estimates() -> None:
     np.testing.assert_array_equal(hi[:2], [15.0, 100.0])
     assert np.isnan(lo[2]) and np.isnan(hi[2])
     assert coverage(lo, hi, [0.0, 101.0, 50.0]) == 0.5
+    # an estimate outside the bounds (EF −3.6 % when the ES mask is larger than the ED one) stays inside
+    lo, hi = apply_interval(cal, np.array([-3.6, 104.0]), bounds=(0.0, 100.0))
+    np.testing.assert_array_equal(lo, [-3.6, 94.0])
+    np.testing.assert_array_equal(hi, [6.4, 104.0])
 
 
 def test_coverage_ci_is_the_exact_binomial_interval() -> None:

@@ -167,7 +167,8 @@ def apply_interval(
         estimates: (m,) point estimates of the new patients.
         spreads: (m,) their spreads; required for a ``normalised`` calibration, ignored otherwise.
         bounds: optional ``(lower, upper)`` the index cannot leave (e.g. ``(0, 100)`` for EF in %); the
-            interval is clipped to it, which never lowers coverage of a truth inside the bounds.
+            interval is clipped to it, which never lowers coverage of a truth inside the bounds, but still
+            contains an estimate that lies outside them.
 
     Returns:
         ``(lo, hi)``, each (m,) float64, ``lo ≤ ŷ ≤ hi``; NaN where the estimate (or spread) is not finite.
@@ -187,6 +188,9 @@ def apply_interval(
         if not lower < upper:
             raise ValueError(f"bounds must be (lower, upper) with lower < upper, got {bounds}")
         lo, hi = np.clip(lo, lower, upper), np.clip(hi, lower, upper)
+        # an estimate outside the bounds (e.g. EF < 0 when the ESV mask is larger than the EDV one) stays
+        # inside its own interval: the interval is clipped, never moved off its estimate
+        lo, hi = np.minimum(lo, y_hat), np.maximum(hi, y_hat)
     bad = ~np.isfinite(half) | ~np.isfinite(y_hat)
     lo[bad], hi[bad] = np.nan, np.nan
     return lo, hi

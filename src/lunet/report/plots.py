@@ -94,7 +94,9 @@ def _draw_intervals(
     ok = np.isfinite(lo) & np.isfinite(hi)
     if not ok.any():
         return ""
-    err = np.vstack([pred[ok] - lo[ok], hi[ok] - pred[ok]])
+    # bars from the estimate to each end; an interval not around its estimate (a clinical.csv written before
+    # intervals always contained it) draws its nearer end at the estimate rather than failing
+    err = np.maximum(np.vstack([pred[ok] - lo[ok], hi[ok] - pred[ok]]), 0.0)
     style = {"fmt": "none", "ecolor": colour_, "alpha": 0.35, "elinewidth": 0.8, "capsize": 0}
     top.errorbar(ref[ok], pred[ok], yerr=err, **style)
     bottom.errorbar((pred[ok] + ref[ok]) / 2, pred[ok] - ref[ok], yerr=err, **style)
