@@ -83,7 +83,15 @@ def test_cv_trains_every_fold_and_gathers_out_of_fold_predictions(phantom_data, 
         assert f"fold_{k}: no EF/EDV/ESV intervals: 90 % intervals need at least 9" in caplog.text
         assert not (run / f"fold_{k}" / CALIBRATION_FILE).exists()
     assert TrainConfig.from_json(run / "config.json").model.name == "unet1"
+    # after gathering, the ensemble's CV+ calibration: 6 out-of-fold patients are too few for 90 % (9)
+    assert "no ensemble (CV+) intervals: CV+ at level 0.9 needs at least 9" in caplog.text
+    assert not (run / CALIBRATION_FILE).exists()
+    caplog.clear()
     assert main(["cv", *flags(phantom_data, run, tmp_path / "cache"), "--gather"]) == 0
+    assert "no ensemble (CV+) intervals" in caplog.text  # --gather ends with it too
+    caplog.clear()
+    assert main(["cv", *flags(phantom_data, run, tmp_path / "cache"), "--gather", "--no-calibrate"]) == 0
+    assert "CV+" not in caplog.text
 
 
 def _train_subprocess(args, kill_signal, run):
