@@ -243,7 +243,7 @@ def _shipped(
     from lunet.inference.predict import PredictOptions, predict_paths
 
     cal = calibrate_cv_run(cv, 0.90)
-    folders = [refs.records[p].info[next(iter(refs.records[p].info))].path.parent for p in heldout]  # type: ignore[attr-defined]
+    folders = [refs.records[p].directory for p in heldout]  # type: ignore[attr-defined]
     with tempfile.TemporaryDirectory() as scratch:
         tmp = keep if keep is not None else Path(scratch)
         start = time.perf_counter()
@@ -268,8 +268,11 @@ def _shipped(
                        "mean width"], digits=1)  # fmt: skip
     err = [abs(found[p]["ef_percent"] - truths[p]["ef_percent"]) for p in heldout if p in found
            and found[p]["ef_percent"] is not None]  # fmt: skip
-    member = [np.mean([abs(m - truths[p]["ef_percent"]) for m in found[p]["member_ef_percent"]])
-              for p in heldout if p in found]  # fmt: skip
+    member = [
+        np.nanmean([abs((math.nan if m is None else m) - truths[p]["ef_percent"])
+                    for m in found[p]["member_ef_percent"]])
+        for p in heldout if p in found
+    ]  # fmt: skip
     print(f"EF |error| of the voted masks: mean {np.nanmean(err):.2f} points; of one fold model, mean over "
           f"folds: {np.nanmean(member):.2f}")  # fmt: skip
 
