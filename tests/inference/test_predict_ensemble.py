@@ -171,7 +171,8 @@ def test_a_split_calibration_at_the_cv_folder_is_not_used(stand_in_cv: tuple[Pat
 
 def test_real_bundles_as_folds(tmp_path: Path) -> None:
     """Two random-weight bundles as the folds of a cross-validation: predict loads both and writes the voted
-    labels (0–2: neither trained the LA); folds that read different input sizes are refused."""
+    labels (0–2: neither trained the LA); export writes every fold's ONNX; folds that read different input
+    sizes are refused."""
     from inference_helpers import echo_like
 
     from lunet.data.camus_io import write_image
@@ -188,6 +189,14 @@ def test_real_bundles_as_folds(tmp_path: Path) -> None:
         sitk.ReadImage(str(tmp_path / "out" / "masks" / "patient0003_2CH_ED.nii.gz"))
     )
     assert mask.shape == (80, 64) and set(np.unique(mask)) <= {0, 1, 2}
+    # `lunet export --model CV_RUN` exports every fold, and the ensemble then predicts on ONNX Runtime
+    from lunet.cli import main
+
+    assert main(["export", "--model", str(run), "--out", str(tmp_path / "x.onnx")]) == 2
+    assert main(["export", "--model", str(run)]) == 0
+    assert all((run / f"fold_{k}" / "model.onnx").is_file() for k in (1, 2))
+    onnx = predict_paths(run, [image], tmp_path / "onnx", PredictOptions(backend="onnx", progress=False))
+    assert onnx.n_done == 1 and onnx.backend == "onnx"
     meta = json.loads((run / "fold_2" / "model.json").read_text())
     meta["size"] = 96
     (run / "fold_2" / "model.json").write_text(json.dumps(meta))

@@ -153,11 +153,29 @@ def run_export(args: argparse.Namespace) -> int:
     model = args.model if args.model is not None else args.run
     if model is None:
         raise ValueError("--model is required (run folder, model bundle or checkpoints/*.ckpt)")
-    path = export_onnx(model, args.out, opset=args.opset or DEFAULT_OPSET, fixed_batch=args.fixed_batch)
-    print(path)
-    from lunet.bundle import run_folder
+    from lunet.bundle import cv_members, run_folder
     from lunet.evaluation.interval_calibration import CALIBRATION_FILE, read_calibration
 
+    if members := cv_members(model):  # a cross-validation: every fold, for predict --model CV_RUN
+        if args.out is not None:
+            raise ValueError(
+                f"{model}: a cross-validation exports each fold next to its weights; give no --out"
+            )
+        for member in members:
+            path = export_onnx(member, None, opset=args.opset or DEFAULT_OPSET, fixed_batch=args.fixed_batch)
+            print(path)
+            if args.int8:
+                from lunet.inference.quantize import export_int8
+
+                print(export_int8(member, path))
+        calibration = read_calibration(model)
+        print(f"{len(members)} folds exported; " + (
+            f"no {CALIBRATION_FILE} in {model}: predict gives null EF intervals (`lunet calibrate {model}`)"
+            if calibration is None else f"{Path(model) / CALIBRATION_FILE}: CV+ {100 * calibration.level:g} %"
+        ))  # fmt: skip
+        return 0
+    path = export_onnx(model, args.out, opset=args.opset or DEFAULT_OPSET, fixed_batch=args.fixed_batch)
+    print(path)
     folder = run_folder(model)
     calibration = read_calibration(folder)  # the bundle folder carries it: predict reads it from there
     if calibration is None:
@@ -258,7 +276,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     c.set_defaults(func=run_calibrate)
 
     e = subparsers.add_parser("export", help="export a trained model (whole pipeline) to ONNX")
-    e.add_argument("--model", default=None, help="run folder, model bundle or checkpoints/*.ckpt (required)")
+    e.add_argument(
+        "--model",
+        default=None,
+        help="run folder, model bundle or checkpoints/*.ckpt (required); "
+        "a `lunet cv` folder exports every fold",
+    )
     e.add_argument("run", nargs="?", default=None, help=argparse.SUPPRESS)  # deprecated: use --model
     e.add_argument("--format", default="onnx", choices=("onnx",))
     e.add_argument("--out", default=None, help="destination (default: model.onnx next to the bundle)")
