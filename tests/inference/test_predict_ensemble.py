@@ -202,3 +202,22 @@ def test_real_bundles_as_folds(tmp_path: Path) -> None:
     (run / "fold_2" / "model.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="fold_2: its input size"):
         Ensemble.open(run, "torch")
+
+
+def test_a_fold_model_without_an_lv_gives_no_interval_and_says_which(
+    stand_in_cv: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """fold_3 segments nothing (threshold above every pixel): the vote still gives the LV of the other two,
+    but CV+ needs fold_3's estimate, so the interval is null and the note names fold_3."""
+    import lunet.inference.backends as backends
+
+    run, folder = stand_in_cv
+    thresholds = {"fold_1": 0.3, "fold_2": 0.5, "fold_3": 1.5}
+    monkeypatch.setattr(
+        backends, "load_predictor", lambda path, *a, **k: ThresholdNet(thresholds[Path(path).name])
+    )
+    write_calibration(run, _calibration("absolute"))
+    predict_paths(run, [folder], run.parent / "out", OPTS)
+    data = json.loads((run.parent / "out" / "patients" / "patient0007.json").read_text())
+    assert data["member_ef_percent"][2] is None and data["ef_percent"] is not None
+    assert data["ef_interval_percent"] == [None, None] and "fold_3 gave no EF" in data["interval_note"]

@@ -123,6 +123,12 @@ class PatientAccumulator:
             if cal is not None and len(members) == len(self.members):
                 spreads = [_spreads(m) for m in members] if cal.needs_spread else None
                 bounds = cal.intervals([m[0] for m in members], spreads, point=values)
+                failed = [n for n, m in zip(self.members, members) if not np.isfinite(m[0]["ef_percent"])]
+                if failed:  # CV+ combines every fold model's estimate: one missing, no interval
+                    out["interval_note"] = (
+                        f"no CV+ interval: {', '.join(failed)} gave no EF for this patient (a degenerate LV "
+                        "mask); the interval needs every fold model's estimate"
+                    )
         elif cal is not None:
             spreads = None
             if cal.needs_spread and n_passes > 1:
@@ -139,7 +145,7 @@ class PatientAccumulator:
         out["interval_score"] = None if cal is None else cal.score
         out["interval_method"] = None if cal is None else cal.method  # split (validation patients) or cv+
         out["interval_passes"] = n_passes if cal is not None and cal.needs_spread else 1
-        if self.interval_note:
+        if self.interval_note and "interval_note" not in out:
             out["interval_note"] = self.interval_note
         out["interval_flags"] = interval_flags(out["ef_interval_percent"])
         return out
