@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -88,3 +89,34 @@ def write_dicom(
     ds.PixelData = np.ascontiguousarray(pixels, dtype=np.uint8).tobytes()
     ds.save_as(path, enforce_file_format=True)
     return path
+
+
+def split_calibration(score: str, quantile: float, passes: int = 7, models: int = 1) -> Any:
+    """A split-conformal ``IntervalCalibration`` at 90 % with one quantile for every index (spread floors as
+    the library's for ``normalised``), made by hand for known answers."""
+    from lunet.evaluation.interval_calibration import IntervalCalibration
+    from lunet.evaluation.intervals import ConformalCalibration
+    from lunet.inference.tta import DEFAULT_PASSES
+
+    def one(floor: float) -> ConformalCalibration:
+        return ConformalCalibration(0.9, score, quantile, 20, 0, floor if score == "normalised" else 0.0)
+
+    return IntervalCalibration(
+        level=0.9, score=score, passes=tuple(p.name for p in DEFAULT_PASSES[:passes]),
+        indices={"ef_percent": one(0.25), "edv_ml": one(0.5), "esv_ml": one(0.5)}, models=models,
+        n_patients=20,
+    )  # fmt: skip
+
+
+class LvBandNet:
+    """A stand-in network: LV where the normalised input is above 0.5 (a bright LV on a dark background, as
+    the evaluation fixtures draw it), also under the gamma passes."""
+
+    size, source_size, model_name, backend = 64, None, "stand-in", "torch"
+    meta: dict[str, Any] = {"labels": [0, 1, 2]}  # noqa: RUF012 (read only)
+
+    def __call__(self, batch: np.ndarray) -> dict[str, Any]:
+        lv = (batch[:, 0] > 0.5).astype(np.float32)
+        logits = np.zeros((len(batch), 4, self.size, self.size), dtype=np.float32)
+        logits[:, 1], logits[:, 0] = 10.0 * lv, 10.0 * (1.0 - lv)
+        return {"logits": logits}

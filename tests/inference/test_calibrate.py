@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evaluation"))
 from eval_helpers import SIZES, lv_labels, write_nifti, write_patient
+from inference_helpers import LvBandNet
 
 from lunet.cli import main
 from lunet.evaluation.clinical import patient_volumes
@@ -25,19 +24,6 @@ VAL = [f"patient{i:04d}" for i in range(1, 11)]
 TEST = [f"patient{i:04d}" for i in range(11, 14)]
 SPACING = (0.4, 0.3)
 SHAPE = (128, 112)
-
-
-class LvBandNet:
-    """Labels LV where the normalised input is above 0.5: the LV of the fixture's images (LV bright, the rest
-    dark), also under the gamma passes."""
-
-    size, source_size, model_name, backend = 64, None, "stand-in", "torch"
-
-    def __call__(self, batch: np.ndarray) -> dict[str, Any]:
-        lv = (batch[:, 0] > 0.5).astype(np.float32)
-        logits = np.zeros((len(batch), 4, self.size, self.size), dtype=np.float32)
-        logits[:, 1], logits[:, 0] = 10.0 * lv, 10.0 * (1.0 - lv)
-        return {"logits": logits}
 
 
 @pytest.fixture

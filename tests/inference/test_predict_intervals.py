@@ -9,12 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from inference_helpers import echo_like, make_bundle
+from inference_helpers import echo_like, make_bundle, split_calibration
 
 from lunet.cli import main
 from lunet.data.camus_io import write_image
-from lunet.evaluation.interval_calibration import IntervalCalibration, write_calibration
-from lunet.evaluation.intervals import ConformalCalibration
+from lunet.evaluation.interval_calibration import write_calibration
 from lunet.inference.patients import PatientAccumulator
 from lunet.inference.predict import PredictOptions, predict_paths
 from lunet.inference.qc import EF_INTERVAL_WIDE_POINTS, interval_flags
@@ -24,17 +23,7 @@ SPACING = (0.3, 0.25)
 OPTS = PredictOptions(backend="torch", progress=False, batch_size=4, overlay=False)
 
 
-def calibration(score: str, quantile: float, passes: int = 7, models: int = 1) -> IntervalCalibration:
-    from lunet.inference.tta import DEFAULT_PASSES
-
-    def one(floor: float) -> ConformalCalibration:
-        return ConformalCalibration(0.9, score, quantile, 20, 0, floor if score == "normalised" else 0.0)
-
-    return IntervalCalibration(
-        level=0.9, score=score, passes=tuple(p.name for p in DEFAULT_PASSES[:passes]),
-        indices={"ef_percent": one(0.25), "edv_ml": one(0.5), "esv_ml": one(0.5)}, models=models,
-        n_patients=20,
-    )  # fmt: skip
+calibration = split_calibration
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +51,7 @@ def test_old_bundle_without_calibration_predicts_with_null_intervals_said_once(
     tmp_path: Path, bundle: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     folder = patient_folder(tmp_path)
-    with caplog.at_level(logging.INFO, logger="lunet.inference.predict"):
+    with caplog.at_level(logging.INFO, logger="lunet.inference.interval_setup"):
         result = predict_paths(bundle, [folder], tmp_path / "out", OPTS)
     assert result.n_done == 4 and result.n_failed == 0
     data = json.loads((tmp_path / "out" / "patients" / "patient0003.json").read_text())
@@ -175,7 +164,7 @@ def test_a_calibration_from_another_precision_is_said(
     carried = tmp_path / "bundle"
     shutil.copytree(bundle, carried)
     write_calibration(carried, replace(calibration("normalised", 1.5), backend="int8"))
-    with caplog.at_level(logging.INFO, logger="lunet.inference.predict"):
+    with caplog.at_level(logging.INFO, logger="lunet.inference.interval_setup"):
         result = predict_paths(carried, [patient_folder(tmp_path)], tmp_path / "out", OPTS)
     data = json.loads(result.patients[0].read_text())
     assert data["interval_level"] == 0.9 and "--backend torch" in data["interval_note"]

@@ -15,14 +15,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from inference_helpers import make_bundle
+from inference_helpers import make_bundle, split_calibration
 from sequence_helpers import SPACING, DarkDiskPredictor, disk_cine, half_cycle_radii
 
 from lunet.cli import main
 from lunet.data.camus_io import write_image
 from lunet.evaluation.clinical import patient_volumes
-from lunet.evaluation.interval_calibration import IntervalCalibration, write_calibration
-from lunet.evaluation.intervals import ConformalCalibration
+from lunet.evaluation.interval_calibration import write_calibration
 from lunet.inference.sequence import SequenceOptions
 from lunet.inference.sequence_intervals import DETECTED_FRAMES_NOTE, NO_MODEL_NOTE
 from lunet.inference.sequence_outputs import _ef_title, predict_cine_groups, predict_sequences
@@ -32,15 +31,7 @@ OPTIONS = SequenceOptions(animation=False)
 KEYS = ("ef_interval_percent", "edv_interval_ml", "esv_interval_ml")
 
 
-def calibration(score: str, quantile: float, passes: int = 7, models: int = 1) -> IntervalCalibration:
-    def one(floor: float) -> ConformalCalibration:
-        return ConformalCalibration(0.9, score, quantile, 20, 0, floor if score == "normalised" else 0.0)
-
-    return IntervalCalibration(
-        level=0.9, score=score, passes=tuple(p.name for p in DEFAULT_PASSES[:passes]),
-        indices={"ef_percent": one(0.25), "edv_ml": one(0.5), "esv_ml": one(0.5)}, models=models,
-        n_patients=20,
-    )  # fmt: skip
+calibration = split_calibration
 
 
 def cines(root: Path) -> list[Path]:

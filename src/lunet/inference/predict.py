@@ -244,38 +244,11 @@ def _interval_setup(
     model_path: str | os.PathLike[str], options: PredictOptions, backend: str, members: Sequence[str] = ()
 ) -> tuple[Any, tuple, str]:
     """``(calibration or None, extra TTA passes to run, note)`` of a bundle, or of a cross-validation's
-    ensemble (``members``: its folds' names); the note (why there are no intervals, or why they may not hold
-    their level) is logged once."""
-    from lunet.bundle import run_folder
-    from lunet.evaluation.interval_calibration import CALIBRATION_FILE, read_calibration
-    from lunet.inference.tta import passes_by_name
+    ensemble (``members``: its folds' names): :func:`lunet.inference.interval_setup.interval_setup`."""
+    from lunet.inference.interval_setup import interval_setup
 
-    folder = run_folder(model_path)
-    calibration, note = read_calibration(folder), ""
-    if not options.intervals:
-        calibration, note = None, "intervals not asked for (--no-intervals)"
-    elif calibration is None:
-        how = "`lunet calibrate RUN` (CV+ over its folds)" if members else "`lunet calibrate RUN`"
-        note = f"no {CALIBRATION_FILE} in {folder}: EF/EDV/ESV intervals are null (run {how})"
-    elif members and (calibration.method != "cv+" or list(calibration.members) != list(members)):
-        note = (f"{folder / CALIBRATION_FILE} is not the CV+ calibration of this ensemble's folds "
-                f"({', '.join(members)}): null intervals; run `lunet calibrate {folder}`")  # fmt: skip
-        calibration = None
-    elif not members and calibration.models > 1:
-        note = (f"{folder / CALIBRATION_FILE} was calibrated on an ensemble of {calibration.models} models; "
-                "predict runs one model, so its intervals would not hold their level: null")  # fmt: skip
-        calibration = None
-    elif calibration.needs_spread and (calibration.backend == "int8") != (backend == "int8"):
-        note = (f"{folder / CALIBRATION_FILE} was calibrated with the {calibration.backend} back-end, this "
-                f"run predicts with {backend}: the passes' spread differs (INT8's was 4x torch's on the "
-                "phantom), so the intervals may not hold their level; run "
-                f"`lunet calibrate RUN --backend {backend}`")  # fmt: skip
-    if note:
-        logger.info("%s", note)
-    extra = (
-        passes_by_name(calibration.passes)[1:] if calibration is not None and calibration.needs_spread else ()
-    )
-    return calibration, extra, note
+    setup = interval_setup(model_path, backend, options.intervals, members)
+    return setup.calibration, setup.passes, setup.note
 
 
 def _pass_masks(

@@ -16,26 +16,23 @@ mean over beats: :func:`lunet.inference.sequence.biplane_volumes`):
 
 The calibration was made on the *annotated* ED/ES frames of the run's validation patients, predicted as single
 images; here it is applied at the ED/ES frames the sequence *detects*, for which its coverage was not measured
-(:data:`DETECTED_FRAMES_NOTE`, written in ``interval_note``). The refusals are predict's: ``--no-intervals``,
-no ``calibration.json``, an ensemble calibration (``models`` > 1) on one model → null intervals and why; a
-calibration measured with INT8 used with another back-end (or the reverse) → intervals with a note.
+(:data:`DETECTED_FRAMES_NOTE`, written in ``interval_note``). The refusals are predict's, one rule:
+:func:`lunet.inference.interval_setup.interval_setup` (re-exported here with :class:`SequenceIntervalSetup`).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from lunet.data.labels import Label
+from lunet.inference.interval_setup import IntervalSetup, interval_setup
 
 if TYPE_CHECKING:
-    from lunet.evaluation.interval_calibration import IntervalCalibration
     from lunet.inference.sequence import SequenceResult
     from lunet.inference.tta import TtaPass
 
@@ -59,58 +56,8 @@ DETECTED_FRAMES_NOTE = (
 NO_MODEL_NOTE = "no model folder given to the sequence outputs: no calibration.json read, intervals null"
 
 
-@dataclass(frozen=True)
-class SequenceIntervalSetup:
-    """What the patients of one prediction run get their intervals from.
-
-    Attributes:
-        calibration: the bundle's calibration, or None (null intervals).
-        passes: the extra TTA passes to run (after the unaugmented one; empty for ``absolute``).
-        note: why there are no intervals, or why they may not hold their level ("" when nothing to say).
-    """
-
-    calibration: IntervalCalibration | None
-    passes: tuple[TtaPass, ...] = ()
-    note: str = ""
-
-
-def interval_setup(
-    model_path: str | os.PathLike[str], backend: str, enabled: bool = True
-) -> SequenceIntervalSetup:
-    """The interval setup of a bundle (the rules of ``lunet predict``; the note is logged once).
-
-    Args:
-        model_path: run folder, bundle file or checkpoint (its folder holds ``calibration.json``).
-        backend: the back-end that predicts (``torch``, ``onnx``, ``int8``).
-        enabled: False for ``--no-intervals`` (no calibration read, no extra passes).
-
-    Raises:
-        lunet.evaluation.interval_calibration.CalibrationFileError: an unreadable ``calibration.json``.
-    """
-    from lunet.bundle import run_folder
-    from lunet.evaluation.interval_calibration import CALIBRATION_FILE, read_calibration
-    from lunet.inference.tta import passes_by_name
-
-    if not enabled:
-        return SequenceIntervalSetup(None, (), "intervals not asked for (--no-intervals)")
-    folder = run_folder(model_path)
-    path = folder / CALIBRATION_FILE
-    calibration, note = read_calibration(folder), ""
-    if calibration is None:
-        note = f"no {CALIBRATION_FILE} in {folder}: EF/EDV/ESV intervals are null (run `lunet calibrate RUN`)"
-    elif calibration.models > 1:
-        note = (f"{path} was calibrated on an ensemble of {calibration.models} models; predict runs one "
-                "model, so its intervals would not hold their level: null")  # fmt: skip
-        calibration = None
-    elif calibration.needs_spread and (calibration.backend == "int8") != (backend == "int8"):
-        note = (f"{path} was calibrated with the {calibration.backend} back-end, this run predicts with "
-                f"{backend}: the passes' spread differs, so the intervals may not hold their level; run "
-                f"`lunet calibrate RUN --backend {backend}`")  # fmt: skip
-    if note:
-        logger.info("sequences: %s", note)
-    spread = calibration is not None and calibration.needs_spread
-    extra = passes_by_name(calibration.passes)[1:] if calibration is not None and spread else ()
-    return SequenceIntervalSetup(calibration, tuple(extra), note)
+#: The setup of :mod:`lunet.inference.interval_setup` (the name this module has always exported).
+SequenceIntervalSetup = IntervalSetup
 
 
 def _beat_frames(a2c: SequenceResult, a4c: SequenceResult) -> list[dict[tuple[str, str], int]]:
