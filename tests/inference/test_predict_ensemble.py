@@ -197,6 +197,7 @@ def test_real_bundles_as_folds(tmp_path: Path) -> None:
     assert all((run / f"fold_{k}" / "model.onnx").is_file() for k in (1, 2))
     onnx = predict_paths(run, [image], tmp_path / "onnx", PredictOptions(backend="onnx", progress=False))
     assert onnx.n_done == 1 and onnx.backend == "onnx"
+    assert main(["predict", "--sequence", "--model", str(run), str(image), "--out", str(tmp_path / "s")]) == 2
     meta = json.loads((run / "fold_2" / "model.json").read_text())
     meta["size"] = 96
     (run / "fold_2" / "model.json").write_text(json.dumps(meta))

@@ -100,6 +100,13 @@ def run_predict(args: argparse.Namespace) -> int:
 
 def run_predict_sequences(args: argparse.Namespace, limits: SizeLimits | None = None) -> int:
     """``lunet predict --sequence``: cines only (every cine under a folder), exit codes as plain predict."""
+    from lunet.bundle import cv_members
+
+    if cv_members(args.model):
+        raise ValueError(
+            f"{args.model} is a cross-validation's ensemble, which predicts images only; predict cines "
+            "with one fold (--model RUN/fold_K)"
+        )
     from lunet.inference.sequence_commands import sequence_options
     from lunet.inference.sequence_outputs import predict_sequences
 
