@@ -73,6 +73,21 @@ def run_folder(path: str | os.PathLike[str]) -> Path:
     return path.parent
 
 
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """SHA-256 (hex) of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def weights_sha256(folder: str | os.PathLike[str]) -> str:
+    """SHA-256 of a run or bundle folder's ``model.safetensors``, or ``""`` when it has none."""
+    path = Path(folder) / WEIGHTS_FILE
+    return file_sha256(path) if path.is_file() else ""
+
+
 def cv_members(path: str | os.PathLike[str]) -> list[Path]:
     """The trained folds of a cross-validation run folder (``lunet cv``): ``fold_K`` folders holding
     ``model.safetensors``, by K. Anything else (a run, a bundle, a checkpoint, a cross-validation none of
@@ -321,11 +336,7 @@ class Bundle:
     @cached_property
     def weights_sha256(self) -> str:
         """SHA-256 (hex) of :attr:`weights`."""
-        digest = hashlib.sha256()
-        with open(self.weights, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        return digest.hexdigest()
+        return file_sha256(self.weights)
 
     def check_predicts_alone(self) -> None:
         """Raise :class:`BundleError` for a model that needs the reference box as input (the oracle)."""

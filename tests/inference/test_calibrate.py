@@ -132,3 +132,6 @@ def test_after_training_with_too_few_validation_patients(run: Path, caplog: pyte
     assert "predates the run's weights" in caplog.text
     cal = calibrate_after_training(run, level=0.9)  # 10 ≥ 9: calibrated, the stale file replaced
     assert cal is not None and read_calibration(run) == cal and cal.n_patients == len(VAL)
+    import hashlib
+
+    assert cal.weights_sha256 == hashlib.sha256(b"").hexdigest()  # the weights it calibrated, recorded

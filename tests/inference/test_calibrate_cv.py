@@ -3,6 +3,7 @@ that segment the LV of a CAMUS-style folder exactly, each shifted by a known EF 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -74,6 +75,8 @@ def test_cv_plus_known_answer_and_reuse_of_the_folds_passes(cv_run: Path) -> Non
     assert LOADS == ["fold_2", "fold_3"]
     assert isinstance(cal, CvPlusCalibration) and cal.members == ("fold_1", "fold_2", "fold_3")
     assert cal.n_patients == 30 and cal.models == 3 and cal.patients == "out-of-fold"
+    empty = hashlib.sha256(b"").hexdigest()  # the stand-in folds' weights files are empty
+    assert cal.weights_sha256 == {"fold_1": empty, "fold_2": empty, "fold_3": empty}
     ef = cal.indices["ef_percent"]
     assert sorted(np.bincount(ef.members).tolist()) == [10, 10, 10]
     assert np.ptp(ef.scores) < 1e-9  # identical patients, identical models

@@ -222,3 +222,21 @@ def test_a_fold_model_without_an_lv_gives_no_interval_and_says_which(
     data = json.loads((run.parent / "out" / "patients" / "patient0007.json").read_text())
     assert data["member_ef_percent"][2] is None and data["ef_percent"] is not None
     assert data["ef_interval_percent"] == [None, None] and "fold_3 gave no EF" in data["interval_note"]
+
+
+def test_a_fold_retrained_after_the_cv_plus_calibration_is_named(stand_in_cv: tuple[Path, Path]) -> None:
+    from dataclasses import replace
+
+    from lunet.bundle import weights_sha256
+
+    run, folder = stand_in_cv
+    shas = {name: weights_sha256(run / name) for name in ("fold_1", "fold_2", "fold_3")}
+    write_calibration(run, replace(_calibration("absolute"), weights_sha256=shas))
+    predict_paths(run, [folder], run.parent / "same", OPTS)
+    data = json.loads((run.parent / "same" / "patients" / "patient0007.json").read_text())
+    assert data["ef_interval_percent"][0] is not None
+    (run / "fold_2" / "model.safetensors").write_bytes(b"retrained")
+    predict_paths(run, [folder], run.parent / "out", OPTS)
+    data = json.loads((run.parent / "out" / "patients" / "patient0007.json").read_text())
+    assert data["ef_interval_percent"] == [None, None]
+    assert "other weights than fold_2 has now" in data["interval_note"]

@@ -169,3 +169,26 @@ def test_a_calibration_from_another_precision_is_said(
     data = json.loads(result.patients[0].read_text())
     assert data["interval_level"] == 0.9 and "--backend torch" in data["interval_note"]
     assert sum("calibrated with the int8" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_a_calibration_of_other_weights_gives_null_intervals(tmp_path: Path, bundle: Path) -> None:
+    """calibration.json records the SHA-256 of the weights it calibrated: the same weights get intervals,
+    retrained ones (another SHA-256) null intervals and a note saying why."""
+    from dataclasses import replace
+
+    from lunet.bundle import weights_sha256
+
+    carried = tmp_path / "bundle"
+    shutil.copytree(bundle, carried)
+    base = calibration("absolute", 4.0, passes=1)
+    write_calibration(carried, replace(base, weights_sha256=weights_sha256(carried)))
+    predict_paths(carried, [patient_folder(tmp_path)], tmp_path / "same", OPTS)
+    data = json.loads((tmp_path / "same" / "patients" / "patient0003.json").read_text())
+    assert data["interval_level"] == 0.9 and "interval_note" not in data
+    write_calibration(carried, replace(base, weights_sha256="0" * 64))
+    predict_paths(carried, [patient_folder(tmp_path)], tmp_path / "other", OPTS)
+    data = json.loads((tmp_path / "other" / "patients" / "patient0003.json").read_text())
+    assert (
+        data["ef_interval_percent"] == [None, None]
+        and "calibrated for other weights" in data["interval_note"]
+    )

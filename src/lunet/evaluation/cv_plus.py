@@ -192,6 +192,7 @@ class CvPlusCalibration:
     ef_convention: str = "geometric"
     backend: str = "torch"
     score_choice: dict[str, object] = field(default_factory=dict)
+    weights_sha256: dict[str, str] = field(default_factory=dict)  # fold → its model.safetensors calibrated
 
     method = METHOD
     patients = "out-of-fold"
@@ -261,6 +262,7 @@ class CvPlusCalibration:
             "ef_convention": self.ef_convention,
             "backend": self.backend,
             "score_choice": self.score_choice,
+            "weights_sha256": self.weights_sha256,
             "indices": {
                 k: {
                     "n": c.n,
@@ -304,6 +306,7 @@ def parse_cv_plus(data: Mapping[str, object], path: object) -> CvPlusCalibration
             ef_convention=str(data.get("ef_convention", "geometric")),
             backend=str(data.get("backend", "torch")),
             score_choice=dict(data.get("score_choice", {})),  # type: ignore[call-overload]
+            weights_sha256={str(k): str(v) for k, v in dict(data.get("weights_sha256", {})).items()},  # type: ignore[call-overload]
         )  # fmt: skip
     except CalibrationFileError:
         raise

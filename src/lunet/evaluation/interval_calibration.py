@@ -9,6 +9,7 @@ the split-conformal calibration of :mod:`lunet.evaluation.intervals` made on the
     {"format": 1, "level": 0.9, "score": "normalised", "passes": ["identity", ...], "models": 1,
      "patients": "validation", "n_patients": 20, "ef_convention": "geometric",
      "score_choice": {"absolute": 9.1, "normalised": 7.4, "rule": "..."}, "backend": "torch",
+     "weights_sha256": "9f2c…" (of the calibrated model.safetensors: predict refuses other weights),
      "indices": {"ef_percent": {"quantile": 1.9, "n": 20, "n_dropped": 0, "spread_floor": 0.5}, ...}}
 
 The point estimate is the unaugmented pass of the first model (today's figure); the spread is the SD over all
@@ -92,6 +93,7 @@ class IntervalCalibration:
     ef_convention: str = "geometric"
     score_choice: dict[str, object] = field(default_factory=dict)
     backend: str = "torch"  # the prediction back-end the passes were measured with
+    weights_sha256: str = ""  # of the model.safetensors calibrated ("": not recorded)
 
     method = "split"  # split-conformal on validation patients (``cv+``: :mod:`lunet.evaluation.cv_plus`)
 
@@ -135,6 +137,7 @@ class IntervalCalibration:
             "ef_convention": self.ef_convention,
             "score_choice": self.score_choice,
             "backend": self.backend,
+            "weights_sha256": self.weights_sha256,
             "indices": {
                 k: {
                     "quantile": c.quantile,
@@ -384,6 +387,7 @@ def read_calibration(folder: str | os.PathLike[str]) -> IntervalCalibration | Cv
             ef_convention=str(data.get("ef_convention", "geometric")),
             score_choice=dict(data.get("score_choice", {})),
             backend=str(data.get("backend", "torch")),
+            weights_sha256=str(data.get("weights_sha256", "")),
         )
     except CalibrationFileError:
         raise

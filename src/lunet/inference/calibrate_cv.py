@@ -141,7 +141,10 @@ def calibrate_cv_run(
         found.passes, found.truths, [m.name for m in found.members], level, score, [p.name for p in passes],
         found.references.simpson.convention,
     )  # fmt: skip
-    calibration = replace(calibration, backend=backend)
+    from lunet.bundle import weights_sha256
+
+    shas = {m.name: weights_sha256(m) for m in found.members}
+    calibration = replace(calibration, backend=backend, weights_sha256=shas)
     path = write_calibration(run_dir, calibration)
     logger.info(
         "%s: CV+ over %d folds, %s score, %d out-of-fold patients, %.0f %%",

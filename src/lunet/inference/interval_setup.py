@@ -9,6 +9,8 @@ and refuses what would not hold its level, with a note (logged once, written as 
 - an ensemble (``members``: the folds of ``lunet cv``) whose folder holds no CV+ calibration of exactly those
   folds: null;
 - one model with an ensemble's calibration (``models`` > 1): null;
+- a calibration that recorded other weights (SHA-256 of ``model.safetensors``, of each fold for an ensemble)
+  than the model has now: null (retrained since; ``lunet calibrate`` again);
 - a ``normalised`` calibration measured with INT8 used with another back-end (or the reverse): intervals,
   with a note (INT8's passes spread 4× torch's on the phantom).
 """
@@ -19,6 +21,7 @@ import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -79,6 +82,11 @@ def interval_setup(
         note = (f"{path} was calibrated on an ensemble of {calibration.models} models; predict runs one "
                 "model, so its intervals would not hold their level: null")  # fmt: skip
         calibration = None
+    elif stale := _stale_members(calibration, folder, model_path, members):
+        note = (f"{path} was calibrated for other weights than {', '.join(stale)} has now (retrained "
+                "since?): its intervals would not hold their level: null; run "
+                f"`lunet calibrate {folder}`")  # fmt: skip
+        calibration = None
     elif calibration.needs_spread and (calibration.backend == "int8") != (backend == "int8"):
         note = (f"{path} was calibrated with the {calibration.backend} back-end, this run predicts with "
                 f"{backend}: the passes' spread differs (INT8's was 4x torch's on the phantom), so the "
@@ -89,3 +97,20 @@ def interval_setup(
     spread = calibration is not None and calibration.needs_spread
     extra = passes_by_name(calibration.passes)[1:] if spread else ()
     return IntervalSetup(calibration, tuple(extra), note)
+
+
+def _stale_members(
+    calibration: Any, folder: Path, model_path: str | os.PathLike[str], members: Sequence[str]
+) -> list[str]:
+    """The models whose ``model.safetensors`` differs from the one the calibration recorded (SHA-256): the
+    folder itself (``"the model"``) or the named folds. A calibration that recorded none (written before
+    the check), or a prediction from a checkpoint, is not checked."""
+    from lunet.bundle import weights_sha256
+
+    recorded = calibration.weights_sha256
+    if not recorded or Path(model_path).suffix == ".ckpt":
+        return []
+    if members:
+        return [m for m in members if recorded.get(m) and recorded[m] != weights_sha256(folder / m)]
+    current = weights_sha256(folder)
+    return [str(folder)] if current and current != recorded else []
