@@ -41,8 +41,8 @@ INDEX_NAMES = {"ef_percent": "EF %", "edv_ml": "EDV ml", "esv_ml": "ESV ml"}
 
 def _heldout(cv: Path, refs: object) -> list[str]:
     """Patients of the data that no fold of the cross-validation lists (never trained, validated, tested)."""
-    from lunet.bundle import cv_members
     from lunet.data.folds import read_fold_lists
+    from lunet.run_files import cv_members
 
     listed: set[str] = set()
     for fold_dir in cv_members(cv):
@@ -53,10 +53,10 @@ def _heldout(cv: Path, refs: object) -> list[str]:
 
 def _member_passes(cv: Path, patients: list[str], refs: object, threads: int, cache: Path | None) -> dict:
     """``{patient: [PatientPasses per fold model]}`` of the held-out patients (cached as JSON)."""
-    from lunet.bundle import cv_members
     from lunet.evaluation.interval_calibration import PatientPasses
     from lunet.inference.backends import load_predictor
     from lunet.inference.calibrate import patient_passes
+    from lunet.run_files import cv_members
 
     if cache is not None and cache.is_file():
         data = json.loads(cache.read_text())
@@ -96,20 +96,24 @@ def _row(
     }  # fmt: skip
 
 
-def _fold_splits(cv: Path, level: float, score: str) -> list:
-    """Each fold's split-conformal calibration at ``level`` from its stored validation passes."""
-    from lunet.bundle import cv_members
-    from lunet.evaluation.interval_calibration import PASSES_FILE, calibrate_passes, read_passes
-    from lunet.evaluation.references import References
+def _fold_validation(cv: Path, refs: object) -> list[tuple[list, list]]:
+    """Each fold's validation patients' stored passes and their reference values (read once)."""
+    from lunet.evaluation.interval_calibration import PASSES_FILE, read_passes
     from lunet.inference.calibrate import reference_values
+    from lunet.run_files import cv_members
 
     out = []
     for fold_dir in cv_members(cv):
         val = read_passes(fold_dir / PASSES_FILE, "validation")
-        refs = References(json.loads((fold_dir / "config.json").read_text())["data"]["root"])
-        truths = [reference_values(refs, pid.lower()) for pid in val]
-        out.append(calibrate_passes(list(val.values()), truths, level, score))
+        out.append((list(val.values()), [reference_values(refs, pid.lower()) for pid in val]))
     return out
+
+
+def _fold_splits(validation: list[tuple[list, list]], level: float, score: str) -> list:
+    """Each fold's split-conformal calibration at ``level`` from its validation passes."""
+    from lunet.evaluation.interval_calibration import calibrate_passes
+
+    return [calibrate_passes(passes, truths, level, score) for passes, truths in validation]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from lunet.evaluation.cv_plus import calibrate_cv_plus
+    from lunet.inference.calibrate import reference_values
     from lunet.inference.calibrate_cv import out_of_fold_passes
     from lunet.inference.tta import DEFAULT_PASSES
 
@@ -151,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"held out: {len(heldout)} patients ({sum(refs.quality(p) == 'Poor' for p in heldout)} Poor), "
           f"{len(members)} models x {len(DEFAULT_PASSES)} passes in {time.perf_counter() - start:.0f} s; "
           f"per patient median {np.median(seconds):.2f} s")  # fmt: skip
-    truths = {p: _truth(refs, p) for p in heldout}
+    truths = {p: reference_values(refs, p) for p in heldout}
+    validation = _fold_validation(args.cv, refs)
     quality = {p: refs.quality(p) for p in heldout}
     rows = []
     for score in ("absolute", "normalised", "auto"):
@@ -165,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 for pid, entries in passes.items()
             }  # fmt: skip
-            splits = _fold_splits(args.cv, level, score)
+            splits = _fold_splits(validation, level, score)
             alone = [
                 (pid, split.intervals(entries[k].point(), entries[k].spread()))
                 for pid, entries in passes.items() for k, split in enumerate(splits)
@@ -217,12 +223,6 @@ def _names(index: str) -> tuple[str, str]:
     from lunet.evaluation.interval_calibration import INTERVAL_COLUMNS
 
     return INTERVAL_COLUMNS[index]
-
-
-def _truth(refs: object, pid: str) -> dict[str, float]:
-    from lunet.inference.calibrate import reference_values
-
-    return reference_values(refs, pid)
 
 
 def _gathered(oof: object, splits: list) -> list[tuple[dict, dict]]:

@@ -24,7 +24,6 @@ ONNX Runtime sessions).
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import json
 import logging
@@ -37,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from lunet import __version__
 from lunet.boxes import DEFAULT_BOX_MARGIN
 from lunet.io import atomic_path, write_text_atomic
+from lunet.run_files import META_FILE, WEIGHTS_FILE, file_sha256, run_folder
 
 if TYPE_CHECKING:
     from torch import nn
@@ -45,8 +45,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-WEIGHTS_FILE = "model.safetensors"
-META_FILE = "model.json"
 ONNX_FILE = "model.onnx"
 INT8_FILE = "model.int8.onnx"
 #: Input side of a ``model.json`` without ``"size"`` (the papers' 256; every lunet bundle records its own).
@@ -61,47 +59,6 @@ IMAGE, CROP_BOX, CROP_SOURCE = "image", "crop_box", "crop_source"
 
 class BundleError(ValueError):
     """A model bundle or checkpoint that cannot be loaded (message names the file)."""
-
-
-def run_folder(path: str | os.PathLike[str]) -> Path:
-    """The folder holding ``model.json`` for a run folder, bundle file or ``checkpoints/*.ckpt``."""
-    path = Path(path)
-    if path.is_dir():
-        return path
-    if path.suffix == ".ckpt" and path.parent.name == "checkpoints":
-        return path.parent.parent
-    return path.parent
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """SHA-256 (hex) of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def weights_sha256(folder: str | os.PathLike[str]) -> str:
-    """SHA-256 of a run or bundle folder's ``model.safetensors``, or ``""`` when it has none."""
-    path = Path(folder) / WEIGHTS_FILE
-    return file_sha256(path) if path.is_file() else ""
-
-
-def cv_members(path: str | os.PathLike[str]) -> list[Path]:
-    """The trained folds of a cross-validation run folder (``lunet cv``): ``fold_K`` folders holding
-    ``model.safetensors``, by K. Anything else (a run, a bundle, a checkpoint, a cross-validation none of
-    whose folds has finished) gives ``[]``. A folder with its own ``model.json`` is a model, not an
-    ensemble."""
-    path = Path(path)
-    if not path.is_dir() or (path / META_FILE).is_file() or (path / WEIGHTS_FILE).is_file():
-        return []
-    folds = []
-    for child in path.iterdir():
-        number = child.name.removeprefix("fold_")
-        if child.name.startswith("fold_") and number.isdigit() and (child / WEIGHTS_FILE).is_file():
-            folds.append((int(number), child))
-    return [folder for _, folder in sorted(folds)]
 
 
 def model_io(spec: ModelSpec, crop_source: bool, atrium: bool = False) -> tuple[list[str], list[str]]:

@@ -15,13 +15,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evaluation"))
 from eval_helpers import SIZES, lv_labels, write_nifti, write_patient
 from inference_helpers import LvBandNet
 
-from lunet.bundle import cv_members
 from lunet.cli import main
 from lunet.evaluation.cv_plus import CvPlusCalibration
 from lunet.evaluation.interval_calibration import PASSES_FILE, read_calibration, run_intervals
 from lunet.inference.calibrate import calibrate_run
 from lunet.inference.calibrate_cv import calibrate_cv_run
 from lunet.inference.tta import DEFAULT_PASSES
+from lunet.run_files import cv_members
 
 PATIENTS = [f"patient{i:04d}" for i in range(1, 31)]
 SPACING = (0.4, 0.3)

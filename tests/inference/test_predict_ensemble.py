@@ -227,7 +227,7 @@ def test_a_fold_model_without_an_lv_gives_no_interval_and_says_which(
 def test_a_fold_retrained_after_the_cv_plus_calibration_is_named(stand_in_cv: tuple[Path, Path]) -> None:
     from dataclasses import replace
 
-    from lunet.bundle import weights_sha256
+    from lunet.run_files import weights_sha256
 
     run, folder = stand_in_cv
     shas = {name: weights_sha256(run / name) for name in ("fold_1", "fold_2", "fold_3")}

@@ -176,7 +176,7 @@ def test_a_calibration_of_other_weights_gives_null_intervals(tmp_path: Path, bun
     retrained ones (another SHA-256) null intervals and a note saying why."""
     from dataclasses import replace
 
-    from lunet.bundle import weights_sha256
+    from lunet.run_files import weights_sha256
 
     carried = tmp_path / "bundle"
     shutil.copytree(bundle, carried)

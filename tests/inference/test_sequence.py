@@ -12,7 +12,8 @@ from sequence_helpers import SPACING, DarkDiskPredictor, disk_cine, half_cycle_r
 from lunet.data.camus_io import write_image
 from lunet.inference.sequence import SequenceOptions, biplane_volumes, predict_cine
 from lunet.inference.sequence_io import read_cine
-from lunet.inference.sequence_outputs import write_animation, write_curve_plot, write_sequence
+from lunet.inference.sequence_outputs import write_sequence
+from lunet.inference.sequence_pictures import write_animation, write_curve_plot
 
 
 def _cine(tmp_path, radii, name="patient0001_2CH_half_sequence.nii.gz", seed=0):

@@ -24,7 +24,8 @@ from lunet.evaluation.clinical import patient_volumes
 from lunet.evaluation.interval_calibration import write_calibration
 from lunet.inference.sequence import SequenceOptions
 from lunet.inference.sequence_intervals import DETECTED_FRAMES_NOTE, NO_MODEL_NOTE
-from lunet.inference.sequence_outputs import _ef_title, predict_cine_groups, predict_sequences
+from lunet.inference.sequence_outputs import predict_cine_groups, predict_sequences
+from lunet.inference.sequence_pictures import _ef_title
 from lunet.inference.tta import DEFAULT_PASSES
 
 OPTIONS = SequenceOptions(animation=False)

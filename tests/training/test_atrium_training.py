@@ -90,7 +90,7 @@ def _predict(bundle, phantom_data, out):
 
 
 def test_predict_writes_the_atrium_and_its_volume_and_an_old_record_does_not(
-    lunet_la_run, phantom_data, tmp_path
+    lunet_la_run, phantom_data, tmp_path, as_pre_atrium_bundle
 ):
     run = lunet_la_run
     masks, patient = _predict(run, phantom_data, tmp_path / "new")
@@ -101,16 +101,8 @@ def test_predict_writes_the_atrium_and_its_volume_and_an_old_record_does_not(
     assert frame["areas_mm2"]["la"] > 0 and "la" in frame["qc"]["structures"]
 
     # the same weights, recorded as a bundle from before the LA (no labels, loss on LV and MYO): 0-2 only
-    meta_path = run / "model.json"
-    original = meta_path.read_text()
-    meta = json.loads(original)
-    del meta["labels"]
-    meta["config"]["loss"]["dice_classes"] = [1, 2]
-    meta_path.write_text(json.dumps(meta))
-    try:
+    with as_pre_atrium_bundle(run):
         old_masks, old_patient = _predict(run, phantom_data, tmp_path / "old")
-    finally:
-        meta_path.write_text(original)  # the run as trained, for the tests after this one
     assert all(set(np.unique(m)) <= {0, 1, 2} for m in old_masks)
     assert "la_volume_ml" not in old_patient
     for new, old in zip(masks, old_masks):  # LV and myocardium the same; the LA became background

@@ -191,7 +191,7 @@ def calibrate_run(
         validation, [reference_values(refs, r.patient) for r in validation], level, score,
         [p.name for p in passes], len(predictors), refs.simpson.convention,
     )  # fmt: skip
-    from lunet.bundle import weights_sha256
+    from lunet.run_files import weights_sha256
 
     calibration = replace(calibration, backend=predictors[0].backend, weights_sha256=weights_sha256(run_dir))
     write_passes(run_dir / PASSES_FILE, rows)

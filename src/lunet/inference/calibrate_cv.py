@@ -73,11 +73,11 @@ def out_of_fold_passes(
     Raises:
         ValueError: fewer than two trained folds, or folds trained on different data.
     """
-    from lunet.bundle import cv_members
     from lunet.data.folds import read_fold_lists
     from lunet.evaluation.evaluate import run_settings
     from lunet.evaluation.references import References
     from lunet.inference.backends import load_predictor
+    from lunet.run_files import cv_members
 
     run_dir = Path(run_dir)
     members = cv_members(run_dir)
@@ -141,7 +141,7 @@ def calibrate_cv_run(
         found.passes, found.truths, [m.name for m in found.members], level, score, [p.name for p in passes],
         found.references.simpson.convention,
     )  # fmt: skip
-    from lunet.bundle import weights_sha256
+    from lunet.run_files import weights_sha256
 
     shas = {m.name: weights_sha256(m) for m in found.members}
     calibration = replace(calibration, backend=backend, weights_sha256=shas)

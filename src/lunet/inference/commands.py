@@ -100,7 +100,7 @@ def run_predict(args: argparse.Namespace) -> int:
 
 def run_predict_sequences(args: argparse.Namespace, limits: SizeLimits | None = None) -> int:
     """``lunet predict --sequence``: cines only (every cine under a folder), exit codes as plain predict."""
-    from lunet.bundle import cv_members
+    from lunet.run_files import cv_members
 
     if cv_members(args.model):
         raise ValueError(
@@ -127,7 +127,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
     from lunet.inference.tta import DEFAULT_PASSES
 
     passes = DEFAULT_PASSES[: args.passes]
-    from lunet.bundle import cv_members
+    from lunet.run_files import cv_members
 
     if members := cv_members(args.run):
         from lunet.inference.calibrate_cv import calibrate_cv_run
@@ -160,8 +160,8 @@ def run_export(args: argparse.Namespace) -> int:
     model = args.model if args.model is not None else args.run
     if model is None:
         raise ValueError("--model is required (run folder, model bundle or checkpoints/*.ckpt)")
-    from lunet.bundle import cv_members, run_folder
     from lunet.evaluation.interval_calibration import CALIBRATION_FILE, read_calibration
+    from lunet.run_files import cv_members, run_folder
 
     if members := cv_members(model):  # a cross-validation: every fold, for predict --model CV_RUN
         if args.out is not None:

@@ -85,8 +85,9 @@ class Ensemble:
             ValueError: fewer than two trained folds, or folds that do not read the same input or output the
                 same labels.
         """
-        from lunet.bundle import cv_members, trained_labels
+        from lunet.bundle import trained_labels
         from lunet.inference.backends import load_predictor
+        from lunet.run_files import cv_members
 
         folder = Path(folder)
         folds = cv_members(folder)
@@ -104,11 +105,3 @@ class Ensemble:
                     "folds must come from one `lunet cv`"
                 )
         return cls(folder, members, [f.name for f in folds])
-
-    def __len__(self) -> int:
-        return len(self.members)
-
-    @property
-    def backend(self) -> str:
-        """The back-end every member runs on."""
-        return str(self.members[0].backend)

@@ -62,9 +62,9 @@ def interval_setup(
     Raises:
         lunet.evaluation.interval_calibration.CalibrationFileError: an unreadable ``calibration.json``.
     """
-    from lunet.bundle import run_folder
     from lunet.evaluation.interval_calibration import CALIBRATION_FILE, read_calibration
     from lunet.inference.tta import passes_by_name
+    from lunet.run_files import run_folder
 
     if not enabled:
         return IntervalSetup(None, (), "intervals not asked for (--no-intervals)")
@@ -105,7 +105,7 @@ def _stale_members(
     """The models whose ``model.safetensors`` differs from the one the calibration recorded (SHA-256): the
     folder itself (``"the model"``) or the named folds. A calibration that recorded none (written before
     the check), or a prediction from a checkpoint, is not checked."""
-    from lunet.bundle import weights_sha256
+    from lunet.run_files import weights_sha256
 
     recorded = calibration.weights_sha256
     if not recorded or Path(model_path).suffix == ".ckpt":

@@ -214,7 +214,7 @@ def _predict_cines(
 ) -> list[dict[str, Any]]:
     """The cines among the inputs, predicted as whole sequences (``sequences/*.json``, ``summary.csv``);
     ``intervals``: predict's own interval setup
-    (:class:`lunet.inference.sequence_intervals.SequenceIntervalSetup`), read once for images and cines."""
+    (:class:`lunet.inference.interval_setup.IntervalSetup`), read once for images and cines."""
     from lunet.inference.sequence_io import group_cines
     from lunet.inference.sequence_outputs import predict_cine_groups
 
@@ -238,17 +238,6 @@ def write_summary(path: Path, rows: list[dict[str, Any]]) -> Path:
     writer.writerows({k: ("" if v is None else v) for k, v in row.items()} for row in rows)
     write_text_atomic(path, buffer.getvalue())
     return path
-
-
-def _interval_setup(
-    model_path: str | os.PathLike[str], options: PredictOptions, backend: str, members: Sequence[str] = ()
-) -> tuple[Any, tuple, str]:
-    """``(calibration or None, extra TTA passes to run, note)`` of a bundle, or of a cross-validation's
-    ensemble (``members``: its folds' names): :func:`lunet.inference.interval_setup.interval_setup`."""
-    from lunet.inference.interval_setup import interval_setup
-
-    setup = interval_setup(model_path, backend, options.intervals, members)
-    return setup.calibration, setup.passes, setup.note
 
 
 def _pass_masks(
@@ -292,13 +281,14 @@ def predict_paths(
     """
     from tqdm import tqdm
 
-    from lunet.bundle import atrium_trained, cv_members
+    from lunet.bundle import atrium_trained
     from lunet.inference.backends import load_predictor
     from lunet.inference.ensemble import Ensemble, vote_frames
+    from lunet.inference.interval_setup import interval_setup
     from lunet.inference.patients import PatientAccumulator
     from lunet.inference.qc import default_thresholds
-    from lunet.inference.sequence_intervals import SequenceIntervalSetup
     from lunet.inference.writers import NameRegistry
+    from lunet.run_files import cv_members
 
     options = options or PredictOptions()
     if options.batch_size < 1:
@@ -322,10 +312,11 @@ def predict_paths(
         _failure(None, raw, names.claim(InputItem(Path(raw), "").stem), msg) for raw, msg in errors
     )
     members = ensemble.names if ensemble is not None else ()
-    calibration, tta, note = _interval_setup(model_path, options, predictor.backend, members)
+    setup = interval_setup(model_path, predictor.backend, options.intervals, members)  # images and cines
+    tta = setup.passes
     ctx = WriteContext(
         out, predictor.backend, predictor.model_name, options.overlay, default_thresholds(),
-        PatientAccumulator(out, options.ef_convention, calibration, note, members),
+        PatientAccumulator(out, options.ef_convention, setup.calibration, setup.note, members),
         atrium_trained(predictor.meta),
     )  # fmt: skip
     with tqdm(total=len(items), unit="img", disable=not options.progress, desc="predict") as bar:
@@ -372,7 +363,6 @@ def predict_paths(
         result.rows.extend(_failure(None, str(path), names.claim(path.stem), message) for path in cines)
         logger.error("%d cines not predicted: %s", len(cines), message)
     elif cines:
-        setup = SequenceIntervalSetup(calibration, tta, note)
         result.sequences = _predict_cines(predictor, cines, out, options, setup)
     result.n_failed = sum(row["status"] == "error" for row in result.rows)
     result.n_done = len(result.rows) - result.n_failed
